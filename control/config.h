@@ -1,0 +1,110 @@
+/* Configuration: IPOP controller JSON (CFx, Logger, TincanSender,
+ * BaseTopologyManager, LinkManager, StatReport, CentralVisualizer, ...) plus
+ * ipopd's own section "ipopd". The seeds' configs load unchanged; keys that
+ * mean nothing here are accepted with a warning (and nothing phones home).
+ *
+ * Errors are one line, "FILE:LINE: KEY: expected WHAT[, got WHAT]" (LINE is
+ * where the key or the JSON syntax error is), and nothing starts.
+ */
+#pragma once
+#include <limits.h>
+#include <net/if.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "dataplane/sa.h"
+#include "util/addr.h"
+#include "util/log.h"
+
+#define IPOP_NAME_MAX 32
+
+enum ipop_mode { IPOP_MODE_L3 = 0, IPOP_MODE_SWITCH = 1 };
+
+struct ipop_sa_conf {
+	uint32_t spi;
+	uint8_t keymat[DP_SA_KEYMAT_LEN];
+};
+
+/* A statically configured peer (manual keying). */
+struct ipop_peer_conf {
+	char name[IPOP_NAME_MAX];
+	struct net_endpoint endpoint;
+	uint32_t ip4;               /* peer's virtual IPv4 (network order), 0 = none */
+	uint8_t ip6[16];            /* peer's ULA, derived from ip4 (zero if no ip4) */
+	struct net_prefix *routes;  /* further subnets behind the peer (L3 mode) */
+	unsigned nroutes;
+	struct ipop_sa_conf sa_in;  /* we receive with this (SPI chosen by us) */
+	struct ipop_sa_conf sa_out; /* we send with this (SPI chosen by the peer) */
+	int line;                   /* where the peer starts in the file */
+};
+
+struct ipop_config {
+	char path[PATH_MAX];
+
+	/* CFx */
+	char xmpp_username[256], xmpp_password[256], xmpp_host[256];
+	uint16_t xmpp_port;
+	int tincan_logging; /* 0..3, mapped to the data-plane log level */
+	char vpn_type[32];  /* "GroupVPN" */
+	unsigned ip4_mask;
+	char (*network_ignore_list)[IFNAMSIZ];
+	unsigned n_ignore;
+	uint16_t contr_port; /* accepted; no controller socket here */
+
+	/* Logger */
+	enum log_level log_level;
+
+	/* TincanSender */
+	enum ipop_mode mode;
+	uint16_t port; /* svpn_port: the underlay UDP port */
+	struct net_endpoint *stun;
+	unsigned nstun;
+
+	/* BaseTopologyManager */
+	uint32_t ip4;         /* network order; required in L3 mode */
+	uint8_t ip6[16];      /* fd50:0dbc:41f2:4a3c::/64 + first 64 bits of node_id */
+	uint8_t node_id[20];  /* SHA-1 of the dotted-quad ip4 string (IPOP compatible) */
+	bool multihop;
+	unsigned num_successors, num_chords, num_on_demand, num_inbound;
+	unsigned ttl_link_initial, ttl_link_pulse, ttl_chord, ttl_on_demand;
+	unsigned threshold_on_demand, interval_management, num_pings, interval_ping;
+
+	/* ipopd */
+	char backend[16];     /* "kernel" */
+	unsigned workers;     /* default: CPUs - 1, at least 1 */
+	int idle;             /* enum dp_idle */
+	unsigned burst;       /* 1..64, default 32 */
+	char tap[IFNAMSIZ];   /* default "ipop" (switch) / "ipop0"... see docs */
+	unsigned mtu;         /* 0 = computed from underlay_mtu and the overhead */
+	unsigned underlay_mtu;/* default 1500 */
+	char bridge[IFNAMSIZ];/* switch mode: enslave the TAP to this bridge ("" = don't) */
+	char state_dir[PATH_MAX];
+	char mgmt_socket[PATH_MAX]; /* default <run dir>/ipopd-<tap>.sock */
+	bool pin_workers;
+	struct ipop_peer_conf *peers;
+	unsigned npeers;
+	unsigned fdb_max_age; /* seconds a learned MAC stays without traffic */
+};
+
+/* Command-line overrides applied before validation. */
+struct ipop_config_overrides {
+	const char *tap;         /* --tap NAME */
+	const char *mgmt_socket; /* --socket PATH */
+};
+
+/* Loads and validates. On error returns -1 with one line in err. Warnings
+ * (keys with no meaning here) are written with log_warn. */
+int ipop_config_load(const char *path, const struct ipop_config_overrides *ov,
+		     struct ipop_config *out, char *err, size_t errlen);
+/* Same from a string (fuzzing, tests); `name` is used in messages. */
+int ipop_config_load_string(const char *name, const char *text,
+			    const struct ipop_config_overrides *ov, struct ipop_config *out,
+			    char *err, size_t errlen);
+void ipop_config_free(struct ipop_config *c);
+/* The effective settings, as `ipopd --check` prints them (no secrets). */
+void ipop_config_print(const struct ipop_config *c, FILE *f);
+
+/* Node id and ULA from a virtual IPv4 (network order), as IPOP derived them. */
+void ipop_node_id(uint32_t ip4_be, uint8_t id[20]);
+void ipop_ula_from_id(const uint8_t id[20], uint8_t ip6[16]);

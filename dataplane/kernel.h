@@ -1,0 +1,33 @@
+/* The `kernel` backend: a multi-queue TAP (IFF_TAP | IFF_NO_PI |
+ * IFF_MULTI_QUEUE, one queue per worker) and one dual-stack UDP socket per
+ * worker bound to the same port with SO_REUSEPORT, batched with
+ * recvmmsg/sendmmsg. No offloads yet (vnet header, UDP GSO/GRO come later and
+ * slot in here without touching the pipeline). */
+#pragma once
+#include <net/if.h>
+#include <stdint.h>
+
+#include "dataplane/backend.h"
+
+struct dp_kernel_io; /* per worker, private to kernel.c */
+
+struct dp_kernel {
+	char tap_name[IFNAMSIZ]; /* actual name after creation */
+	unsigned nqueues;
+	uint16_t port;
+	struct dp_kernel_io **io; /* nqueues entries: hand io[i] to worker i */
+};
+
+/* Creates the TAP with nqueues queues and nqueues UDP sockets on [::]:port
+ * (IPv4 through v4-mapped addresses; falls back to 0.0.0.0 if IPv6 is off).
+ * 0 or -errno; on error nothing is left open. */
+int dp_kernel_open(struct dp_kernel *k, const char *tap_name, unsigned nqueues, uint16_t port);
+/* Closes every fd: the TAP disappears with its last queue. */
+void dp_kernel_close(struct dp_kernel *k);
+
+/* Sends one datagram from the data port (worker 0's socket): for the control
+ * core's packets until the inject ring exists. 0 or -errno. */
+int dp_kernel_send_control(struct dp_kernel *k, const struct net_endpoint *to, const void *buf,
+			   size_t len);
+
+extern const struct dp_backend_ops dp_kernel_ops;

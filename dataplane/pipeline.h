@@ -1,0 +1,46 @@
+/* The backend-agnostic packet pipeline (DESIGN.md "Data-plane pipeline").
+ *
+ * Works on arrays of packet descriptors and never touches a device: the worker
+ * (or a unit test) hands it a received burst and gets back the packets to send
+ * to each side. Dropped packets are counted and returned to the pool inside.
+ *
+ *   from host: classify by mode → (L3) ARP/ND answers, route lookup →
+ *              (switch) FDB lookup or flood copies → group by SA → encrypt
+ *   from net:  demux (ESP/STUN/control) → SA by SPI → replay precheck →
+ *              batched decrypt → next header / inner source check → learn →
+ *              deliver to host
+ */
+#pragma once
+#include <stdint.h>
+#include <intel-ipsec-mb.h>
+
+#include "dataplane/pkt.h"
+#include "dataplane/table.h"
+
+struct rte_ring;
+
+struct dp_ctx {
+	const struct dp_table *table;
+	IMB_MGR *mgr;
+	struct dp_pool *pool;
+	struct dp_counters *counters;
+	struct rte_ring *learn_ring; /* struct dp_learn_event elems; NULL: learning off */
+};
+
+struct dp_burst {
+	unsigned n_net, n_host, n_punt;
+	struct dp_pkt *net[DP_OUT_MAX];    /* to the underlay: ESP packets, ->peer set */
+	struct dp_pkt *host[DP_OUT_MAX];   /* to the host side: Ethernet frames */
+	struct dp_pkt *punt[DP_BURST_MAX]; /* control/STUN datagrams for the control core */
+};
+
+static inline void dp_burst_clear(struct dp_burst *b)
+{
+	b->n_net = b->n_host = b->n_punt = 0;
+}
+
+/* n <= DP_BURST_MAX. Appends to out. */
+void dp_pipeline_from_host(struct dp_ctx *ctx, struct dp_pkt **pkts, unsigned n,
+			   struct dp_burst *out);
+void dp_pipeline_from_net(struct dp_ctx *ctx, struct dp_pkt **pkts, unsigned n,
+			  struct dp_burst *out);

@@ -1,0 +1,154 @@
+/* Packet descriptors, the per-worker buffer pool, drop reasons and counters.
+ *
+ * A packet is a fixed 2 KiB buffer with a small descriptor in front; data
+ * starts DP_HEADROOM bytes in so ESP (and, for raw-frame backends later, outer
+ * Ethernet/IP/UDP) headers are prepended in place. Pools are per worker and
+ * single-threaded: a buffer is only ever returned to the pool it came from, by
+ * the thread that owns that pool.
+ */
+#pragma once
+#include <stdint.h>
+#include <stddef.h>
+#include <string.h>
+
+#include "util/addr.h"
+
+#define DP_BURST_MAX  64 /* largest rx burst a worker asks for */
+#define DP_BUF_SIZE   2048
+#define DP_HEADROOM   128
+#define DP_LINK_NONE  0xffff
+#define DP_OUT_MAX    512 /* a burst may multiply when flooding */
+
+#define likely(x)   __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+/* Every reason a packet can be dropped; each is a counter. Keep names in
+ * dp_drop_names (pkt.c) in the same order. */
+enum dp_drop {
+	DP_DROP_NONE = 0,
+	DP_DROP_GARBAGE,         /* underlay datagram that is not ESP, STUN or control */
+	DP_DROP_SHORT,           /* truncated ESP packet or inner frame */
+	DP_DROP_UNKNOWN_SPI,     /* ESP with an SPI we have no inbound SA for */
+	DP_DROP_REPLAY,          /* sequence number seen before or left of the window */
+	DP_DROP_AUTH,            /* ICV check failed */
+	DP_DROP_BAD_TRAILER,     /* pad length or pad bytes invalid after decryption */
+	DP_DROP_BAD_NEXT_HEADER, /* inner protocol does not match the forwarding mode */
+	DP_DROP_SRC_CHECK,       /* inner source address not owned by the sending peer */
+	DP_DROP_NO_ROUTE,        /* no link for the destination (L3) / nothing to flood to */
+	DP_DROP_LINK_DOWN,       /* link has no outbound SA */
+	DP_DROP_SEQ_EXHAUSTED,   /* outbound SA ran out of sequence numbers (needs rekey) */
+	DP_DROP_TOO_BIG,         /* inner frame larger than the overlay MTU allows */
+	DP_DROP_NOT_IP,          /* L3 mode: frame from the host that is not IPv4/IPv6/ARP */
+	DP_DROP_NO_BUFFER,       /* pool empty or output burst full */
+	DP_DROP_RING_FULL,       /* punt/learn ring to the control core full */
+	DP_DROP_HOST_TX,         /* write to the host side failed */
+	DP_DROP_NET_TX,          /* send on the underlay failed */
+	DP_DROP__MAX
+};
+extern const char *const dp_drop_names[DP_DROP__MAX];
+
+struct dp_sa;
+
+struct dp_pkt {
+	uint8_t *data;
+	uint16_t len;
+	uint8_t drop;     /* enum dp_drop; DP_DROP_NONE while the packet lives */
+	uint8_t next_hdr; /* ESP next header of the inner packet (4, 41, 143) */
+	uint16_t link;    /* index into the current table's links: rx source or tx destination */
+	uint16_t reserved;
+	struct dp_sa *sa;          /* SA used for this packet (set by lookup/encap) */
+	struct net_endpoint peer;  /* rx: underlay source; tx: underlay destination */
+	uint8_t buf[DP_BUF_SIZE] __attribute__((aligned(64)));
+};
+
+struct dp_pool {
+	struct dp_pkt *mem;
+	struct dp_pkt **stack;
+	uint32_t size;
+	uint32_t avail;
+};
+
+/* Allocates n buffers (one allocation, hugepage-friendly). 0 or -ENOMEM. */
+int dp_pool_init(struct dp_pool *pool, uint32_t n);
+void dp_pool_fini(struct dp_pool *pool);
+
+static inline void dp_pkt_reset(struct dp_pkt *p)
+{
+	p->data = p->buf + DP_HEADROOM;
+	p->len = 0;
+	p->drop = DP_DROP_NONE;
+	p->next_hdr = 0;
+	p->link = DP_LINK_NONE;
+	p->sa = NULL;
+}
+
+static inline struct dp_pkt *dp_pool_get(struct dp_pool *pool)
+{
+	if (unlikely(pool->avail == 0))
+		return NULL;
+	struct dp_pkt *p = pool->stack[--pool->avail];
+	dp_pkt_reset(p);
+	return p;
+}
+
+/* All or nothing: returns n, or 0 when fewer than n buffers are left. */
+static inline unsigned dp_pool_get_bulk(struct dp_pool *pool, struct dp_pkt **pkts, unsigned n)
+{
+	if (unlikely(pool->avail < n))
+		return 0;
+	for (unsigned i = 0; i < n; i++) {
+		pkts[i] = pool->stack[--pool->avail];
+		dp_pkt_reset(pkts[i]);
+	}
+	return n;
+}
+
+static inline void dp_pool_put(struct dp_pool *pool, struct dp_pkt *p)
+{
+	pool->stack[pool->avail++] = p;
+}
+
+static inline void dp_pool_put_bulk(struct dp_pool *pool, struct dp_pkt **pkts, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		pool->stack[pool->avail++] = pkts[i];
+}
+
+static inline size_t dp_pkt_headroom(const struct dp_pkt *p)
+{
+	return (size_t)(p->data - p->buf);
+}
+
+static inline size_t dp_pkt_tailroom(const struct dp_pkt *p)
+{
+	return DP_BUF_SIZE - dp_pkt_headroom(p) - p->len;
+}
+
+/* Per-worker counters. Written only by the owning worker (DP_COUNT), read by
+ * the control core with relaxed atomic loads (dp_counters_add_into). */
+struct dp_counters {
+	uint64_t host_rx_packets, host_rx_bytes;
+	uint64_t host_tx_packets, host_tx_bytes;
+	uint64_t net_rx_packets, net_rx_bytes;
+	uint64_t net_tx_packets, net_tx_bytes;
+	uint64_t punted;       /* control/STUN datagrams handed to the control core */
+	uint64_t arp_replies;  /* L3: ARP requests answered locally */
+	uint64_t nd_replies;   /* L3: neighbour solicitations answered locally */
+	uint64_t flooded;      /* L2: copies sent because of broadcast/unknown unicast */
+	uint64_t learn_events; /* L2: MAC learn events queued to the control core */
+	uint64_t tables;       /* forwarding tables adopted */
+	uint64_t loops, idle_sleeps;
+	uint64_t drops[DP_DROP__MAX];
+} __attribute__((aligned(64)));
+
+#define DP_COUNT(c, field, n) __atomic_store_n(&(c)->field, (c)->field + (n), __ATOMIC_RELAXED)
+#define DP_COUNT_DROP(c, reason)                                                                   \
+	__atomic_store_n(&(c)->drops[reason], (c)->drops[reason] + 1, __ATOMIC_RELAXED)
+
+/* sum += snapshot of c (relaxed loads: safe while the worker runs). */
+void dp_counters_add_into(struct dp_counters *sum, const struct dp_counters *c);
+
+/* Removes the packets marked with a drop reason from pkts (order kept),
+ * counts each reason and returns them to the pool. Returns the new count. */
+unsigned dp_burst_compact(struct dp_pkt **pkts, unsigned n, struct dp_pool *pool,
+			  struct dp_counters *c);

@@ -1,0 +1,115 @@
+/* The forwarding snapshot (struct dp_table): everything a worker needs to move
+ * a packet, built by the control core, published to workers through their
+ * rings and never modified afterwards (DESIGN.md "Control → workers").
+ *
+ * Links (struct dp_link) and SAs (struct dp_sa) are long-lived objects owned
+ * by the control core; a table only points to them, so a new table that keeps a
+ * link keeps its counters, sequence numbers and replay windows.
+ *
+ * Lookups are for the hot path: open-addressing hashes for SPIs, host routes
+ * (/32, /128) and MACs; a short array sorted by decreasing prefix length for
+ * routed subnets.
+ */
+#pragma once
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "dataplane/pkt.h"
+#include "util/addr.h"
+
+enum dp_mode {
+	DP_MODE_L3 = 0,     /* GroupVPN: IP packets routed by virtual address */
+	DP_MODE_SWITCH = 1, /* switch mode: Ethernet frames, MAC learning, flooding */
+};
+
+/* Per-link counters, updated by workers with relaxed atomic adds (once per run
+ * of packets, not per packet). */
+struct dp_link_stats {
+	_Atomic uint64_t tx_packets, tx_bytes;
+	_Atomic uint64_t rx_packets, rx_bytes;
+	_Atomic uint64_t auth_fail, replay, src_check;
+};
+
+struct dp_link {
+	uint32_t id; /* stable for the link's lifetime, unique in the process */
+	char name[32];
+	struct dp_link_stats stats;
+};
+
+struct dp_table_link {
+	struct dp_link *link;
+	struct dp_sa *sa_out; /* NULL: link down, packets to it are dropped (LINK_DOWN) */
+	struct net_endpoint endpoint;
+};
+
+struct dp_spi_entry {
+	uint32_t spi; /* 0 = empty slot (valid SPIs have the top bit set) */
+	uint16_t link;
+	struct dp_sa *sa;
+};
+
+struct dp_route {
+	struct net_prefix prefix;
+	uint16_t link;
+};
+
+struct dp_fdb_entry {
+	uint8_t mac[6];
+	uint16_t link; /* DP_LINK_NONE = empty slot */
+};
+
+struct dp_table_params {
+	enum dp_mode mode;
+	uint16_t mtu;          /* largest inner packet (L3) / frame payload (switch) accepted */
+	uint8_t host_mac[6];   /* MAC of the TAP: destination of frames we deliver in L3 mode */
+	uint8_t router_mac[6]; /* MAC we answer ARP/ND with for overlay addresses (L3) */
+	uint32_t vip4;         /* our virtual IPv4, network byte order (0 = none) */
+	uint8_t vip6[16];      /* our ULA (all zero = none) */
+};
+
+struct dp_table {
+	uint64_t version;
+	struct dp_table_params p;
+
+	uint16_t nlinks;
+	struct dp_table_link *links;
+
+	uint32_t spi_mask; /* slots - 1; slots is a power of two */
+	struct dp_spi_entry *spi;
+
+	uint32_t host_mask;  /* host routes: /32 and /128, exact match hash */
+	struct dp_route *host;
+	uint16_t nnets;      /* other prefixes, sorted by decreasing length */
+	struct dp_route *nets;
+
+	uint32_t fdb_mask;
+	struct dp_fdb_entry *fdb;
+
+	/* Capacities given to dp_table_create, and counts filled. */
+	uint32_t cap_spi, cap_routes, cap_fdb, n_spi, n_routes, n_fdb;
+};
+
+/* Capacities are upper bounds of what will be added. NULL + errno. */
+struct dp_table *dp_table_create(const struct dp_table_params *p, uint16_t nlinks, uint32_t nspi,
+				 uint32_t nroutes, uint32_t nfdb);
+void dp_table_free(struct dp_table *t);
+
+void dp_table_set_link(struct dp_table *t, uint16_t idx, struct dp_link *link,
+		       struct dp_sa *sa_out, const struct net_endpoint *endpoint);
+/* 0, -EEXIST (SPI already present), -ENOSPC, -EINVAL (SPI without top bit). */
+int dp_table_add_spi(struct dp_table *t, struct dp_sa *sa, uint16_t link);
+/* 0, -EEXIST (same prefix already present), -ENOSPC. */
+int dp_table_add_route(struct dp_table *t, const struct net_prefix *prefix, uint16_t link);
+/* 0, -EEXIST, -ENOSPC. */
+int dp_table_add_fdb(struct dp_table *t, const uint8_t mac[6], uint16_t link);
+/* Sorts the subnet routes; call once after the last add, before publishing. */
+void dp_table_seal(struct dp_table *t);
+
+/* Hot-path lookups. */
+const struct dp_spi_entry *dp_table_spi_lookup(const struct dp_table *t, uint32_t spi);
+/* Longest-prefix match; returns the link index or DP_LINK_NONE. */
+uint16_t dp_table_route4(const struct dp_table *t, uint32_t dst_be);
+uint16_t dp_table_route6(const struct dp_table *t, const uint8_t dst[16]);
+uint16_t dp_table_fdb_lookup(const struct dp_table *t, const uint8_t mac[6]);
+/* Finds the index of the link with this stable id, or DP_LINK_NONE. */
+uint16_t dp_table_link_index(const struct dp_table *t, uint32_t link_id);

@@ -1,8 +1,10 @@
 /* The device side of a worker, as a const function table. A backend owns the
  * per-worker I/O state (`io`): for `kernel`, one TAP queue and one UDP socket.
- * rx functions fill descriptors from the worker's pool and return a count; tx
- * functions consume every packet they are given (sent or dropped and counted)
- * and return them to the pool. */
+ * rx functions fill descriptors from the worker's pool and return a count; a
+ * packet they return may already carry a drop reason (a truncated datagram, a
+ * TAP frame that filled the buffer): the worker counts and removes those before
+ * the pipeline sees the burst. tx functions consume every packet they are given
+ * (sent or dropped and counted) and return them to the pool. */
 #pragma once
 #include "dataplane/pkt.h"
 

@@ -3,6 +3,7 @@
 #include "log.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <strings.h>
 #include <time.h>
@@ -68,9 +69,9 @@ int log_ratelimit_ok(_Atomic uint64_t *last_sec)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
 	uint64_t now = (uint64_t)ts.tv_sec;
-	uint64_t last = *last_sec;
+	uint64_t last = atomic_load_explicit(last_sec, memory_order_relaxed);
 	if (now == last)
 		return 0;
-	return __atomic_compare_exchange_n(last_sec, &last, now, 0, __ATOMIC_RELAXED,
-					   __ATOMIC_RELAXED);
+	return atomic_compare_exchange_strong_explicit(last_sec, &last, now, memory_order_relaxed,
+						       memory_order_relaxed);
 }

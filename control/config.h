@@ -75,12 +75,12 @@ struct ipop_config {
 	unsigned workers;     /* default: CPUs - 1, at least 1 */
 	int idle;             /* enum dp_idle */
 	unsigned burst;       /* 1..64, default 32 */
-	char tap[IFNAMSIZ];   /* default "ipop" (switch) / "ipop0"... see docs */
+	char tap[IFNAMSIZ];   /* default "ipop" */
 	unsigned mtu;         /* 0 = computed from underlay_mtu and the overhead */
 	unsigned underlay_mtu;/* default 1500 */
 	char bridge[IFNAMSIZ];/* switch mode: enslave the TAP to this bridge ("" = don't) */
 	char state_dir[PATH_MAX];
-	char mgmt_socket[PATH_MAX]; /* default <run dir>/ipopd-<tap>.sock */
+	char mgmt_socket[PATH_MAX]; /* default /run/ipopd/<tap>.sock */
 	bool pin_workers;
 	struct ipop_peer_conf *peers;
 	unsigned npeers;

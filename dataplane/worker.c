@@ -13,6 +13,7 @@
  * packets already marked with a drop reason (for instance a truncated
  * datagram): they are counted and dropped here before the pipeline runs.
  */
+#include <stdatomic.h>
 #include <errno.h>
 #include <sched.h>
 #include <stdio.h>
@@ -367,7 +368,7 @@ static void *worker_main(void *arg)
 
 	if (w->qsbr)
 		rte_rcu_qsbr_thread_online(w->qsbr, w->id);
-	while (!__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE)) {
+	while (!atomic_load_explicit(&w->stop, memory_order_acquire)) {
 		if (dp_worker_poll_once(w) || w->idle == DP_IDLE_BUSY) {
 			empty = 0;
 			continue;
@@ -393,7 +394,7 @@ int dp_worker_start(struct dp_worker *w)
 
 	if (w->started)
 		return -EALREADY;
-	__atomic_store_n(&w->stop, false, __ATOMIC_RELAXED);
+	atomic_store_explicit(&w->stop, false, memory_order_relaxed);
 	ret = pthread_create(&w->thread, NULL, worker_main, w);
 	if (ret)
 		return -ret;
@@ -407,7 +408,7 @@ void dp_worker_stop(struct dp_worker *w)
 {
 	if (!w->started)
 		return;
-	__atomic_store_n(&w->stop, true, __ATOMIC_RELEASE);
+	atomic_store_explicit(&w->stop, true, memory_order_release);
 	poke(w->wake_fd);
 	pthread_join(w->thread, NULL);
 	w->started = false;

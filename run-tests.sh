@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# The whole test run, exactly as CI does it (.ci/run calls this script):
+#   1. installs the Debian packages the build and tests use, if any is missing
+#      (always asks apt when CI=true);
+#   2. release build with -Werror, unit tests;
+#   3. ASan/UBSan build, unit tests again;
+#   4. integration tests in network namespaces (root; they skip otherwise);
+#   5. a short libFuzzer run of every fuzz target when clang is installed.
+# Ends with one line "N passed, N failed"; exits non-zero if anything failed.
+#
+#   sudo ./run-tests.sh
+#   env: BUILD_DIR=build  FUZZ_SECONDS=30  SKIP_ASAN=1  SKIP_FUZZ=1  SKIP_NETNS=1
+set -uo pipefail
+cd "$(dirname "$0")" || exit 1
+BUILD_DIR=${BUILD_DIR:-build}
+FUZZ_SECONDS=${FUZZ_SECONDS:-30}
+passed=0
+failed=0
+skipped=0
+failures=()
+t0=$SECONDS
+
+step() { printf '\n=== %s (%ds) ===\n' "$*" $((SECONDS - t0)); }
+step_failed()
+{
+	failed=$((failed + 1))
+	failures+=("$1")
+	printf 'FAILED: %s\n' "$1"
+}
+
+# What the build, the tests and the fuzzers use (a subset of ENVIRONMENT.md's list).
+PACKAGES=(build-essential meson ninja-build pkg-config clang llvm
+	libipsec-mb-dev libjansson-dev libssl-dev libcmocka-dev
+	dpdk-dev libdpdk-dev libnuma-dev
+	iperf3 tcpdump tshark python3 iproute2 nftables iputils-ping)
+
+install_deps()
+{
+	local missing=() p
+	for p in "${PACKAGES[@]}"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+	done
+	if [ ${#missing[@]} -eq 0 ] && [ "${CI:-}" != true ]; then
+		return 0
+	fi
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "missing packages: ${missing[*]} (run as root to install them)"
+		return 0
+	fi
+	step "installing packages${missing:+: ${missing[*]}}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update && apt-get install -y --no-install-recommends "${PACKAGES[@]}" ||
+		step_failed "apt-get install"
+}
+
+# run_meson_test DIR ARGS...: runs meson test, adds its Ok/Fail counts.
+run_meson_test()
+{
+	local dir=$1 log
+	shift
+	log=$(mktemp)
+	meson test -C "$dir" --print-errorlogs "$@" 2>&1 | tee "$log"
+	local ok fail skip
+	read -r ok fail skip < <(awk '
+		/^Ok:/ || /^Expected Fail:/ { ok += $NF }
+		/^Fail:/ || /^Unexpected Pass:/ || /^Timeout:/ { fail += $NF }
+		/^Skipped:/ { skip += $NF }
+		END { print ok + 0, fail + 0, skip + 0 }' "$log")
+	if [ "$ok" -eq 0 ] && [ "$fail" -eq 0 ] && [ "$skip" -eq 0 ]; then
+		# meson itself failed (no summary): count it as one failure.
+		fail=1
+		failures+=("meson test -C $dir $*")
+	elif [ "$fail" -gt 0 ]; then
+		failures+=("meson test -C $dir $* ($fail failed)")
+	fi
+	passed=$((passed + ok))
+	failed=$((failed + fail))
+	skipped=$((skipped + skip))
+	rm -f "$log"
+}
+
+# build DIR MESON_SETUP_ARGS...: configures (once) and builds; 0 on success.
+build()
+{
+	local dir=$1
+	shift
+	if [ ! -f "$dir/build.ninja" ]; then
+		meson setup "$dir" "$@" || {
+			step_failed "meson setup $dir"
+			return 1
+		}
+	fi
+	ninja -C "$dir" || {
+		step_failed "ninja -C $dir"
+		return 1
+	}
+}
+
+install_deps
+
+step "build ($BUILD_DIR, -Werror)"
+if build "$BUILD_DIR" -Dwerror=true; then
+	step "unit tests"
+	run_meson_test "$BUILD_DIR" --suite unit
+fi
+
+if [ -z "${SKIP_ASAN:-}" ]; then
+	step "ASan/UBSan build ($BUILD_DIR-asan)"
+	if build "$BUILD_DIR-asan" -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false \
+		-Dnetns_tests=false; then
+		step "unit tests under ASan/UBSan"
+		run_meson_test "$BUILD_DIR-asan" --suite unit
+	fi
+fi
+
+if [ -z "${SKIP_NETNS:-}" ] && [ -f "$BUILD_DIR/ipopd" ]; then
+	step "integration tests in network namespaces"
+	[ "$(id -u)" -eq 0 ] || echo "not root: the namespace tests will skip"
+	run_meson_test "$BUILD_DIR" --suite netns
+fi
+
+if [ -z "${SKIP_FUZZ:-}" ] && command -v clang >/dev/null; then
+	step "fuzz build ($BUILD_DIR-fuzz, clang)"
+	# No -Werror here: this build exists to find crashes, and clang's warning
+	# set differs from gcc's, which the -Werror build above already checks.
+	if CC=clang build "$BUILD_DIR-fuzz" -Dfuzz=true -Db_lundef=false -Dnetns_tests=false -Dtests=disabled; then
+		for f in "$BUILD_DIR-fuzz"/tests/fuzz/fuzz_*; do
+			[ -f "$f" ] && [ -x "$f" ] || continue
+			name=${f##*/}
+			step "fuzzing $name for ${FUZZ_SECONDS}s"
+			corpus=$(mktemp -d)
+			[ -d "tests/fuzz/corpus/$name" ] && cp -r "tests/fuzz/corpus/$name/." "$corpus/"
+			if "$f" -max_total_time="$FUZZ_SECONDS" -print_final_stats=1 -artifact_prefix="$corpus/" \
+				"$corpus" 2>&1 | tail -n 25; then
+				passed=$((passed + 1))
+			else
+				step_failed "fuzz target $name (crash input kept in $corpus)"
+				continue
+			fi
+			rm -rf "$corpus"
+		done
+	fi
+fi
+
+printf '\n=== summary (%ds) ===\n' $((SECONDS - t0))
+for f in "${failures[@]}"; do printf 'failed: %s\n' "$f"; done
+[ "$skipped" -gt 0 ] && printf '%d skipped\n' "$skipped"
+printf '%d passed, %d failed\n' "$passed" "$failed"
+[ "$failed" -eq 0 ]

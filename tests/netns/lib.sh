@@ -1,0 +1,430 @@
+# Shared harness of the namespace integration tests (sourced, bash).
+#
+# Every run owns a unique prefix ("ipt<pid>") for its namespaces and a temp
+# directory; every process it starts is recorded by PID. The EXIT trap (also
+# reached from INT/TERM) kills those PIDs, deletes those namespaces (which takes
+# their veths and bridges with them) and removes the temp directory, so a run
+# that fails half-way leaves nothing behind and parallel leftovers never collide.
+#
+# Topology helpers build what ENVIRONMENT.md describes: a WAN namespace with a
+# bridge standing in for the Internet (198.18.0.0/24, the benchmarking range),
+# one namespace per site host (eth0 on the WAN, lxcbr0 like LXC's, NAT out of
+# eth0) and containers as further namespaces bridged into a site's lxcbr0.
+# Veths are created directly inside the namespaces, so no interface ever
+# appears in the host's own namespace.
+#
+# KEEP_TMP=1 keeps the temp dir (configs, logs, captures) for a post-mortem.
+#
+# Exit codes: 0 pass, 1 fail (with a "FAIL: ..." line), 77 skip (not root, or
+# the machine cannot create namespaces).
+
+set -eE -o pipefail
+shopt -s nullglob
+
+LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+SRCDIR=${SRCDIR:-$(cd "$LIB_DIR/../.." && pwd)}
+IPOPD=${IPOPD:-$SRCDIR/build/ipopd}
+IPOPCTL=${IPOPCTL:-$SRCDIR/build/ipopctl}
+PY=/usr/bin/python3 # Debian's, with its modules (python3 on PATH may be a shim)
+IPOP_LOG=${IPOP_LOG:-INFO}
+
+P="ipt$$"
+T=""
+NSLIST=()
+PIDS=()
+declare -A SITE_IDX=()  # site name -> index (198.18.0.IDX)
+declare -A SITE_GW=()   # site name -> lxcbr0 IPv4 ("" = none)
+declare -A CONT_SITE=() # container name -> site name
+
+TEST_NAME=$(basename "$0" .sh)
+
+log() { printf '[%s] %s\n' "$TEST_NAME" "$*"; }
+ok() { printf '[%s] ok: %s\n' "$TEST_NAME" "$*"; }
+fail()
+{
+	printf '[%s] FAIL: %s\n' "$TEST_NAME" "$*" >&2
+	exit 1
+}
+skip()
+{
+	printf '[%s] SKIP: %s\n' "$TEST_NAME" "$*"
+	exit 77
+}
+
+# Reported once, where the failure reaches the script's top level (the trap
+# fires in every function frame the error unwinds through).
+on_err()
+{
+	[ ${#FUNCNAME[@]} -le 2 ] || return 0
+	printf '[%s] FAIL: command failed (rc %s) at %s line %s: %s\n' \
+		"$TEST_NAME" "$1" "${BASH_SOURCE[1]##*/}" "$2" "$3" >&2
+}
+trap 'on_err $? $LINENO "$BASH_COMMAND"' ERR
+
+# Prints the tail of every daemon log: the first thing one wants after a failure.
+dump_logs()
+{
+	local f
+	[ -n "$T" ] && [ -d "$T" ] || return 0
+	for f in "$T"/*.log; do
+		printf -- '--- %s (last 25 lines) ---\n' "${f##*/}" >&2
+		tail -n 25 "$f" >&2 || true
+	done
+}
+
+cleanup()
+{
+	local rc=$? i pid n
+	trap - ERR
+	set +eE
+	[ "$rc" -ne 0 ] && [ "$rc" -ne 77 ] && dump_logs
+	for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
+		pid=${PIDS[i]}
+		kill -0 "$pid" 2>/dev/null || continue
+		kill -TERM "$pid" 2>/dev/null
+		for ((n = 0; n < 30; n++)); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -KILL "$pid" 2>/dev/null
+	done
+	wait 2>/dev/null
+	for ((i = ${#NSLIST[@]} - 1; i >= 0; i--)); do
+		ip netns del "${NSLIST[i]}" 2>/dev/null
+	done
+	if [ -n "${KEEP_TMP:-}" ] && [ -n "$T" ]; then
+		printf '[%s] temp dir kept: %s\n' "$TEST_NAME" "$T" >&2
+	elif [ -n "$T" ]; then
+		rm -rf "$T"
+	fi
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# Namespace of a site/container/WAN short name.
+ns() { printf '%s-%s' "$P" "$1"; }
+# Runs a command inside the namespace of a short name.
+nsx()
+{
+	local n=$1
+	shift
+	ip netns exec "$(ns "$n")" "$@"
+}
+
+need_cmd()
+{
+	local c
+	for c in "$@"; do
+		command -v "$c" >/dev/null 2>&1 || skip "$c is not installed"
+	done
+}
+
+# Checks the machine can do what the tests need; sets up the temp dir.
+harness_init()
+{
+	[ "$(id -u)" -eq 0 ] || skip "needs root (network namespaces)"
+	need_cmd ip nft ping
+	if ! ip netns add "$P-probe" 2>/dev/null; then
+		skip "cannot create network namespaces"
+	fi
+	ip netns del "$P-probe"
+	[ -x "$IPOPD" ] || fail "ipopd not found at $IPOPD (set IPOPD or build first)"
+	[ -x "$IPOPCTL" ] || fail "ipopctl not found at $IPOPCTL (set IPOPCTL)"
+	T=$(mktemp -d "/tmp/$P.XXXXXX")
+	chmod 0700 "$T"
+	mkdir -p "$T/keys"
+}
+
+new_ns()
+{
+	local name
+	name=$(ns "$1")
+	ip netns add "$name"
+	NSLIST+=("$name")
+	ip -n "$name" link set lo up
+}
+
+# make_wan: the "Internet": namespace "wan" with bridge br0.
+make_wan()
+{
+	new_ns wan
+	ip -n "$(ns wan)" link add br0 type bridge forward_delay 0 stp_state 0
+	ip -n "$(ns wan)" link set br0 up
+}
+
+# make_site NAME IDX [LXCBR_ADDR]
+# Site host: eth0 = 198.18.0.IDX/24 on the WAN bridge; bridge lxcbr0 with
+# LXCBR_ADDR/24 (default 10.0.3.1, the same on every site like real LXC; "none"
+# for no address); IPv4 forwarding and NAT masquerade of 10.0.3.0/24 out of eth0.
+make_site()
+{
+	local name=$1 idx=$2 gw=${3:-10.0.3.1} n
+	n=$(ns "$name")
+	new_ns "$name"
+	SITE_IDX[$name]=$idx
+	ip -n "$(ns wan)" link add "w-$name" type veth peer name eth0 netns "$n"
+	ip -n "$(ns wan)" link set "w-$name" master br0 up
+	ip -n "$n" addr add "198.18.0.$idx/24" dev eth0
+	ip -n "$n" link set eth0 up
+	ip -n "$n" link add lxcbr0 type bridge forward_delay 0 stp_state 0
+	if [ "$gw" != none ]; then
+		ip -n "$n" addr add "$gw/24" dev lxcbr0
+		SITE_GW[$name]=$gw
+	else
+		SITE_GW[$name]=""
+	fi
+	ip -n "$n" link set lxcbr0 up
+	ip netns exec "$n" sysctl -qw net.ipv4.ip_forward=1
+	ip netns exec "$n" nft -f - <<-EOF
+		table ip nat {
+			chain postrouting {
+				type nat hook postrouting priority srcnat; policy accept;
+				ip saddr 10.0.3.0/24 oifname "eth0" masquerade
+			}
+		}
+	EOF
+}
+
+# make_container SITE NAME ADDR4/LEN [ADDR6/LEN]
+# A namespace whose eth0 is a veth enslaved to SITE's lxcbr0; default route via
+# the site's lxcbr0 address when it has one. IPv6 without DAD so the address is
+# usable at once (neighbour discovery itself still crosses the overlay).
+make_container()
+{
+	local site=$1 name=$2 a4=$3 a6=${4:-} n s
+	s=$(ns "$site")
+	n=$(ns "$name")
+	new_ns "$name"
+	CONT_SITE[$name]=$site
+	ip -n "$s" link add "v-$name" type veth peer name eth0 netns "$n"
+	ip -n "$s" link set "v-$name" master lxcbr0 up
+	ip -n "$n" addr add "$a4" dev eth0
+	[ -n "$a6" ] && ip -n "$n" addr add "$a6" dev eth0 nodad
+	ip -n "$n" link set eth0 up
+	if [ -n "${SITE_GW[$site]}" ]; then
+		ip -n "$n" route add default via "${SITE_GW[$site]}"
+	fi
+}
+
+# set_container_mtu SITE MTU: containers bridged with a TAP must not send
+# frames larger than the TAP's MTU (the bridge would drop them), exactly like
+# real LXC containers behind an overlay.
+set_container_mtu()
+{
+	local site=$1 mtu=$2 c
+	for c in "${!CONT_SITE[@]}"; do
+		[ "${CONT_SITE[$c]}" = "$site" ] || continue
+		ip -n "$(ns "$site")" link set "v-$c" mtu "$mtu"
+		ip -n "$(ns "$c")" link set eth0 mtu "$mtu"
+	done
+}
+
+# 72 hex digits: 32-byte AES-256 key || 4-byte GCM salt.
+gen_key() { od -An -tx1 -N36 /dev/urandom | tr -d ' \n'; }
+
+# SPI of the SA carrying traffic FROM -> TO (chosen by the receiver; top bit set).
+spi_for() { printf '0x8000%02x%02x' "${SITE_IDX[$1]}" "${SITE_IDX[$2]}"; }
+
+# Key of the SA FROM -> TO of overlay TAG (created on first use, then stable,
+# so both ends' configs agree).
+link_key()
+{
+	local f="$T/keys/$3-$1-$2"
+	[ -s "$f" ] || gen_key >"$f"
+	cat "$f"
+}
+
+# write_config FILE key=value...
+#   site=NAME (required)  mode=l3|switch  port=5800  tap=ipop<NAME>
+#   net=10.254.0 mask=24 hostoff=0 (virtual IPv4 = net.(IDX+hostoff))  peers="b c"
+#   epnet=198.18.0 (peer endpoints: epnet.IDX:port)  bridge=lxcbr0 (switch)
+#   workers=1  routes_<peer>='"192.168.50.0/24"'  extra='"key": value, ...'
+#   sock=PATH  state=DIR  (defaults under the temp dir, per site and TAP)
+# The SA keys come from link_key with the port as the overlay tag.
+write_config()
+{
+	local file=$1
+	shift
+	local site="" mode=l3 port=5800 tap="" net=10.254.0 mask=24 peers="" epnet=198.18.0
+	local bridge="" workers=1 extra="" sock="" state="" hostoff=0 kv k v
+	declare -A routes=()
+	for kv in "$@"; do
+		k=${kv%%=*}
+		v=${kv#*=}
+		case $k in
+		site) site=$v ;;
+		mode) mode=$v ;;
+		port) port=$v ;;
+		tap) tap=$v ;;
+		net) net=$v ;;
+		mask) mask=$v ;;
+		hostoff) hostoff=$v ;;
+		peers) peers=$v ;;
+		epnet) epnet=$v ;;
+		bridge) bridge=$v ;;
+		workers) workers=$v ;;
+		extra) extra=$v ;;
+		sock) sock=$v ;;
+		state) state=$v ;;
+		routes_*) routes[${k#routes_}]=$v ;;
+		*) fail "write_config: unknown argument $kv" ;;
+		esac
+	done
+	[ -n "$site" ] || fail "write_config: site= missing"
+	[ -n "$tap" ] || tap="ipop$site"
+	[ -n "$sock" ] || sock="$T/$site-$tap.sock"
+	[ -n "$state" ] || state="$T/state-$site-$tap"
+	local swm=0
+	[ "$mode" = switch ] && swm=1
+	local idx=${SITE_IDX[$site]} p first=1 rt
+	{
+		printf '{\n'
+		printf '  "CFx": {"vpn_type": "GroupVPN", "ip4_mask": %s},\n' "$mask"
+		printf '  "Logger": {"controller_logging": "%s"},\n' "$IPOP_LOG"
+		printf '  "TincanSender": {"switchmode": %s, "svpn_port": %s},\n' "$swm" "$port"
+		printf '  "BaseTopologyManager": {"ip4": "%s.%s"},\n' "$net" $((idx + hostoff))
+		printf '  "ipopd": {\n'
+		printf '    "tap": "%s", "workers": %s,\n' "$tap" "$workers"
+		printf '    "mgmt_socket": "%s", "state_dir": "%s",\n' "$sock" "$state"
+		[ -n "$bridge" ] && printf '    "bridge": "%s",\n' "$bridge"
+		[ -n "$extra" ] && printf '    %s,\n' "$extra"
+		printf '    "peers": ['
+		for p in $peers; do
+			[ $first = 1 ] || printf ','
+			first=0
+			rt=""
+			[ -n "${routes[$p]:-}" ] && rt=", \"routes\": [${routes[$p]}]"
+			printf '\n      {"name": "%s", "endpoint": "%s.%s:%s", "ip4": "%s.%s"%s,\n' \
+				"$p" "$epnet" "${SITE_IDX[$p]}" "$port" "$net" $((SITE_IDX[$p] + hostoff)) "$rt"
+			printf '       "sa_in": {"spi": "%s", "key": "%s"},\n' \
+				"$(spi_for "$p" "$site")" "$(link_key "$p" "$site" "$port")"
+			printf '       "sa_out": {"spi": "%s", "key": "%s"}}' \
+				"$(spi_for "$site" "$p")" "$(link_key "$site" "$p" "$port")"
+		done
+		printf '\n    ]\n  }\n}\n'
+	} >"$file.tmp"
+	mv "$file.tmp" "$file" # atomic: a SIGHUP never reads half a file
+}
+
+# Socket path named in a config file.
+config_sock() { "$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["ipopd"]["mgmt_socket"])' "$1"; }
+
+ctl() { "$IPOPCTL" -s "$@"; }
+
+# json_get EXPR: evaluates EXPR with d = the JSON document on stdin.
+json_get() { "$PY" -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"; }
+# ctl_get SOCK CMD EXPR
+ctl_get() { ctl "$1" "$2" --json | json_get "$3"; }
+# A peer's field as `ipopctl peers --json` reports it.
+peer_get() { ctl_get "$1" peers "next(p for p in d['peers'] if p['name']=='$2')['$3']"; }
+
+# start_ipopd NS CONFIG [ARGS...]: starts ipopd inside namespace NS, records its
+# PID (also in IPOPD_PID) and waits until its management socket answers. The
+# socket is the one given with --socket, else the config's mgmt_socket.
+start_ipopd()
+{
+	local n=$1 cfg=$2 sock="" a prev="" i
+	shift 2
+	for a in "$@"; do
+		[ "$prev" = --socket ] && sock=$a
+		prev=$a
+	done
+	[ -n "$sock" ] || sock=$(config_sock "$cfg")
+	local logf
+	logf="$T/ipopd-$n-$(basename "$cfg" .json).log"
+	spawn ip netns exec "$(ns "$n")" "$IPOPD" -c "$cfg" "$@" >>"$logf" 2>&1
+	IPOPD_PID=$SPAWN_PID
+	for ((i = 0; i < 100; i++)); do
+		kill -0 "$IPOPD_PID" 2>/dev/null || fail "ipopd ($cfg in $n) exited during start-up"
+		[ -S "$sock" ] && ctl "$sock" status >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	fail "ipopd ($cfg in $n) did not answer on $sock within 10 s"
+}
+
+# stop_ipopd PID: SIGTERM, expects a clean exit (status 0) within 5 s.
+stop_ipopd()
+{
+	local pid=$1 i rc=0
+	kill -TERM "$pid"
+	for ((i = 0; i < 50; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -0 "$pid" 2>/dev/null && fail "ipopd $pid still running 5 s after SIGTERM"
+	wait "$pid" || rc=$?
+	[ "$rc" -eq 0 ] || fail "ipopd $pid exited with status $rc after SIGTERM"
+}
+
+# spawn CMD [ARGS...]: starts CMD in the background, records its PID (also in
+# SPAWN_PID) for cleanup. The subshell drops the harness's traps and execs, so
+# the PID is CMD's own and the EXIT trap never runs twice. "spawn nsx NS ..."
+# is understood (ip netns exec execs too).
+spawn()
+{
+	[ "$1" = nsx ] && set -- ip netns exec "$(ns "$2")" "${@:3}"
+	(
+		trap - EXIT ERR INT TERM
+		exec "$@"
+	) &
+	SPAWN_PID=$!
+	PIDS+=("$SPAWN_PID")
+}
+
+# wait_for TIMEOUT_S CMD [ARGS...]: retries CMD every 0.1 s; 0 once it succeeds.
+wait_for()
+{
+	local timeout=$1 end
+	shift
+	end=$((SECONDS + timeout))
+	while :; do
+		"$@" >/dev/null 2>&1 && return 0
+		[ "$SECONDS" -lt "$end" ] || return 1
+		sleep 0.1
+	done
+}
+
+# --- assertions: each prints what failed and exits 1 ---
+
+assert_eq() { [ "$1" = "$2" ] || fail "$3: expected '$2', got '$1'"; }
+assert_gt()
+{
+	[[ "$1" =~ ^[0-9]+$ ]] || fail "$3: not a number: '$1'"
+	[ "$1" -gt "$2" ] || fail "$3: expected > $2, got $1"
+}
+assert_contains()
+{
+	grep -qE -- "$2" <<<"$1" || fail "$3: no match for /$2/ in: $1"
+}
+assert_ok()
+{
+	local msg=$1
+	shift
+	"$@" || fail "$msg (command: $*)"
+}
+
+# ping_ok FROM DST [PING_ARGS...]: waits up to 10 s for a first answer, then
+# requires 3 more with no loss.
+ping_ok()
+{
+	local from=$1 dst=$2 out
+	shift 2
+	wait_for 10 nsx "$from" ping -c 1 -W 1 "$@" "$dst" ||
+		fail "no answer from $dst to a ping in $from within 10 s"
+	out=$(nsx "$from" ping -c 3 -i 0.2 -W 2 "$@" "$dst" 2>&1) ||
+		fail "ping $from -> $dst lost packets: $out"
+	ok "ping $from -> $dst $*"
+}
+
+# ping_fails FROM DST [PING_ARGS...]: three pings, none answered. Prints ping's output.
+ping_fails()
+{
+	local from=$1 dst=$2 out
+	shift 2
+	if out=$(nsx "$from" ping -c 3 -i 0.3 -W 1 "$@" "$dst" 2>&1); then
+		fail "ping $from -> $dst was answered but must not be: $out"
+	fi
+	printf '%s\n' "$out"
+}

@@ -1,1 +1,342 @@
-int main(void) { return 1; }
+/* ipopctl: asks a running ipopd over its management socket.
+ *
+ *   ipopctl [-s SOCKET | -i TAP] status|peers|stats [--json]
+ *
+ * Sends {"cmd":...} as one line, reads one JSON object back and prints it
+ * verbatim (--json) or as a table.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#define DEFAULT_RUN_DIR "/run/ipopd"
+#define DEFAULT_SOCKET	DEFAULT_RUN_DIR "/ipop.sock"
+#define TIMEOUT_MS	5000
+#define RESPONSE_MAX	(16u << 20)
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: ipopctl [-s SOCKET | -i TAP] status|peers|stats [--json]\n"
+		   "\n"
+		   "  -s, --socket PATH  management socket (default " DEFAULT_SOCKET ")\n"
+		   "  -i, --interface T  the instance whose TAP is T (" DEFAULT_RUN_DIR "/T.sock)\n"
+		   "  -j, --json         print the daemon's JSON answer as it is\n"
+		   "  -V, --version      print the version\n"
+		   "  -h, --help         this text\n");
+}
+
+static long long remaining_ms(const struct timespec *deadline)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (deadline->tv_sec - now.tv_sec) * 1000LL +
+	       (deadline->tv_nsec - now.tv_nsec) / 1000000;
+}
+
+static int wait_fd(int fd, short events, const struct timespec *deadline)
+{
+	for (;;) {
+		long long ms = remaining_ms(deadline);
+		if (ms <= 0)
+			return -ETIMEDOUT;
+		struct pollfd p = {.fd = fd, .events = events};
+		int n = poll(&p, 1, (int)ms);
+		if (n > 0)
+			return 0;
+		if (n == 0)
+			return -ETIMEDOUT;
+		if (errno != EINTR)
+			return -errno;
+	}
+}
+
+/* Returns the response (malloc'd, NUL-terminated) or NULL with a message on
+ * stderr. */
+static char *request(const char *path, const char *cmd)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		fprintf(stderr, "ipopctl: socket path too long: %s\n", path);
+		return NULL;
+	}
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		perror("ipopctl: socket");
+		return NULL;
+	}
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		int e = errno;
+		fprintf(stderr, "ipopctl: cannot connect to %s: %s%s\n", path, strerror(e),
+			e == ENOENT || e == ECONNREFUSED ? " (is ipopd running? try -s or -i)"
+							 : "");
+		close(fd);
+		return NULL;
+	}
+	struct timespec deadline;
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += TIMEOUT_MS / 1000;
+
+	char req[64];
+	int rl = snprintf(req, sizeof(req), "{\"cmd\":\"%s\"}\n", cmd);
+	if (send(fd, req, (size_t)rl, MSG_NOSIGNAL) != rl) {
+		fprintf(stderr, "ipopctl: cannot send to %s: %s\n", path, strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	size_t cap = 4096, len = 0;
+	char *buf = malloc(cap);
+	while (buf) {
+		int err = wait_fd(fd, POLLIN, &deadline);
+		if (err) {
+			fprintf(stderr, "ipopctl: no answer from %s: %s\n", path, strerror(-err));
+			goto fail;
+		}
+		if (len + 1 >= cap) {
+			if (cap >= RESPONSE_MAX) {
+				fprintf(stderr, "ipopctl: answer too long\n");
+				goto fail;
+			}
+			char *nb = realloc(buf, cap * 2);
+			if (!nb)
+				goto fail;
+			buf = nb;
+			cap *= 2;
+		}
+		ssize_t n = recv(fd, buf + len, cap - len - 1, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			fprintf(stderr, "ipopctl: read from %s: %s\n", path, strerror(errno));
+			goto fail;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	if (!buf) {
+		fprintf(stderr, "ipopctl: out of memory\n");
+		close(fd);
+		return NULL;
+	}
+	close(fd);
+	buf[len] = 0;
+	if (len == 0) {
+		fprintf(stderr, "ipopctl: %s closed the connection without an answer\n", path);
+		free(buf);
+		return NULL;
+	}
+	return buf;
+fail:
+	free(buf);
+	close(fd);
+	return NULL;
+}
+
+/* ---- readable output ---------------------------------------------------- */
+
+static void print_scalar(const json_t *v)
+{
+	if (json_is_string(v))
+		fputs(json_string_value(v), stdout);
+	else if (json_is_integer(v))
+		printf("%lld", (long long)json_integer_value(v));
+	else if (json_is_real(v))
+		printf("%g", json_real_value(v));
+	else if (json_is_true(v))
+		fputs("true", stdout);
+	else if (json_is_false(v))
+		fputs("false", stdout);
+	else if (json_is_null(v))
+		fputs("-", stdout);
+	else {
+		char *s = json_dumps(v, JSON_COMPACT);
+		fputs(s ? s : "?", stdout);
+		free(s);
+	}
+}
+
+static void print_status(const json_t *o)
+{
+	const char *key;
+	const json_t *v;
+	json_object_foreach((json_t *)o, key, v)
+	{
+		printf("%s: ", key);
+		print_scalar(v);
+		putchar('\n');
+	}
+}
+
+static const char *str_or(const json_t *o, const char *key, const char *dflt)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+	return s ? s : dflt;
+}
+
+static long long int_of(const json_t *o, const char *key)
+{
+	return (long long)json_integer_value(json_object_get(o, key));
+}
+
+static void print_peers(const json_t *o)
+{
+	const json_t *arr = json_object_get(o, "peers");
+	printf("%-16s %-24s %-5s %-10s %-10s %12s %12s %9s %7s\n", "NAME", "ENDPOINT", "STATE",
+	       "SPI_IN", "SPI_OUT", "TX", "RX", "AUTH_FAIL", "REPLAY");
+	size_t i;
+	const json_t *p;
+	json_array_foreach(arr, i, p)
+	{
+		printf("%-16s %-24s %-5s %-10s %-10s %12lld %12lld %9lld %7lld\n",
+		       str_or(p, "name", "?"), str_or(p, "endpoint", "-"), str_or(p, "state", "?"),
+		       str_or(p, "spi_in", "-"), str_or(p, "spi_out", "-"), int_of(p, "tx_packets"),
+		       int_of(p, "rx_packets"), int_of(p, "auth_fail"), int_of(p, "replay"));
+	}
+	if (json_array_size(arr) == 0)
+		printf("(no peers)\n");
+}
+
+static void print_drops(const json_t *drops, const char *indent)
+{
+	const char *key;
+	const json_t *v;
+	bool any = false;
+	json_object_foreach((json_t *)drops, key, v)
+	{
+		if (json_integer_value(v) == 0)
+			continue;
+		printf("%s%-20s %lld\n", indent, key, (long long)json_integer_value(v));
+		any = true;
+	}
+	if (!any)
+		printf("%s(none)\n", indent);
+}
+
+static void print_stats(const json_t *o)
+{
+	const json_t *t = json_object_get(o, "total");
+	printf("total:\n");
+	const char *key;
+	const json_t *v;
+	json_object_foreach((json_t *)t, key, v)
+	{
+		if (json_is_object(v))
+			continue;
+		printf("  %-18s %lld\n", key, (long long)json_integer_value(v));
+	}
+	printf("  drops:\n");
+	print_drops(json_object_get(t, "drops"), "    ");
+	printf("fdb_entries: %lld\npunted: %lld\n", int_of(o, "fdb_entries"), int_of(o, "punted"));
+	size_t i;
+	const json_t *w;
+	json_array_foreach(json_object_get(o, "workers"), i, w)
+	{
+		const json_t *d = json_object_get(w, "drops");
+		long long ndrops = 0;
+		json_object_foreach((json_t *)d, key, v) ndrops += json_integer_value(v);
+		printf("worker %lld: host rx %lld tx %lld, net rx %lld tx %lld, punted %lld, "
+		       "tables %lld, drops %lld\n",
+		       int_of(w, "id"), int_of(w, "host_rx_packets"), int_of(w, "host_tx_packets"),
+		       int_of(w, "net_rx_packets"), int_of(w, "net_tx_packets"),
+		       int_of(w, "punted"), int_of(w, "tables"), ndrops);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"socket", required_argument, NULL, 's'}, {"interface", required_argument, NULL, 'i'},
+	    {"json", no_argument, NULL, 'j'},	      {"version", no_argument, NULL, 'V'},
+	    {"help", no_argument, NULL, 'h'},	      {NULL, 0, NULL, 0},
+	};
+	const char *sock = NULL, *tap = NULL;
+	bool json = false;
+	int ch;
+	while ((ch = getopt_long(argc, argv, "s:i:jVh", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 's':
+			sock = optarg;
+			break;
+		case 'i':
+			tap = optarg;
+			break;
+		case 'j':
+			json = true;
+			break;
+		case 'V':
+			printf("ipopctl %s\n", IPOPD_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind + 1 != argc) {
+		usage(stderr);
+		return 2;
+	}
+	const char *cmd = argv[optind];
+	if (strcmp(cmd, "status") != 0 && strcmp(cmd, "peers") != 0 && strcmp(cmd, "stats") != 0) {
+		fprintf(stderr, "ipopctl: unknown command '%s' (status, peers, stats)\n", cmd);
+		return 2;
+	}
+	if (sock && tap) {
+		fprintf(stderr, "ipopctl: -s and -i are exclusive\n");
+		return 2;
+	}
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path) + 64];
+	if (tap) {
+		if (!tap[0] || strchr(tap, '/')) {
+			fprintf(stderr, "ipopctl: bad interface name '%s'\n", tap);
+			return 2;
+		}
+		snprintf(path, sizeof(path), DEFAULT_RUN_DIR "/%s.sock", tap);
+		sock = path;
+	}
+	if (!sock)
+		sock = DEFAULT_SOCKET;
+
+	char *res = request(sock, cmd);
+	if (!res)
+		return 1;
+	json_error_t jerr;
+	json_t *o = json_loads(res, 0, &jerr);
+	if (!json_is_object(o)) {
+		fprintf(stderr, "ipopctl: malformed answer from %s: %s\n", sock,
+			o ? "not an object" : jerr.text);
+		json_decref(o);
+		free(res);
+		return 1;
+	}
+	const char *error = json_string_value(json_object_get(o, "error"));
+	if (error) {
+		fprintf(stderr, "ipopctl: ipopd says: %s\n", error);
+		json_decref(o);
+		free(res);
+		return 1;
+	}
+	if (json)
+		fputs(res, stdout);
+	else if (strcmp(cmd, "status") == 0)
+		print_status(o);
+	else if (strcmp(cmd, "peers") == 0)
+		print_peers(o);
+	else
+		print_stats(o);
+	json_decref(o);
+	free(res);
+	return 0;
+}

@@ -1,1 +1,126 @@
-int main(void) { return 1; }
+/* ipopd: one IP-over-P2P overlay instance.
+ *
+ *   ipopd -c CONFIG [--tap NAME] [--socket PATH] [--check] [-v]
+ *
+ * Runs in the foreground until SIGINT/SIGTERM; SIGHUP reloads the config.
+ * --check loads and validates the config, prints the effective settings and
+ * exits without touching the system.
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "control/config.h"
+#include "control/ctl.h"
+#include "util/log.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: ipopd -c CONFIG [options]\n"
+		   "\n"
+		   "  -c, --config FILE   IPOP controller config (JSON)\n"
+		   "  -t, --tap NAME      TAP interface name (overrides the config)\n"
+		   "  -s, --socket PATH   management socket (overrides the config)\n"
+		   "      --check         validate the config, print the effective settings, exit\n"
+		   "  -v, --verbose       debug logging\n"
+		   "  -f, --foreground    run in the foreground (the default; accepted for\n"
+		   "                      compatibility)\n"
+		   "  -V, --version       print the version\n"
+		   "  -h, --help          this text\n"
+		   "\n"
+		   "Signals: SIGINT/SIGTERM stop, SIGHUP reloads the config.\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"config", required_argument, NULL, 'c'},
+	    {"tap", required_argument, NULL, 't'},
+	    {"socket", required_argument, NULL, 's'},
+	    {"check", no_argument, NULL, 'C'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"foreground", no_argument, NULL, 'f'},
+	    {"version", no_argument, NULL, 'V'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct ctl_options opt = {0};
+	bool check = false;
+	int ch;
+	while ((ch = getopt_long(argc, argv, "c:t:s:vfVh", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			opt.config_path = optarg;
+			break;
+		case 't':
+			opt.ov.tap = optarg;
+			break;
+		case 's':
+			opt.ov.mgmt_socket = optarg;
+			break;
+		case 'C':
+			check = true;
+			break;
+		case 'v':
+			opt.verbose = true;
+			break;
+		case 'f':
+			break;
+		case 'V':
+			printf("ipopd %s\n", IPOPD_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "ipopd: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	if (!opt.config_path) {
+		fprintf(stderr, "ipopd: a config file is required (-c CONFIG)\n");
+		usage(stderr);
+		return 2;
+	}
+	if (opt.verbose)
+		log_set_level(LOG_DEBUG);
+
+	char err[1024] = "";
+	if (check) {
+		struct ipop_config cfg;
+		if (ipop_config_load(opt.config_path, &opt.ov, &cfg, err, sizeof(err)) < 0) {
+			fprintf(stderr, "%s\n", err);
+			return 1;
+		}
+		ipop_config_print(&cfg, stdout);
+		ipop_config_free(&cfg);
+		return 0;
+	}
+
+	/* Before any thread exists, so every worker inherits the mask and the
+	 * signals only ever arrive through the control core's signalfd. */
+	sigset_t mask;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	static struct ctl c;
+	int rc = ctl_init(&c, &opt, err, sizeof(err));
+	if (rc < 0) {
+		fprintf(stderr, "%s\n", err[0] ? err : strerror(-rc));
+		return 1;
+	}
+	rc = ctl_run(&c);
+	ctl_fini(&c);
+	return rc < 0 ? 1 : 0;
+}

@@ -119,8 +119,9 @@ int dp_worker_init(struct dp_worker *w, const struct dp_worker_config *cfg,
 	w->punt_ring =
 	    ring_alloc(name, sizeof(void *), PUNT_RING_SIZE, RING_F_SP_ENQ | RING_F_SC_DEQ);
 	snprintf(name, sizeof(name), "w%u_puntfree", w->id);
-	w->punt_free_ring =
-	    ring_alloc(name, sizeof(void *), PUNT_RING_SIZE, RING_F_SP_ENQ | RING_F_SC_DEQ);
+	/* Multi-producer: the control core returns slots, and the worker puts a
+	 * slot back itself if its punt ring ever refuses one. Punts are rare. */
+	w->punt_free_ring = ring_alloc(name, sizeof(void *), PUNT_RING_SIZE, RING_F_SC_DEQ);
 	if (!w->table_ring || !w->learn_ring || !w->punt_ring || !w->punt_free_ring) {
 		ret = -errno;
 		goto err;
@@ -133,7 +134,7 @@ int dp_worker_init(struct dp_worker *w, const struct dp_worker_config *cfg,
 	}
 	for (unsigned i = 0; i < DP_PUNT_SLOTS; i++) {
 		w->punts[i].worker = (uint16_t)w->id;
-		rte_ring_sp_enqueue(w->punt_free_ring, &w->punts[i]);
+		rte_ring_mp_enqueue(w->punt_free_ring, &w->punts[i]);
 	}
 
 	ret = dp_pool_init(&w->pool, cfg->pool_size ? cfg->pool_size : DEFAULT_POOL_SIZE);
@@ -229,7 +230,7 @@ static unsigned punt_out(struct dp_worker *w, struct dp_pkt **pkts, unsigned n)
 		/* Cannot fail while the ring holds more than DP_PUNT_SLOTS, but
 		 * never lose a slot if it does. */
 		if (unlikely(rte_ring_sp_enqueue(w->punt_ring, u) != 0)) {
-			rte_ring_sp_enqueue(w->punt_free_ring, u);
+			rte_ring_mp_enqueue(w->punt_free_ring, u);
 			DP_COUNT_DROP(&w->counters, DP_DROP_RING_FULL);
 			continue;
 		}

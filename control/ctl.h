@@ -1,0 +1,89 @@
+/* The control core: the root object that owns everything one ipopd instance
+ * runs (config, TAP and sockets, workers, published tables, peers, FDB,
+ * management socket) and the epoll loop on the main thread.
+ *
+ * Startup order (ctl_init): config → log level → state and socket dirs →
+ * kernel backend (TAP + UDP sockets) → TAP configuration → control crypto
+ * manager → publisher → workers → first table → worker threads → management
+ * socket → signalfd/timerfd/epoll. ctl_fini undoes it in reverse.
+ *
+ * The caller must block SIGINT, SIGTERM and SIGHUP in every thread before
+ * ctl_init (they arrive through a signalfd, and worker threads inherit the
+ * mask).
+ *
+ * Log levels: Logger.controller_logging sets the control core's level and
+ * CFx.tincan_logging (0..3 → ERROR, WARNING, INFO, DEBUG) the level of the
+ * data plane's rate-limited messages. There is one process-wide threshold, so
+ * the more verbose of the two wins.
+ */
+#pragma once
+#include <stdbool.h>
+#include <stdint.h>
+#include <intel-ipsec-mb.h>
+
+#include "control/config.h"
+#include "control/fdb.h"
+#include "control/mgmt.h"
+#include "control/netif.h"
+#include "control/peers.h"
+#include "control/publish.h"
+#include "dataplane/kernel.h"
+#include "dataplane/worker.h"
+
+#define CTL_TICK_MS 100
+
+struct ctl_options {
+	const char *config_path;
+	struct ipop_config_overrides ov;
+	bool verbose; /* -v: debug level whatever the config says */
+};
+
+struct ctl {
+	int stage; /* how far ctl_init got (ctl.c) */
+	struct ctl_options opt;
+	char config_path[PATH_MAX]; /* as given: messages name the file the user named */
+	char config_abs[PATH_MAX];  /* for status */
+	char tap_override[IFNAMSIZ];
+	char sock_override[PATH_MAX];
+	struct ipop_config cfg;
+	bool cfg_loaded;
+
+	struct dp_kernel kernel;
+	bool kernel_open;
+	struct ctl_netif netif;
+	IMB_MGR *mgr;
+	struct ctl_publisher pub;
+	bool pub_init;
+	struct dp_worker *workers; /* nworkers, cache-aligned */
+	struct dp_worker **wptr;
+	unsigned nworkers, nworkers_init;
+	int notify_fd;
+
+	struct ctl_peers peers;
+	uint32_t next_link_id;
+	struct ctl_fdb fdb;
+	struct dp_table_params params;
+	bool table_dirty;
+
+	struct ctl_mgmt mgmt;
+	int sig_fd, timer_fd, epfd;
+
+	uint64_t start_ms;
+	uint64_t punted; /* punts received from workers */
+	uint64_t reloads, reload_errors;
+};
+
+/* Sets everything up. 0 or -errno; on error everything made so far is undone
+ * and the error has been logged (or, for a bad config, written to errbuf). */
+int ctl_init(struct ctl *c, const struct ctl_options *opt, char *errbuf, size_t errlen);
+/* Runs the loop until SIGINT/SIGTERM. 0 or -errno. */
+int ctl_run(struct ctl *c);
+void ctl_fini(struct ctl *c);
+
+/* Re-reads the config from the same path with the same overrides and applies
+ * what can change at run time (SIGHUP). 0 or -errno (old config kept). */
+int ctl_reload(struct ctl *c);
+/* Builds and publishes a table from the current peers and FDB. 0 or -errno. */
+int ctl_publish_current(struct ctl *c);
+
+uint64_t ctl_now_ms(void);

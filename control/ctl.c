@@ -241,6 +241,7 @@ static void unwind(struct ctl *c)
 		c->nworkers_init = 0;
 		__attribute__((fallthrough));
 	case ST_PUBLISH:
+		ctl_peers_seq_final(&c->peers, c->cfg.state_dir);
 		ctl_publish_fini(&c->pub);
 		ctl_peers_free(&c->peers);
 		ctl_fdb_fini(&c->fdb);
@@ -477,6 +478,7 @@ static void tick(struct ctl *c)
 			log_debug("fdb: %u entries aged out", aged);
 	}
 	track_peers(c, now);
+	ctl_peers_seq_extend(&c->peers, c->cfg.state_dir);
 	if (c->fdb.dirty || c->table_dirty)
 		ctl_publish_current(c);
 	ctl_mgmt_tick(&c->mgmt, now);

@@ -1,8 +1,10 @@
 /* Statically keyed peers (see peers.h): link and SA lifetimes across reloads,
  * and the forwarding table built from the peer set. */
 #include "control/peers.h"
+#include "control/seqstore.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,8 +55,68 @@ static void peer_destroy(struct ctl_peer *p)
 	p->link = NULL;
 }
 
+/* Continues the outbound counter from the stored mark and reserves the next
+ * block on disk before the SA can be published (seqstore.h). */
+static int seq_reserve_initial(struct ctl_peer *p, const char *state_dir)
+{
+	uint64_t mark;
+	int err = ctl_seq_load(state_dir, p->sa_out->spi, &mark);
+	if (err) {
+		log_err("peer %s: %s/seq-%08x: %s: refusing to send with this key (remove the "
+			"file only together with a new key)",
+			p->conf->name, state_dir, p->sa_out->spi, strerror(-err));
+		return err;
+	}
+	uint64_t reserve = mark + CTL_SEQ_RESERVE;
+	err = ctl_seq_store(state_dir, p->sa_out->spi, reserve);
+	if (err) {
+		log_err("peer %s: cannot store the sequence reservation in %s: %s", p->conf->name,
+			state_dir, strerror(-err));
+		return err;
+	}
+	atomic_store(&p->sa_out->seq, mark);
+	atomic_store(&p->sa_out->seq_limit, reserve < DP_SA_SEQ_LIMIT ? reserve : DP_SA_SEQ_LIMIT);
+	p->seq_reserved = reserve;
+	if (mark)
+		log_info("peer %s: outbound SA 0x%08x continues after sequence %llu", p->conf->name,
+			 p->sa_out->spi, (unsigned long long)mark);
+	return 0;
+}
+
+void ctl_peers_seq_extend(struct ctl_peers *set, const char *state_dir)
+{
+	for (unsigned i = 0; state_dir[0] && i < set->n; i++) {
+		struct ctl_peer *p = &set->v[i];
+		uint64_t cur = atomic_load(&p->sa_out->seq);
+		if (cur + CTL_SEQ_RESERVE / 2 < p->seq_reserved || p->seq_reserved > DP_SA_SEQ_LIMIT)
+			continue;
+		uint64_t reserve = cur + CTL_SEQ_RESERVE;
+		int err = ctl_seq_store(state_dir, p->sa_out->spi, reserve);
+		if (err) {
+			/* Fail closed: the data plane stops at the old limit. */
+			log_ratelimited(LOG_ERROR, "peer %s: cannot extend the sequence reservation: %s",
+					p->conf->name, strerror(-err));
+			continue;
+		}
+		p->seq_reserved = reserve;
+		atomic_store(&p->sa_out->seq_limit,
+			     reserve < DP_SA_SEQ_LIMIT ? reserve : DP_SA_SEQ_LIMIT);
+	}
+}
+
+void ctl_peers_seq_final(const struct ctl_peers *set, const char *state_dir)
+{
+	for (unsigned i = 0; state_dir[0] && i < set->n; i++) {
+		const struct ctl_peer *p = &set->v[i];
+		uint64_t cur = atomic_load(&p->sa_out->seq);
+		uint64_t limit = atomic_load(&p->sa_out->seq_limit);
+		/* Numbers past the limit were skipped, not used. */
+		ctl_seq_store(state_dir, p->sa_out->spi, cur < limit ? cur : limit);
+	}
+}
+
 static int peer_create(struct ctl_peer *p, const struct ipop_peer_conf *conf, IMB_MGR *mgr,
-		       uint32_t link_id)
+		       uint32_t link_id, const char *state_dir)
 {
 	memset(p, 0, sizeof(*p));
 	p->conf = conf;
@@ -70,6 +132,13 @@ static int peer_create(struct ctl_peer *p, const struct ipop_peer_conf *conf, IM
 	p->sa_out = dp_sa_create(mgr, conf->sa_out.spi, conf->sa_out.keymat, link_id);
 	if (!p->sa_out)
 		goto fail;
+	if (state_dir[0]) {
+		int err = seq_reserve_initial(p, state_dir);
+		if (err) {
+			peer_destroy(p);
+			return err;
+		}
+	}
 	return 0;
 fail:;
 	int err = errno ? -errno : -ENOMEM;
@@ -101,7 +170,7 @@ int ctl_peers_diff(struct ctl_peers *old, const struct ipop_config *cfg, IMB_MGR
 			out->n++;
 			continue;
 		}
-		int err = peer_create(&out->v[out->n], pc, mgr, (*next_link_id)++);
+		int err = peer_create(&out->v[out->n], pc, mgr, (*next_link_id)++, cfg->state_dir);
 		if (err) {
 			log_err("peer %s: cannot create its SAs: %s", pc->name, strerror(-err));
 			ctl_peers_abort(out, old);

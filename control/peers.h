@@ -27,6 +27,7 @@ struct ctl_peer {
 	bool kept;  /* old set only: objects carried over to the new set */
 	bool fresh; /* new set only: objects created by this diff */
 	uint64_t last_rx_packets, last_rx_ms; /* control loop's view of the link's rx */
+	uint64_t seq_reserved; /* outbound sequence numbers reserved on disk up to here */
 };
 
 struct ctl_peers {
@@ -49,6 +50,12 @@ void ctl_peers_abort(struct ctl_peers *set, struct ctl_peers *old);
 void ctl_peers_retire(struct ctl_peers *old, struct ctl_publisher *pub, struct ctl_fdb *fdb);
 /* Frees every object at once (workers stopped). */
 void ctl_peers_free(struct ctl_peers *set);
+
+/* From the control tick: extends each outbound SA's durable sequence
+ * reservation before the data plane can reach it (seqstore.h). */
+void ctl_peers_seq_extend(struct ctl_peers *set, const char *state_dir);
+/* At shutdown, workers stopped: stores each outbound SA's exact counter. */
+void ctl_peers_seq_final(const struct ctl_peers *set, const char *state_dir);
 
 const struct ctl_peer *ctl_peers_find_link(const struct ctl_peers *set, uint32_t link_id);
 

@@ -229,6 +229,7 @@ void dp_esp_encrypt_burst(IMB_MGR *mgr, struct dp_pkt **pkts, unsigned n)
 		}
 
 		uint64_t seq = 0;
+		uint64_t limit = atomic_load_explicit(&sa->seq_limit, memory_order_acquire);
 		if (want)
 			seq = atomic_fetch_add_explicit(&sa->seq, want, memory_order_relaxed);
 		unsigned packets = 0;
@@ -236,7 +237,7 @@ void dp_esp_encrypt_burst(IMB_MGR *mgr, struct dp_pkt **pkts, unsigned n)
 			struct dp_pkt *p = pkts[k];
 			if (p->drop != DP_DROP_NONE)
 				continue;
-			if (unlikely(++seq > DP_SA_SEQ_LIMIT)) {
+			if (unlikely(++seq > limit)) {
 				p->drop = DP_DROP_SEQ_EXHAUSTED;
 				continue;
 			}

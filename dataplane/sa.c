@@ -40,6 +40,7 @@ struct dp_sa *dp_sa_create(IMB_MGR *mgr, uint32_t spi, const uint8_t keymat[DP_S
 	sa->spi = spi;
 	sa->link_id = link_id;
 	atomic_init(&sa->seq, 0);
+	atomic_init(&sa->seq_limit, DP_SA_SEQ_LIMIT);
 	dp_replay_init(&sa->replay);
 	atomic_init(&sa->packets, 0);
 	atomic_init(&sa->bytes, 0);

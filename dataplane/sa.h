@@ -23,6 +23,11 @@ struct dp_sa {
 	uint8_t salt[DP_SA_SALT_LEN];
 	uint32_t link_id;        /* stable id of the link this SA belongs to */
 	_Atomic uint64_t seq;    /* outbound: last sequence number handed out */
+	/* outbound: highest number that may be used. DP_SA_SEQ_LIMIT, or lower
+	 * while the control core's durable reservation covers less (manual keys:
+	 * the sequence number is the GCM nonce and must never repeat across a
+	 * restart). Read once per run of packets. */
+	_Atomic uint64_t seq_limit;
 	struct dp_replay replay; /* inbound */
 	_Atomic uint64_t packets, bytes; /* packets and inner bytes protected / verified */
 	_Atomic uint64_t auth_fail, replays;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <arpa/inet.h>
 #include <stdatomic.h>
 #include <cmocka.h>
@@ -17,11 +18,15 @@
 #include "control/netif.h"
 #include "control/peers.h"
 #include "control/publish.h"
+#include "control/seqstore.h"
 #include "dataplane/sa.h"
 
 #define KEY_A "1111111111111111111111111111111111111111111111111111111111111111aaaaaaaa"
 #define KEY_B "2222222222222222222222222222222222222222222222222222222222222222bbbbbbbb"
 #define KEY_C "3333333333333333333333333333333333333333333333333333333333333333cccccccc"
+
+/* Sequence reservations go here, never into /var/lib. */
+static char state_dir[] = "/tmp/ipopd-test-peers-XXXXXX";
 
 static char *make_config(const char *peers, int switchmode, const char *extra)
 {
@@ -30,8 +35,9 @@ static char *make_config(const char *peers, int switchmode, const char *extra)
 			 "{\"CFx\": {\"ip4_mask\": 16},"
 			 " \"TincanSender\": {\"switchmode\": %d, \"svpn_port\": 5800},"
 			 " \"BaseTopologyManager\": {\"ip4\": \"10.254.0.1\"},"
-			 " \"ipopd\": {\"workers\": 1, \"tap\": \"ipoptest\", %s \"peers\": [%s]}}",
-			 switchmode, extra ? extra : "", peers);
+			 " \"ipopd\": {\"workers\": 1, \"tap\": \"ipoptest\", \"state_dir\": \"%s\","
+			 " %s \"peers\": [%s]}}",
+			 switchmode, state_dir, extra ? extra : "", peers);
 	assert_true(n > 0);
 	return s;
 }
@@ -277,13 +283,91 @@ static void test_mtu(void **state)
 	assert_int_equal(ctl_netif_mtu(&cfg), 1280);
 }
 
+static uint64_t read_mark(uint32_t spi)
+{
+	uint64_t mark = 0;
+	assert_int_equal(ctl_seq_load(state_dir, spi, &mark), 0);
+	return mark;
+}
+
+/* Manual keys: a restart continues after the stored mark, never below it. */
+static void test_seq_persistence(void **state)
+{
+	(void)state;
+	IMB_MGR *mgr = dp_crypto_mgr_create();
+	assert_non_null(mgr);
+	char b1[512];
+	char *text = make_config(peer_json(b1, sizeof(b1), "b", "198.18.0.2:5800", "10.254.0.2",
+					   0x80000101, KEY_A, 0x80000102, NULL),
+				 0, NULL);
+	struct ipop_config cfg;
+	load(text, &cfg);
+	free(text);
+	uint32_t next_id = 1;
+	struct ctl_peers p;
+
+	/* First start: nothing stored, a reservation is written before use. */
+	assert_int_equal(ctl_peers_diff(NULL, &cfg, mgr, &next_id, &p), 0);
+	struct dp_sa *out = p.v[0].sa_out;
+	assert_int_equal(atomic_load(&out->seq), 0);
+	assert_int_equal(read_mark(0x80000102), CTL_SEQ_RESERVE);
+	assert_int_equal(atomic_load(&out->seq_limit), CTL_SEQ_RESERVE);
+
+	/* Traffic approaches the limit: the tick extends it on disk first. */
+	atomic_store(&out->seq, CTL_SEQ_RESERVE / 2 + 10);
+	ctl_peers_seq_extend(&p, state_dir);
+	assert_int_equal(read_mark(0x80000102), CTL_SEQ_RESERVE / 2 + 10 + CTL_SEQ_RESERVE);
+	assert_int_equal(atomic_load(&out->seq_limit), CTL_SEQ_RESERVE / 2 + 10 + CTL_SEQ_RESERVE);
+
+	/* Clean shutdown stores the exact counter; the next start continues. */
+	atomic_store(&out->seq, 123456);
+	ctl_peers_seq_final(&p, state_dir);
+	assert_int_equal(read_mark(0x80000102), 123456);
+	ctl_peers_free(&p);
+	assert_int_equal(ctl_peers_diff(NULL, &cfg, mgr, &next_id, &p), 0);
+	assert_int_equal(atomic_load(&p.v[0].sa_out->seq), 123456);
+	assert_int_equal(read_mark(0x80000102), 123456 + CTL_SEQ_RESERVE);
+	ctl_peers_free(&p);
+
+	/* A crash (no final store) resumes at the reservation: never reused. */
+	assert_int_equal(ctl_peers_diff(NULL, &cfg, mgr, &next_id, &p), 0);
+	assert_int_equal(atomic_load(&p.v[0].sa_out->seq), 123456 + CTL_SEQ_RESERVE);
+	ctl_peers_free(&p);
+
+	/* A corrupt mark: the peer is refused rather than risking nonce reuse. */
+	char path[600];
+	snprintf(path, sizeof(path), "%s/seq-80000102", state_dir);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("garbage\n", f);
+	fclose(f);
+	assert_int_equal(ctl_peers_diff(NULL, &cfg, mgr, &next_id, &p), -EBADMSG);
+	unlink(path);
+
+	ipop_config_free(&cfg);
+	dp_crypto_mgr_destroy(mgr);
+}
+
+static int remove_state_dir(void **state)
+{
+	(void)state;
+	char cmd[600];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", state_dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
 int main(void)
 {
+	if (!mkdtemp(state_dir)) {
+		perror("mkdtemp");
+		return 1;
+	}
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_seq_persistence),
 	    cmocka_unit_test(test_diff_keeps_unchanged),
 	    cmocka_unit_test(test_diff_abort),
 	    cmocka_unit_test(test_build_table),
 	    cmocka_unit_test(test_mtu),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, NULL, remove_state_dir);
 }

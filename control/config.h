@@ -26,9 +26,13 @@ struct ipop_sa_conf {
 	uint8_t keymat[DP_SA_KEYMAT_LEN];
 };
 
-/* A statically configured peer (manual keying). */
+/* A statically configured peer: either keyed by its public key (the links
+ * negotiate their SAs with the Noise handshake) or manually keyed (sa_in and
+ * sa_out given). */
 struct ipop_peer_conf {
 	char name[IPOP_NAME_MAX];
+	bool keyed;                 /* true: public_key set, sa_in/sa_out unused */
+	uint8_t public_key[32];     /* X25519, base64 in the file (44 chars) */
 	struct net_endpoint endpoint;
 	uint32_t ip4;               /* peer's virtual IPv4 (network order), 0 = none */
 	uint8_t ip6[16];            /* peer's ULA, derived from ip4 (zero if no ip4) */
@@ -85,6 +89,17 @@ struct ipop_config {
 	struct ipop_peer_conf *peers;
 	unsigned npeers;
 	unsigned fdb_max_age; /* seconds a learned MAC stays without traffic */
+
+	/* Keys and links (Noise handshake) */
+	bool has_psk;
+	uint8_t psk[32];            /* overlay-wide pre-shared key: "psk" (64 hex) or "psk_file" */
+	uint8_t (*allowed_keys)[32];/* optional pin list: if non-empty, only these keys may link */
+	unsigned n_allowed_keys;
+	unsigned rekey_interval_ms; /* "rekey_interval" seconds (float allowed, >= 1), default 120 */
+	uint64_t rekey_packets;     /* rekey an outbound SA after this many packets, default 2^31 */
+	unsigned keepalive_ms;      /* "keepalive_interval" seconds, default 10 */
+	unsigned link_timeout_ms;   /* "link_timeout" seconds without any packet: link down, default 30 */
+	bool key_export;            /* "key_export": allow `ipopctl sas --export` (tshark esp_sa) */
 };
 
 /* Command-line overrides applied before validation. */

@@ -28,10 +28,16 @@ int ctl_seq_load(const char *dir, uint32_t spi, uint64_t *mark)
 	if (err)
 		return err;
 	text[n] = 0;
+	/* Digits and one optional newline, nothing else (strtoull alone would
+	 * take signs, spaces and trailing lines). */
+	if (text[0] < '0' || text[0] > '9')
+		return -EBADMSG;
 	char *end;
 	errno = 0;
 	unsigned long long v = strtoull(text, &end, 10);
-	if (errno || end == text || (*end && *end != '\n') || v > UINT32_MAX + 1ull)
+	if (*end == '\n')
+		end++;
+	if (errno || *end || v > UINT32_MAX + 1ull)
 		return -EBADMSG;
 	*mark = v;
 	return 0;

@@ -1,10 +1,11 @@
 /* ipopd: one IP-over-P2P overlay instance.
  *
- *   ipopd -c CONFIG [--tap NAME] [--socket PATH] [--check] [-v]
+ *   ipopd -c CONFIG [--tap NAME] [--socket PATH] [--check | --show-pubkey] [-v]
  *
  * Runs in the foreground until SIGINT/SIGTERM; SIGHUP reloads the config.
  * --check loads and validates the config, prints the effective settings and
- * exits without touching the system.
+ * exits without touching the system. --show-pubkey prints the node's public
+ * key (creating node.key in the state directory on first use) and exits.
  */
 #include <getopt.h>
 #include <signal.h>
@@ -14,6 +15,7 @@
 
 #include "control/config.h"
 #include "control/ctl.h"
+#include "control/identity.h"
 #include "util/log.h"
 
 static void usage(FILE *f)
@@ -24,6 +26,8 @@ static void usage(FILE *f)
 		   "  -t, --tap NAME      TAP interface name (overrides the config)\n"
 		   "  -s, --socket PATH   management socket (overrides the config)\n"
 		   "      --check         validate the config, print the effective settings, exit\n"
+		   "      --show-pubkey   print this node's public key (base64) and exit; creates\n"
+		   "                      the key pair in the state directory on first use\n"
 		   "  -v, --verbose       debug logging\n"
 		   "  -f, --foreground    run in the foreground (the default; accepted for\n"
 		   "                      compatibility)\n"
@@ -33,21 +37,41 @@ static void usage(FILE *f)
 		   "Signals: SIGINT/SIGTERM stop, SIGHUP reloads the config.\n");
 }
 
+/* The public key only: what the other sites put in their configs. */
+static int show_public_key(const struct ipop_config_overrides *ov, const char *path)
+{
+	struct ipop_config cfg;
+	struct ipop_identity id;
+	char err[1024], b64[IPOP_KEY_B64_LEN + 1];
+	int rc;
+
+	if (ipop_config_load(path, ov, &cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
+	rc = ipop_identity_load(cfg.state_dir, &id, err, sizeof(err));
+	ipop_config_free(&cfg);
+	if (rc < 0) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
+	ipop_key_to_base64(id.pub, b64);
+	ipop_identity_wipe(&id);
+	printf("%s\n", b64);
+	return fflush(stdout) ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-	    {"config", required_argument, NULL, 'c'},
-	    {"tap", required_argument, NULL, 't'},
-	    {"socket", required_argument, NULL, 's'},
-	    {"check", no_argument, NULL, 'C'},
-	    {"verbose", no_argument, NULL, 'v'},
-	    {"foreground", no_argument, NULL, 'f'},
-	    {"version", no_argument, NULL, 'V'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+	    {"config", required_argument, NULL, 'c'}, {"tap", required_argument, NULL, 't'},
+	    {"socket", required_argument, NULL, 's'}, {"check", no_argument, NULL, 'C'},
+	    {"show-pubkey", no_argument, NULL, 'P'},  {"verbose", no_argument, NULL, 'v'},
+	    {"foreground", no_argument, NULL, 'f'},   {"version", no_argument, NULL, 'V'},
+	    {"help", no_argument, NULL, 'h'},	      {NULL, 0, NULL, 0},
 	};
 	struct ctl_options opt = {0};
-	bool check = false;
+	bool check = false, show_pubkey = false;
 	int ch;
 	while ((ch = getopt_long(argc, argv, "c:t:s:vfVh", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -62,6 +86,9 @@ int main(int argc, char **argv)
 			break;
 		case 'C':
 			check = true;
+			break;
+		case 'P':
+			show_pubkey = true;
 			break;
 		case 'v':
 			opt.verbose = true;
@@ -89,6 +116,10 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	if (check && show_pubkey) {
+		fprintf(stderr, "ipopd: --check and --show-pubkey exclude each other\n");
+		return 2;
+	}
 	if (opt.verbose)
 		log_set_level(LOG_DEBUG);
 
@@ -103,6 +134,8 @@ int main(int argc, char **argv)
 		ipop_config_free(&cfg);
 		return 0;
 	}
+	if (show_pubkey)
+		return show_public_key(&opt.ov, opt.config_path);
 
 	/* Before any thread exists, so every worker inherits the mask and the
 	 * signals only ever arrive through the control core's signalfd. */

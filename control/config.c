@@ -1,10 +1,11 @@
-/* Configuration loader (see config.h and docs/configuration.md).
+/* Configuration loader core (see config.h and docs/configuration.md).
  *
- * Owns the translation from JSON text to struct ipop_config: the IPOP
- * controller sections (table-driven: each key is a setting, a checked-and-
- * warned leftover, or silently accepted), ipopd's own section with its static
- * peers and their manual SAs, the checks that need several keys at once, and
- * the defaults that depend on other settings. Parsing uses jansson; the line
+ * Owns the translation from JSON text to struct ipop_config: the generic,
+ * table-driven section walk (each key is a setting, a checked-and-warned
+ * leftover, or silently accepted), the IPOP controller sections, the checks
+ * that need several sections at once, and the --check output. The "ipopd"
+ * section lives in config_ipopd.c and key material in config_keys.c
+ * (config_internal.h says who owns what). Parsing uses jansson; the line
  * numbers of well-formed but invalid keys come from jsonpos.
  *
  * The first error wins and is the only line written to err; warnings go to
@@ -23,59 +24,20 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
+#include "control/config_internal.h"
 #include "control/jsonpos.h"
-#include "dataplane/pkt.h"
 #include "dataplane/worker.h"
 
 #define CONFIG_FILE_MAX (1u << 20)
-#define KEY_FILE_MAX	256
-#define KEYMAT_HEX_LEN	(2 * DP_SA_KEYMAT_LEN)
-#define PATH_STR	128 /* dotted key paths; the longest real one is ~40 */
 
 static const uint8_t ula_prefix[8] = {0xfd, 0x50, 0x0d, 0xbc, 0x41, 0xf2, 0x4a, 0x3c};
-
-struct loader {
-	const char *name; /* the file as given, for messages */
-	const char *text;
-	size_t len;
-	char dir[PATH_MAX]; /* relative paths in the file are relative to this */
-	char *err;
-	size_t errlen;
-	bool failed;
-	struct ipop_config *c;
-};
-
-struct key_spec;
-typedef int (*key_fn)(struct loader *ld, const struct key_spec *ks, void *base, const char *path,
-		      json_t *v);
-
-enum key_kind { KEY_UINT, KEY_STR, KEY_BOOL, KEY_FN, KEY_IGNORED };
-
-struct key_spec {
-	const char *name;
-	enum key_kind kind;
-	size_t off, size; /* where the value goes in the base object */
-	long long min, max;
-	key_fn fn;
-	/* KEY_IGNORED: why the key means nothing here. Other kinds: the value is
-	 * checked and stored, and this warning is logged as well. */
-	const char *why;
-	int jtype; /* KEY_IGNORED: expected JSON type (JSON_TRUE = any bool), -1 = any */
-};
-
-struct section_spec {
-	const char *name;
-	const struct key_spec *keys;
-	bool strict; /* unknown keys are errors (our own sections) rather than warnings */
-};
 
 /* ---- messages ---------------------------------------------------------- */
 
 /* Line of path, else of its nearest present parent, else 1. */
-static unsigned line_of(const struct loader *ld, const char *path)
+unsigned cfg_line_of(const struct loader *ld, const char *path)
 {
 	char buf[PATH_STR];
 	snprintf(buf, sizeof(buf), "%s", path);
@@ -91,8 +53,7 @@ static unsigned line_of(const struct loader *ld, const char *path)
 	}
 }
 
-__attribute__((format(printf, 3, 4))) static int fail(struct loader *ld, const char *path,
-						      const char *fmt, ...)
+int cfg_fail(struct loader *ld, const char *path, const char *fmt, ...)
 {
 	if (ld->failed || !ld->err || !ld->errlen)
 		goto out;
@@ -102,8 +63,8 @@ __attribute__((format(printf, 3, 4))) static int fail(struct loader *ld, const c
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	if (path)
-		snprintf(ld->err, ld->errlen, "%s:%u: %s: %s", ld->name, line_of(ld, path), path,
-			 msg);
+		snprintf(ld->err, ld->errlen, "%s:%u: %s: %s", ld->name, cfg_line_of(ld, path),
+			 path, msg);
 	else
 		snprintf(ld->err, ld->errlen, "%s: %s", ld->name, msg);
 out:
@@ -111,18 +72,17 @@ out:
 	return -1;
 }
 
-__attribute__((format(printf, 3, 4))) static void warn(struct loader *ld, const char *path,
-						       const char *fmt, ...)
+void cfg_warn(struct loader *ld, const char *path, const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	log_warn("%s:%u: %s: %s", ld->name, line_of(ld, path), path, msg);
+	log_warn("%s:%u: %s: %s", ld->name, cfg_line_of(ld, path), path, msg);
 }
 
-static const char *type_name(const json_t *v)
+const char *cfg_type_name(const json_t *v)
 {
 	switch (json_typeof(v)) {
 	case JSON_OBJECT:
@@ -144,9 +104,9 @@ static const char *type_name(const json_t *v)
 	}
 }
 
-/* A user string quoted for a one-line message: control bytes become '?',
+/* A user string cfg_quoted for a one-line message: control bytes become '?',
  * long strings are cut. */
-static const char *quoted(const char *s, char *buf, size_t len)
+const char *cfg_quoted(const char *s, char *buf, size_t len)
 {
 	size_t n = 0, max = len < 48 ? len : 48;
 	buf[n++] = '"';
@@ -162,7 +122,7 @@ static const char *quoted(const char *s, char *buf, size_t len)
 }
 
 /* Paths longer than PATH_STR are cut; they then just find no line. */
-static void join(char *out, const char *parent, const char *key)
+void cfg_join(char *out, const char *parent, const char *key)
 {
 	if (snprintf(out, PATH_STR, "%s.%s", parent, key) >= PATH_STR)
 		out[PATH_STR - 1] = 0;
@@ -170,41 +130,41 @@ static void join(char *out, const char *parent, const char *key)
 
 /* ---- scalar getters ---------------------------------------------------- */
 
-static int get_uint(struct loader *ld, const char *path, json_t *v, long long min, long long max,
-		    long long *out)
+int cfg_get_uint(struct loader *ld, const char *path, json_t *v, long long min, long long max,
+		 long long *out)
 {
 	if (!json_is_integer(v))
-		return fail(ld, path, "expected an integer %lld..%lld, got %s", min, max,
-			    type_name(v));
+		return cfg_fail(ld, path, "expected an integer %lld..%lld, got %s", min, max,
+				cfg_type_name(v));
 	long long x = json_integer_value(v);
 	if (x < min || x > max)
-		return fail(ld, path, "expected an integer %lld..%lld, got %lld", min, max, x);
+		return cfg_fail(ld, path, "expected an integer %lld..%lld, got %lld", min, max, x);
 	*out = x;
 	return 0;
 }
 
-static int get_string(struct loader *ld, const char *path, json_t *v, const char *what,
-		      const char **out)
+int cfg_get_string(struct loader *ld, const char *path, json_t *v, const char *what,
+		   const char **out)
 {
 	if (!json_is_string(v))
-		return fail(ld, path, "expected %s, got %s", what, type_name(v));
+		return cfg_fail(ld, path, "expected %s, got %s", what, cfg_type_name(v));
 	if (strlen(json_string_value(v)) != json_string_length(v))
-		return fail(ld, path, "expected %s, got a string containing NUL", what);
+		return cfg_fail(ld, path, "expected %s, got a string containing NUL", what);
 	*out = json_string_value(v);
 	return 0;
 }
 
-static int get_bool(struct loader *ld, const char *path, json_t *v, bool *out)
+int cfg_get_bool(struct loader *ld, const char *path, json_t *v, bool *out)
 {
 	if (!json_is_boolean(v))
-		return fail(ld, path, "expected true or false, got %s", type_name(v));
+		return cfg_fail(ld, path, "expected true or false, got %s", cfg_type_name(v));
 	*out = json_is_true(v);
 	return 0;
 }
 
 /* ---- key handlers ------------------------------------------------------ */
 
-static bool ifname_ok(const char *s)
+bool cfg_ifname_ok(const char *s)
 {
 	size_t n = strlen(s);
 	if (n == 0 || n >= IFNAMSIZ || !strcmp(s, ".") || !strcmp(s, ".."))
@@ -212,18 +172,16 @@ static bool ifname_ok(const char *s)
 	return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") == n;
 }
 
-#define IFNAME_EXPECTED "an interface name of 1..15 characters from [A-Za-z0-9_.-]"
-
-static int key_ifname(struct loader *ld, const struct key_spec *ks, void *base, const char *path,
-		      json_t *v)
+int cfg_key_ifname(struct loader *ld, const struct key_spec *ks, void *base, const char *path,
+		   json_t *v)
 {
 	const char *s;
 	char q[64];
-	if (get_string(ld, path, v, IFNAME_EXPECTED, &s))
+	if (cfg_get_string(ld, path, v, IFNAME_EXPECTED, &s))
 		return -1;
-	if (!ifname_ok(s))
-		return fail(ld, path, "expected " IFNAME_EXPECTED ", got %s",
-			    quoted(s, q, sizeof(q)));
+	if (!cfg_ifname_ok(s))
+		return cfg_fail(ld, path, "expected " IFNAME_EXPECTED ", got %s",
+				cfg_quoted(s, q, sizeof(q)));
 	snprintf((char *)base + ks->off, ks->size, "%s", s);
 	return 0;
 }
@@ -237,17 +195,18 @@ static int key_ignore_list(struct loader *ld, const struct key_spec *ks, void *b
 	json_t *e;
 	(void)ks;
 	if (!json_is_array(v))
-		return fail(ld, path, "expected an array of interface names, got %s", type_name(v));
+		return cfg_fail(ld, path, "expected an array of interface names, got %s",
+				cfg_type_name(v));
 	c->n_ignore = 0;
 	free(c->network_ignore_list);
 	c->network_ignore_list = calloc(json_array_size(v) + 1, IFNAMSIZ);
 	if (!c->network_ignore_list)
-		return fail(ld, path, "expected a list that fits in memory");
+		return cfg_fail(ld, path, "expected a list that fits in memory");
 	static const struct key_spec elem = {.size = IFNAMSIZ};
 	json_array_foreach(v, i, e)
 	{
 		snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
-		if (key_ifname(ld, &elem, c->network_ignore_list[c->n_ignore], sub, e))
+		if (cfg_key_ifname(ld, &elem, c->network_ignore_list[c->n_ignore], sub, e))
 			return -1;
 		c->n_ignore++;
 	}
@@ -260,11 +219,11 @@ static int key_vpn_type(struct loader *ld, const struct key_spec *ks, void *base
 	const char *s;
 	char q[64];
 	(void)ks;
-	if (get_string(ld, path, v, "\"GroupVPN\"", &s))
+	if (cfg_get_string(ld, path, v, "\"GroupVPN\"", &s))
 		return -1;
 	if (strcmp(s, "GroupVPN"))
-		return fail(ld, path, "expected \"GroupVPN\" (unknown mode), got %s",
-			    quoted(s, q, sizeof(q)));
+		return cfg_fail(ld, path, "expected \"GroupVPN\" (unknown mode), got %s",
+				cfg_quoted(s, q, sizeof(q)));
 	snprintf(((struct ipop_config *)base)->vpn_type,
 		 sizeof(((struct ipop_config *)0)->vpn_type), "%s", s);
 	return 0;
@@ -277,10 +236,11 @@ static int key_log_level(struct loader *ld, const struct key_spec *ks, void *bas
 	char q[64];
 	(void)ks;
 #define LEVELS "one of \"ERROR\", \"WARNING\", \"INFO\", \"DEBUG\""
-	if (get_string(ld, path, v, LEVELS, &s))
+	if (cfg_get_string(ld, path, v, LEVELS, &s))
 		return -1;
 	if (log_level_parse(s, &((struct ipop_config *)base)->log_level))
-		return fail(ld, path, "expected " LEVELS ", got %s", quoted(s, q, sizeof(q)));
+		return cfg_fail(ld, path, "expected " LEVELS ", got %s",
+				cfg_quoted(s, q, sizeof(q)));
 	return 0;
 }
 
@@ -289,16 +249,17 @@ static int key_switchmode(struct loader *ld, const struct key_spec *ks, void *ba
 {
 	(void)ks;
 	if (!json_is_integer(v))
-		return fail(ld, path, "expected 0 (GroupVPN L3) or 1 (switch mode), got %s",
-			    type_name(v));
+		return cfg_fail(ld, path, "expected 0 (GroupVPN L3) or 1 (switch mode), got %s",
+				cfg_type_name(v));
 	long long x = json_integer_value(v);
 	if (x != 0 && x != 1)
-		return fail(ld, path, "expected 0 (GroupVPN L3) or 1 (switch mode), got %lld", x);
+		return cfg_fail(ld, path, "expected 0 (GroupVPN L3) or 1 (switch mode), got %lld",
+				x);
 	((struct ipop_config *)base)->mode = x ? IPOP_MODE_SWITCH : IPOP_MODE_L3;
 	return 0;
 }
 
-/* "name:port" where name could be a DNS name: we do not resolve, we skip. */
+/* "name:port" where name could be a DNS name: we do not cfg_resolve, we skip. */
 static bool looks_like_hostname(const char *s)
 {
 	const char *colon = strrchr(s, ':');
@@ -321,48 +282,49 @@ static int key_stun(struct loader *ld, const struct key_spec *ks, void *base, co
 	(void)ks;
 #define STUN_EXPECTED "\"host:port\" with an IPv4 or [IPv6] literal"
 	if (!json_is_array(v))
-		return fail(ld, path, "expected an array of " STUN_EXPECTED ", got %s",
-			    type_name(v));
+		return cfg_fail(ld, path, "expected an array of " STUN_EXPECTED ", got %s",
+				cfg_type_name(v));
 	free(c->stun);
 	c->nstun = 0;
 	c->stun = calloc(json_array_size(v) + 1, sizeof(*c->stun));
 	if (!c->stun)
-		return fail(ld, path, "expected a list that fits in memory");
+		return cfg_fail(ld, path, "expected a list that fits in memory");
 	json_array_foreach(v, i, e)
 	{
 		const char *s;
 		snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
-		if (get_string(ld, sub, e, STUN_EXPECTED, &s))
+		if (cfg_get_string(ld, sub, e, STUN_EXPECTED, &s))
 			return -1;
 		if (net_endpoint_parse(s, &c->stun[c->nstun]) == 0) {
 			c->nstun++;
 			continue;
 		}
 		if (!looks_like_hostname(s))
-			return fail(ld, sub, "expected " STUN_EXPECTED ", got %s",
-				    quoted(s, q, sizeof(q)));
-		warn(ld, sub,
-		     "ignored: %s is a hostname; ipopd does not resolve names here, "
-		     "give an IPv4 or [IPv6] literal",
-		     quoted(s, q, sizeof(q)));
+			return cfg_fail(ld, sub, "expected " STUN_EXPECTED ", got %s",
+					cfg_quoted(s, q, sizeof(q)));
+		cfg_warn(ld, sub,
+			 "ignored: %s is a hostname; ipopd does not cfg_resolve names here, "
+			 "give an IPv4 or [IPv6] literal",
+			 cfg_quoted(s, q, sizeof(q)));
 	}
 	return 0;
 }
 
-static int key_ip4(struct loader *ld, const struct key_spec *ks, void *base, const char *path,
-		   json_t *v)
+int cfg_key_ip4(struct loader *ld, const struct key_spec *ks, void *base, const char *path,
+		json_t *v)
 {
 	const char *s;
 	char q[64];
 	uint32_t ip;
-	if (get_string(ld, path, v, "an IPv4 address", &s))
+	if (cfg_get_string(ld, path, v, "an IPv4 address", &s))
 		return -1;
 	if (net_ip4_parse(s, &ip))
-		return fail(ld, path, "expected an IPv4 address, got %s", quoted(s, q, sizeof(q)));
+		return cfg_fail(ld, path, "expected an IPv4 address, got %s",
+				cfg_quoted(s, q, sizeof(q)));
 	uint32_t h = ntohl(ip);
 	if (h == 0 || h == 0xffffffffu || (h >> 24) == 127 || (h >> 28) == 0xe)
-		return fail(ld, path, "expected a unicast IPv4 address, got %s",
-			    quoted(s, q, sizeof(q)));
+		return cfg_fail(ld, path, "expected a unicast IPv4 address, got %s",
+				cfg_quoted(s, q, sizeof(q)));
 	memcpy((char *)base + ks->off, &ip, sizeof(ip));
 	return 0;
 }
@@ -372,346 +334,15 @@ static int key_sec(struct loader *ld, const struct key_spec *ks, void *base, con
 {
 	bool b = false;
 	(void)ks, (void)base;
-	if (get_bool(ld, path, v, &b))
+	if (cfg_get_bool(ld, path, v, &b))
 		return -1;
 	if (!b)
-		return fail(ld, path, "expected true (ipopd never runs unencrypted), got false");
+		return cfg_fail(ld, path,
+				"expected true (ipopd never runs unencrypted), got false");
 	return 0;
 }
 
-static int key_backend(struct loader *ld, const struct key_spec *ks, void *base, const char *path,
-		       json_t *v)
-{
-	const char *s;
-	char q[64];
-	(void)ks;
-	if (get_string(ld, path, v, "\"kernel\"", &s))
-		return -1;
-	if (!strcmp(s, "af_xdp") || !strcmp(s, "dpdk"))
-		return fail(ld, path,
-			    "expected \"kernel\" (af_xdp and dpdk backends are not built yet)");
-	if (strcmp(s, "kernel"))
-		return fail(ld, path, "expected \"kernel\", got %s", quoted(s, q, sizeof(q)));
-	snprintf(((struct ipop_config *)base)->backend, sizeof(((struct ipop_config *)0)->backend),
-		 "%s", s);
-	return 0;
-}
-
-static int key_idle(struct loader *ld, const struct key_spec *ks, void *base, const char *path,
-		    json_t *v)
-{
-	const char *s;
-	char q[64];
-	(void)ks;
-	if (get_string(ld, path, v, "\"adaptive\" or \"busy\"", &s))
-		return -1;
-	if (!strcmp(s, "adaptive"))
-		((struct ipop_config *)base)->idle = DP_IDLE_ADAPTIVE;
-	else if (!strcmp(s, "busy"))
-		((struct ipop_config *)base)->idle = DP_IDLE_BUSY;
-	else
-		return fail(ld, path, "expected \"adaptive\" or \"busy\", got %s",
-			    quoted(s, q, sizeof(q)));
-	return 0;
-}
-
-static int key_mtu(struct loader *ld, const struct key_spec *ks, void *base, const char *path,
-		   json_t *v)
-{
-	(void)ks;
-	if (!json_is_integer(v))
-		return fail(ld, path, "expected 0 (auto) or an integer 576..9000, got %s",
-			    type_name(v));
-	long long x = json_integer_value(v);
-	if (x != 0 && (x < 576 || x > 9000))
-		return fail(ld, path, "expected 0 (auto) or an integer 576..9000, got %lld", x);
-	((struct ipop_config *)base)->mtu = (unsigned)x;
-	return 0;
-}
-
-/* Relative paths in the file are relative to the file's directory. */
-static int resolve(struct loader *ld, const char *path, const char *s, char *out, size_t outlen)
-{
-	int n;
-	if (s[0] == '/' || !strcmp(ld->dir, "."))
-		n = snprintf(out, outlen, "%s", s);
-	else
-		n = snprintf(out, outlen, "%s/%s", ld->dir, s);
-	if (n < 0 || (size_t)n >= outlen)
-		return fail(ld, path, "expected a path of at most %zu characters, got %d",
-			    outlen - 1, n);
-	return 0;
-}
-
-static int key_path(struct loader *ld, const struct key_spec *ks, void *base, const char *path,
-		    json_t *v)
-{
-	const char *s;
-	if (get_string(ld, path, v, "a path", &s))
-		return -1;
-	if (!*s)
-		return fail(ld, path, "expected a path, got an empty string");
-	return resolve(ld, path, s, (char *)base + ks->off, ks->size);
-}
-
-static int key_peer_name(struct loader *ld, const struct key_spec *ks, void *base, const char *path,
-			 json_t *v)
-{
-	const char *s;
-	char q[64];
-	size_t n;
-	(void)ks;
-#define NAME_EXPECTED "a name of 1..31 characters from [A-Za-z0-9_.-]"
-	if (get_string(ld, path, v, NAME_EXPECTED, &s))
-		return -1;
-	n = strlen(s);
-	if (n == 0 || n >= IPOP_NAME_MAX ||
-	    strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != n)
-		return fail(ld, path, "expected " NAME_EXPECTED ", got %s",
-			    quoted(s, q, sizeof(q)));
-	snprintf(((struct ipop_peer_conf *)base)->name, IPOP_NAME_MAX, "%s", s);
-	return 0;
-}
-
-static int key_endpoint(struct loader *ld, const struct key_spec *ks, void *base, const char *path,
-			json_t *v)
-{
-	const char *s;
-	char q[64];
-	(void)ks;
-#define EP_EXPECTED "an endpoint \"IPv4:port\" or \"[IPv6]:port\" (port 1..65535)"
-	if (get_string(ld, path, v, EP_EXPECTED, &s))
-		return -1;
-	if (net_endpoint_parse(s, &((struct ipop_peer_conf *)base)->endpoint))
-		return fail(ld, path, "expected " EP_EXPECTED ", got %s", quoted(s, q, sizeof(q)));
-	return 0;
-}
-
-static int key_routes(struct loader *ld, const struct key_spec *ks, void *base, const char *path,
-		      json_t *v)
-{
-	struct ipop_peer_conf *p = base;
-	char sub[PATH_STR], q[64];
-	struct net_prefix tmp;
-	size_t i;
-	json_t *e;
-	(void)ks;
-#define ROUTE_EXPECTED "a prefix like \"10.1.0.0/16\" or \"fd00:1::/64\""
-	if (!json_is_array(v))
-		return fail(ld, path, "expected an array of prefixes, got %s", type_name(v));
-	p->routes = calloc(json_array_size(v) + 1, sizeof(*p->routes));
-	if (!p->routes)
-		return fail(ld, path, "expected a list that fits in memory");
-	json_array_foreach(v, i, e)
-	{
-		const char *s;
-		snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
-		if (get_string(ld, sub, e, ROUTE_EXPECTED, &s))
-			return -1;
-		if (net_prefix_parse(s, false, &p->routes[p->nroutes]) == 0) {
-			p->nroutes++;
-			continue;
-		}
-		if (net_prefix_parse(s, true, &tmp) == 0)
-			return fail(ld, sub, "expected a prefix without host bits, got %s",
-				    quoted(s, q, sizeof(q)));
-		return fail(ld, sub, "expected " ROUTE_EXPECTED ", got %s",
-			    quoted(s, q, sizeof(q)));
-	}
-	return 0;
-}
-
-/* 72 hex digits, optional 0x, surrounding whitespace allowed. Never echoes
- * the value: it is a secret even when it is malformed. */
-static int parse_keymat(struct loader *ld, const char *path, const char *s, uint8_t *out)
-{
-	char hex[KEYMAT_HEX_LEN + 3];
-	size_t n;
-	uint8_t tmp[DP_SA_KEYMAT_LEN];
-	int rc = 0;
-
-	s += strspn(s, " \t\r\n");
-	n = strlen(s);
-	while (n && strchr(" \t\r\n", s[n - 1]))
-		n--;
-	if (n >= 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
-		s += 2;
-		n -= 2;
-	}
-#define KEY_EXPECTED "72 hex digits (32-byte AES-256 key, then 4-byte salt)"
-	if (n != KEYMAT_HEX_LEN)
-		return fail(ld, path, "expected " KEY_EXPECTED ", got %zu characters", n);
-	memcpy(hex, s, n);
-	hex[n] = 0;
-	if (hex_decode(hex, tmp, sizeof(tmp)) != DP_SA_KEYMAT_LEN)
-		rc = fail(ld, path, "expected " KEY_EXPECTED ", got a non-hex character");
-	else
-		memcpy(out, tmp, sizeof(tmp));
-	explicit_bzero(hex, sizeof(hex));
-	explicit_bzero(tmp, sizeof(tmp));
-	return rc;
-}
-
-static int load_key_file(struct loader *ld, const char *path, const char *name, uint8_t *out)
-{
-	char file[PATH_MAX], buf[KEY_FILE_MAX + 1], q[64];
-	struct stat st;
-	ssize_t n;
-	size_t got = 0;
-	int fd, rc = -1;
-
-	if (resolve(ld, path, name, file, sizeof(file)))
-		return -1;
-	/* O_NONBLOCK: a FIFO named here must not hang the loader. */
-	fd = open(file, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0)
-		return fail(ld, path, "expected a readable key file, got %s: %s",
-			    quoted(file, q, sizeof(q)), strerror(errno));
-	if (fstat(fd, &st)) {
-		fail(ld, path, "expected a readable key file, got %s: %s",
-		     quoted(file, q, sizeof(q)), strerror(errno));
-		goto out_close;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		fail(ld, path, "expected a regular key file, got %s", quoted(file, q, sizeof(q)));
-		goto out_close;
-	}
-	if (st.st_mode & 077) {
-		fail(ld, path, "expected mode 0600 or stricter, got %04o (chmod 600 %s)",
-		     (unsigned)(st.st_mode & 07777), quoted(file, q, sizeof(q)));
-		goto out_close;
-	}
-	while (got < sizeof(buf) - 1 && (n = read(fd, buf + got, sizeof(buf) - 1 - got)) != 0) {
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			fail(ld, path, "expected a readable key file, got %s: %s",
-			     quoted(file, q, sizeof(q)), strerror(errno));
-			goto out_wipe;
-		}
-		got += (size_t)n;
-	}
-	buf[got] = 0;
-	if (got == sizeof(buf) - 1 || strlen(buf) != got) {
-		fail(ld, path, "expected %s to hold " KEY_EXPECTED, quoted(file, q, sizeof(q)));
-		goto out_wipe;
-	}
-	rc = parse_keymat(ld, path, buf, out);
-out_wipe:
-	explicit_bzero(buf, sizeof(buf));
-out_close:
-	close(fd);
-	return rc;
-}
-
-static int parse_spi(struct loader *ld, const char *path, json_t *v, uint32_t *out)
-{
-	char q[64];
-	unsigned long long x;
-#define SPI_EXPECTED "an SPI like \"0x80000102\" or an integer"
-	if (json_is_integer(v)) {
-		if (json_integer_value(v) < 0 || json_integer_value(v) > 0xffffffffll)
-			return fail(ld, path, "expected " SPI_EXPECTED " < 2^32, got %lld",
-				    json_integer_value(v));
-		x = (unsigned long long)json_integer_value(v);
-	} else if (json_is_string(v)) {
-		const char *s = json_string_value(v), *h = s;
-		if (h[0] == '0' && (h[1] == 'x' || h[1] == 'X'))
-			h += 2;
-		size_t n = strlen(h);
-		if (n == 0 || n > 8 || strspn(h, "0123456789abcdefABCDEF") != n ||
-		    n != json_string_length(v) - (size_t)(h - s))
-			return fail(ld, path, "expected " SPI_EXPECTED ", got %s",
-				    quoted(s, q, sizeof(q)));
-		x = strtoull(h, NULL, 16);
-	} else {
-		return fail(ld, path, "expected " SPI_EXPECTED ", got %s", type_name(v));
-	}
-	if (x < 0x80000000ull)
-		return fail(ld, path, "expected an SPI >= 0x80000000, got 0x%08llx", x);
-	*out = (uint32_t)x;
-	return 0;
-}
-
-static int key_sa(struct loader *ld, const struct key_spec *ks, void *base, const char *path,
-		  json_t *v)
-{
-	struct ipop_sa_conf *sa = (void *)((char *)base + ks->off);
-	json_t *spi = NULL, *key = NULL, *key_file = NULL, *m;
-	const char *k, *s;
-	char sub[PATH_STR], q[64];
-
-	if (!json_is_object(v))
-		return fail(ld, path,
-			    "expected an object {\"spi\", \"key\" or \"key_file\"}, got %s",
-			    type_name(v));
-	json_object_foreach(v, k, m)
-	{
-		if (!strcmp(k, "spi"))
-			spi = m;
-		else if (!strcmp(k, "key"))
-			key = m;
-		else if (!strcmp(k, "key_file"))
-			key_file = m;
-		else if (strncmp(k, "_comment", 8)) {
-			join(sub, path, k);
-			return fail(ld, sub, "expected one of spi, key, key_file, got %s",
-				    quoted(k, q, sizeof(q)));
-		}
-	}
-	join(sub, path, "spi");
-	if (!spi)
-		return fail(ld, sub, "expected an SPI like \"0x80000102\", got nothing");
-	if (parse_spi(ld, sub, spi, &sa->spi))
-		return -1;
-	if (key && key_file) {
-		join(sub, path, "key_file");
-		return fail(ld, sub, "expected either key or key_file, not both");
-	}
-	if (key) {
-		join(sub, path, "key");
-		if (!json_is_string(key))
-			return fail(ld, sub, "expected " KEY_EXPECTED ", got %s", type_name(key));
-		return parse_keymat(ld, sub, json_string_value(key), sa->keymat);
-	}
-	if (key_file) {
-		join(sub, path, "key_file");
-		if (get_string(ld, sub, key_file, "a path", &s))
-			return -1;
-		return load_key_file(ld, sub, s, sa->keymat);
-	}
-	join(sub, path, "key");
-	return fail(ld, sub, "expected " KEY_EXPECTED " or a key_file, got nothing");
-}
-
-/* ---- tables ------------------------------------------------------------ */
-
-#define CF(f) offsetof(struct ipop_config, f), sizeof(((struct ipop_config *)0)->f)
-#define PF(f) offsetof(struct ipop_peer_conf, f), sizeof(((struct ipop_peer_conf *)0)->f)
-#define U(n, f, lo, hi)                                                                            \
-	{                                                                                          \
-		n, KEY_UINT, CF(f), lo, hi, NULL, NULL, 0                                          \
-	}
-#define S(n, f)                                                                                    \
-	{                                                                                          \
-		n, KEY_STR, CF(f), 0, 0, NULL, NULL, 0                                             \
-	}
-#define B(n, f)                                                                                    \
-	{                                                                                          \
-		n, KEY_BOOL, CF(f), 0, 0, NULL, NULL, 0                                            \
-	}
-#define FN(n, f, fn)                                                                               \
-	{                                                                                          \
-		n, KEY_FN, CF(f), 0, 0, fn, NULL, 0                                                \
-	}
-#define PFN(n, f, fn)                                                                              \
-	{                                                                                          \
-		n, KEY_FN, PF(f), 0, 0, fn, NULL, 0                                                \
-	}
-#define IGN(n, t, why)                                                                             \
-	{                                                                                          \
-		n, KEY_IGNORED, 0, 0, 0, 0, NULL, why, t                                           \
-	}
+/* ---- IPOP controller sections ------------------------------------------ */
 
 #define NO_PHONE_HOME "ipopd never phones home (ipopctl draws the topology locally)"
 
@@ -738,7 +369,7 @@ static const struct key_spec sender_keys[] = {FN("switchmode", mode, key_switchm
 					      FN("stun", stun, key_stun),
 					      {0}};
 static const struct key_spec topo_keys[] = {
-    FN("ip4", ip4, key_ip4),
+    FN("ip4", ip4, cfg_key_ip4),
     {"sec", KEY_FN, 0, 0, 0, 0, key_sec, NULL, 0},
     B("multihop", multihop),
     U("num_successors", num_successors, 1, 1000),
@@ -781,35 +412,6 @@ static const struct section_spec ipop_sections[] = {{"CFx", cfx_keys, false},
 						    {"StatReport", stat_keys, false},
 						    {"CentralVisualizer", visualizer_keys, false},
 						    {NULL, NULL, false}};
-
-static int key_peers(struct loader *ld, const struct key_spec *ks, void *base, const char *path,
-		     json_t *v);
-
-static const struct key_spec ipopd_keys[] = {FN("backend", backend, key_backend),
-					     U("workers", workers, 1, 64),
-					     FN("idle", idle, key_idle),
-					     U("burst", burst, 1, DP_BURST_MAX),
-					     FN("tap", tap, key_ifname),
-					     FN("mtu", mtu, key_mtu),
-					     U("underlay_mtu", underlay_mtu, 1280, 65535),
-					     FN("bridge", bridge, key_ifname),
-					     FN("state_dir", state_dir, key_path),
-					     FN("mgmt_socket", mgmt_socket, key_path),
-					     B("pin_workers", pin_workers),
-					     U("fdb_max_age", fdb_max_age, 1, 86400),
-					     FN("peers", peers, key_peers),
-					     {0}};
-static const struct section_spec ipopd_section = {"ipopd", ipopd_keys, true};
-
-static const struct key_spec peer_keys[] = {PFN("name", name, key_peer_name),
-					    PFN("endpoint", endpoint, key_endpoint),
-					    PFN("ip4", ip4, key_ip4),
-					    PFN("routes", routes, key_routes),
-					    PFN("sa_in", sa_in, key_sa),
-					    PFN("sa_out", sa_out, key_sa),
-					    {0}};
-static const struct section_spec peer_section = {"a peer", peer_keys, true};
-
 /* ---- generic section walk ---------------------------------------------- */
 
 static bool type_matches(const json_t *v, int jtype)
@@ -845,7 +447,7 @@ static int apply_key(struct loader *ld, const struct key_spec *ks, void *base, c
 
 	switch (ks->kind) {
 	case KEY_UINT:
-		if (get_uint(ld, path, v, ks->min, ks->max, &x))
+		if (cfg_get_uint(ld, path, v, ks->min, ks->max, &x))
 			return -1;
 		if (ks->size == sizeof(uint16_t)) {
 			uint16_t u16 = (uint16_t)x;
@@ -856,16 +458,16 @@ static int apply_key(struct loader *ld, const struct key_spec *ks, void *base, c
 		}
 		break;
 	case KEY_STR:
-		if (get_string(ld, path, v, "a string", &s))
+		if (cfg_get_string(ld, path, v, "a string", &s))
 			return -1;
 		if (strlen(s) >= ks->size)
-			return fail(ld, path,
-				    "expected a string of at most %zu characters, got %zu",
-				    ks->size - 1, strlen(s));
+			return cfg_fail(ld, path,
+					"expected a string of at most %zu characters, got %zu",
+					ks->size - 1, strlen(s));
 		memcpy(dst, s, strlen(s) + 1);
 		break;
 	case KEY_BOOL:
-		if (get_bool(ld, path, v, &b))
+		if (cfg_get_bool(ld, path, v, &b))
 			return -1;
 		memcpy(dst, &b, sizeof(b));
 		break;
@@ -875,29 +477,29 @@ static int apply_key(struct loader *ld, const struct key_spec *ks, void *base, c
 		break;
 	case KEY_IGNORED:
 		if (!type_matches(v, ks->jtype))
-			return fail(ld, path, "expected %s, got %s", jtype_name(ks->jtype),
-				    type_name(v));
-		warn(ld, path, "ignored: %s", ks->why);
+			return cfg_fail(ld, path, "expected %s, got %s", jtype_name(ks->jtype),
+					cfg_type_name(v));
+		cfg_warn(ld, path, "ignored: %s", ks->why);
 		return 0;
 	}
 	if (ks->why)
-		warn(ld, path, "%s", ks->why);
+		cfg_warn(ld, path, "%s", ks->why);
 	return 0;
 }
 
-static int load_section(struct loader *ld, const struct section_spec *sec, void *base,
-			const char *path, json_t *obj)
+int cfg_load_section(struct loader *ld, const struct section_spec *sec, void *base,
+		     const char *path, json_t *obj)
 {
 	const char *k;
 	json_t *v;
 	char sub[PATH_STR], q[64];
 
 	if (!json_is_object(obj))
-		return fail(ld, path, "expected an object, got %s", type_name(obj));
+		return cfg_fail(ld, path, "expected an object, got %s", cfg_type_name(obj));
 	json_object_foreach(obj, k, v)
 	{
 		const struct key_spec *ks;
-		join(sub, path, k);
+		cfg_join(sub, path, k);
 		if (!strncmp(k, "_comment", 8))
 			continue;
 		if (!sec->strict && !strcmp(k, "dependencies"))
@@ -908,51 +510,12 @@ static int load_section(struct loader *ld, const struct section_spec *sec, void 
 			if (apply_key(ld, ks, base, sub, v))
 				return -1;
 		} else if (sec->strict) {
-			return fail(ld, sub, "expected a key of %s (docs/configuration.md), got %s",
-				    sec->name, quoted(k, q, sizeof(q)));
+			return cfg_fail(ld, sub,
+					"expected a key of %s (docs/configuration.md), got %s",
+					sec->name, cfg_quoted(k, q, sizeof(q)));
 		} else {
-			warn(ld, sub, "ignored: not an ipopd setting");
+			cfg_warn(ld, sub, "ignored: not an ipopd setting");
 		}
-	}
-	return 0;
-}
-
-static int key_peers(struct loader *ld, const struct key_spec *ks, void *base, const char *path,
-		     json_t *v)
-{
-	struct ipop_config *c = base;
-	char sub[PATH_STR], req[PATH_STR];
-	size_t i;
-	json_t *e;
-	(void)ks;
-
-	if (!json_is_array(v))
-		return fail(ld, path, "expected an array of peer objects, got %s", type_name(v));
-	c->peers = calloc(json_array_size(v) + 1, sizeof(*c->peers));
-	if (!c->peers)
-		return fail(ld, path, "expected a list that fits in memory");
-	json_array_foreach(v, i, e)
-	{
-		struct ipop_peer_conf *p = &c->peers[i];
-		c->npeers = (unsigned)i + 1;
-		snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
-		snprintf(p->name, sizeof(p->name), "peer%zu", i);
-		p->line = (int)line_of(ld, sub);
-		if (load_section(ld, &peer_section, p, sub, e))
-			return -1;
-		join(req, sub, "endpoint");
-		if (!p->endpoint.family)
-			return fail(ld, req, "expected " EP_EXPECTED ", got nothing");
-		join(req, sub, "sa_in");
-		if (!p->sa_in.spi)
-			return fail(ld, req,
-				    "expected an object {\"spi\", \"key\" or \"key_file\"} "
-				    ", got nothing");
-		join(req, sub, "sa_out");
-		if (!p->sa_out.spi)
-			return fail(ld, req,
-				    "expected an object {\"spi\", \"key\" or \"key_file\"} "
-				    ", got nothing");
 	}
 	return 0;
 }
@@ -961,7 +524,6 @@ static int key_peers(struct loader *ld, const struct key_spec *ks, void *base, c
 
 static void set_defaults(struct ipop_config *c)
 {
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	snprintf(c->vpn_type, sizeof(c->vpn_type), "GroupVPN");
 	c->xmpp_port = 5222;
 	c->tincan_logging = 1;
@@ -981,138 +543,33 @@ static void set_defaults(struct ipop_config *c)
 	c->interval_management = 15;
 	c->num_pings = 5;
 	c->interval_ping = 300;
-	snprintf(c->backend, sizeof(c->backend), "kernel");
-	c->workers = cpus > 2 ? (unsigned)(cpus > 65 ? 64 : cpus - 1) : 1;
-	c->idle = DP_IDLE_ADAPTIVE;
-	c->burst = 32;
-	snprintf(c->tap, sizeof(c->tap), "ipop");
-	c->underlay_mtu = 1500;
-	c->fdb_max_age = 300;
-}
-
-static int check_peers(struct loader *ld, struct ipop_config *c)
-{
-	char path[PATH_STR], q[64];
-	uint32_t mask = net_ip4_mask(c->ip4_mask);
-
-	for (unsigned i = 0; i < c->npeers; i++) {
-		struct ipop_peer_conf *p = &c->peers[i];
-		snprintf(path, sizeof(path), "ipopd.peers[%u].ip4", i);
-		if (c->mode == IPOP_MODE_L3 && !p->ip4)
-			return fail(ld, path,
-				    "expected an IPv4 address (required in L3 mode), got nothing");
-		if (p->ip4 && p->ip4 == c->ip4)
-			return fail(ld, path,
-				    "expected an address other than our own "
-				    "BaseTopologyManager.ip4");
-		if (p->ip4 && c->ip4 && ((p->ip4 ^ c->ip4) & mask)) {
-			struct in_addr net = {.s_addr = c->ip4 & mask};
-			warn(ld, path,
-			     "outside the overlay subnet %s/%u (BaseTopologyManager.ip4, "
-			     "CFx.ip4_mask)",
-			     inet_ntoa(net), c->ip4_mask);
-		}
-		snprintf(path, sizeof(path), "ipopd.peers[%u].routes", i);
-		if (c->mode == IPOP_MODE_SWITCH && p->nroutes)
-			return fail(ld, path,
-				    "expected no routes in switch mode (the bridge carries "
-				    "the subnets)");
-		for (unsigned j = 0; j < i; j++) {
-			const struct ipop_peer_conf *o = &c->peers[j];
-			snprintf(path, sizeof(path), "ipopd.peers[%u].name", i);
-			if (!strcmp(p->name, o->name))
-				return fail(ld, path,
-					    "expected a unique name, got %s (also "
-					    "ipopd.peers[%u])",
-					    quoted(p->name, q, sizeof(q)), j);
-			snprintf(path, sizeof(path), "ipopd.peers[%u].ip4", i);
-			if (p->ip4 && p->ip4 == o->ip4)
-				return fail(ld, path,
-					    "expected a unique address (also "
-					    "ipopd.peers[%u].ip4)",
-					    j);
-			snprintf(path, sizeof(path), "ipopd.peers[%u].sa_in.spi", i);
-			if (p->sa_in.spi == o->sa_in.spi)
-				return fail(ld, path,
-					    "expected an SPI unique among sa_in SPIs, got "
-					    "0x%08x (also ipopd.peers[%u].sa_in.spi)",
-					    p->sa_in.spi, j);
-		}
-		if (p->ip4) {
-			uint8_t id[20];
-			ipop_node_id(p->ip4, id);
-			ipop_ula_from_id(id, p->ip6);
-		}
-	}
-	return 0;
-}
-
-static int apply_overrides(struct loader *ld, struct ipop_config *c,
-			   const struct ipop_config_overrides *ov)
-{
-	char q[64];
-	if (ov && ov->tap) {
-		if (!ifname_ok(ov->tap)) {
-			if (ld->err && ld->errlen)
-				snprintf(ld->err, ld->errlen,
-					 "command line: --tap: expected " IFNAME_EXPECTED
-					 ", got %s",
-					 quoted(ov->tap, q, sizeof(q)));
-			ld->failed = true;
-			return -1;
-		}
-		snprintf(c->tap, sizeof(c->tap), "%s", ov->tap);
-	}
-	if (ov && ov->mgmt_socket) {
-		size_t n = strlen(ov->mgmt_socket);
-		if (n == 0 || n >= sizeof(c->mgmt_socket) ||
-		    n >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
-			if (ld->err && ld->errlen)
-				snprintf(ld->err, ld->errlen,
-					 "command line: --socket: expected a path of 1..%zu "
-					 "characters, got %zu",
-					 sizeof(((struct sockaddr_un *)0)->sun_path) - 1, n);
-			ld->failed = true;
-			return -1;
-		}
-		snprintf(c->mgmt_socket, sizeof(c->mgmt_socket), "%s", ov->mgmt_socket);
-	}
-	/* Defaults named after the TAP come last so --tap moves them too. */
-	if (!c->state_dir[0])
-		snprintf(c->state_dir, sizeof(c->state_dir), "/var/lib/ipopd/%s", c->tap);
-	if (!c->mgmt_socket[0])
-		snprintf(c->mgmt_socket, sizeof(c->mgmt_socket), "/run/ipopd/%s.sock", c->tap);
-	if (strlen(c->mgmt_socket) >= sizeof(((struct sockaddr_un *)0)->sun_path))
-		return fail(ld, "ipopd.mgmt_socket",
-			    "expected a socket path of at most %zu characters, got %zu",
-			    sizeof(((struct sockaddr_un *)0)->sun_path) - 1,
-			    strlen(c->mgmt_socket));
-	return 0;
+	cfg_ipopd_defaults(c);
 }
 
 static int check_config(struct loader *ld, struct ipop_config *c)
 {
 	char q[64];
 	if (c->mode == IPOP_MODE_L3 && !c->ip4)
-		return fail(ld, "BaseTopologyManager.ip4",
-			    "expected an IPv4 address (required in L3 mode, "
-			    "TincanSender.switchmode 0), got nothing");
+		return cfg_fail(ld, "BaseTopologyManager.ip4",
+				"expected an IPv4 address (required in L3 mode, "
+				"TincanSender.switchmode 0), got nothing");
 	if (c->mode == IPOP_MODE_L3 && c->bridge[0])
-		return fail(ld, "ipopd.bridge",
-			    "expected no bridge in L3 mode (bridging needs TincanSender.switchmode "
-			    "1), got %s",
-			    quoted(c->bridge, q, sizeof(q)));
+		return cfg_fail(
+		    ld, "ipopd.bridge",
+		    "expected no bridge in L3 mode (bridging needs TincanSender.switchmode "
+		    "1), got %s",
+		    cfg_quoted(c->bridge, q, sizeof(q)));
 	if (c->contr_port && c->port == c->contr_port)
-		return fail(ld, "TincanSender.svpn_port",
-			    "expected a port different from CFx.contr_port, got %u", c->port);
+		return cfg_fail(ld, "TincanSender.svpn_port",
+				"expected a port different from CFx.contr_port, got %u", c->port);
 	if (c->mode == IPOP_MODE_L3 && c->mtu && c->mtu < 1280)
-		warn(ld, "ipopd.mtu",
-		     "below 1280: the overlay's IPv6 (ULA) addresses will not work");
+		cfg_warn(ld, "ipopd.mtu",
+			 "below 1280: the overlay's IPv6 (ULA) addresses will not work");
 	if (c->ip4) {
 		ipop_node_id(c->ip4, c->node_id);
 		ipop_ula_from_id(c->node_id, c->ip6);
 	}
-	return check_peers(ld, c);
+	return cfg_ipopd_check(ld, c);
 }
 
 static int load_root(struct loader *ld, json_t *root)
@@ -1120,24 +577,24 @@ static int load_root(struct loader *ld, json_t *root)
 	const char *k;
 	json_t *v;
 	if (!json_is_object(root))
-		return fail(ld, NULL, "expected a JSON object at the top level");
+		return cfg_fail(ld, NULL, "expected a JSON object at the top level");
 	json_object_foreach(root, k, v)
 	{
 		const struct section_spec *sec;
 		if (!strncmp(k, "_comment", 8))
 			continue;
 		if (!strcmp(k, "ipopd")) {
-			if (load_section(ld, &ipopd_section, ld->c, k, v))
+			if (cfg_load_section(ld, &cfg_ipopd_section, ld->c, k, v))
 				return -1;
 			continue;
 		}
 		for (sec = ipop_sections; sec->name && strcmp(sec->name, k); sec++)
 			;
 		if (sec->name) {
-			if (load_section(ld, sec, ld->c, k, v))
+			if (cfg_load_section(ld, sec, ld->c, k, v))
 				return -1;
 		} else {
-			warn(ld, k, "ignored: not a section ipopd knows");
+			cfg_warn(ld, k, "ignored: not a section ipopd knows");
 		}
 	}
 	return 0;
@@ -1163,7 +620,7 @@ static int load_text(const char *name, const char *text, size_t len,
 	else
 		snprintf(ld.dir, sizeof(ld.dir), "%.*s", (int)(slash - name), name);
 	if (strlen(name) >= sizeof(out->path))
-		return fail(&ld, NULL, "expected a path shorter than PATH_MAX");
+		return cfg_fail(&ld, NULL, "expected a path shorter than PATH_MAX");
 	snprintf(out->path, sizeof(out->path), "%s", name);
 	set_defaults(out);
 
@@ -1179,7 +636,7 @@ static int load_text(const char *name, const char *text, size_t len,
 		ipop_config_free(out);
 		return -1;
 	}
-	if (load_root(&ld, root) || apply_overrides(&ld, out, ov) || check_config(&ld, out)) {
+	if (load_root(&ld, root) || cfg_ipopd_overrides(&ld, out, ov) || check_config(&ld, out)) {
 		json_decref(root);
 		ipop_config_free(out);
 		return -1;
@@ -1251,6 +708,9 @@ void ipop_config_free(struct ipop_config *c)
 	if (c->peers)
 		explicit_bzero(c->peers, c->npeers * sizeof(*c->peers));
 	free(c->peers);
+	if (c->allowed_keys)
+		explicit_bzero(c->allowed_keys, c->n_allowed_keys * sizeof(*c->allowed_keys));
+	free(c->allowed_keys);
 	free(c->stun);
 	free(c->network_ignore_list);
 	explicit_bzero(c, sizeof(*c));
@@ -1333,20 +793,7 @@ void ipop_config_print(const struct ipop_config *c, FILE *f)
 		fprintf(f, "network_ignore: %s\n", c->network_ignore_list[i]);
 	fprintf(f, "log_level: %s\n", log_level_name(c->log_level));
 	fprintf(f, "tincan_logging: %d\n", c->tincan_logging);
-	for (unsigned i = 0; i < c->npeers; i++) {
-		const struct ipop_peer_conf *p = &c->peers[i];
-		fprintf(f, "peer %s: endpoint %s\n", p->name,
-			net_endpoint_format(&p->endpoint, ep, sizeof(ep)));
-		if (p->ip4) {
-			fprintf(f, "peer %s: ip4 %s\n", p->name, ip4_str(p->ip4, a));
-			fprintf(f, "peer %s: ip6 %s\n", p->name, ip6_str(p->ip6, a));
-		}
-		for (unsigned r = 0; r < p->nroutes; r++)
-			fprintf(f, "peer %s: route %s\n", p->name,
-				net_prefix_format(&p->routes[r], a, sizeof(a)));
-		fprintf(f, "peer %s: sa_in spi 0x%08x key (set)\n", p->name, p->sa_in.spi);
-		fprintf(f, "peer %s: sa_out spi 0x%08x key (set)\n", p->name, p->sa_out.spi);
-	}
+	cfg_ipopd_print(c, f);
 	fprintf(f, "mgmt_socket: %s\n", c->mgmt_socket);
 	fprintf(f, "state_dir: %s\n", c->state_dir);
 }

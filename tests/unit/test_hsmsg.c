@@ -1,0 +1,996 @@
+/* Unit tests for the handshake framing (control/hsmsg.c): header and payload
+ * codecs against every malformation, mac1/mac2, cookie replies and their
+ * rotation, TAI64N, the per-source rate limiter, and a full IKpsk2 handshake
+ * through the framing (test_full_handshake*: the reference sequence for the
+ * link manager).
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <cmocka.h>
+
+#include "control/hsmsg.h"
+#include "control/noise.h"
+
+_Static_assert(HS_INIT_LEN == 164, "wire size");
+_Static_assert(HS_RESP_LEN == 104, "wire size");
+_Static_assert(HS_COOKIE_MSG_LEN == 48, "wire size");
+_Static_assert(HS_INIT_NOISE_LEN == NOISE_MSG1_LEN(HS_INIT_PAYLOAD_LEN), "noise msg1 size");
+_Static_assert(HS_RESP_NOISE_LEN == NOISE_MSG2_LEN(HS_RESP_PAYLOAD_LEN), "noise msg2 size");
+
+static IMB_MGR *mgr;
+
+static uint32_t be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static size_t type_len(int type)
+{
+	switch (type) {
+	case HS_INITIATION:
+		return HS_INIT_LEN;
+	case HS_RESPONSE:
+		return HS_RESP_LEN;
+	case HS_COOKIE_REPLY:
+		return HS_COOKIE_MSG_LEN;
+	default:
+		return 0;
+	}
+}
+
+/* A header that is valid for its type (SPIs obeying the rules), random tail. */
+static void valid_header(uint8_t *msg, size_t cap, int type)
+{
+	for (size_t i = 0; i < cap; i++)
+		msg[i] = (uint8_t)rand();
+	switch (type) {
+	case HS_INITIATION:
+		hs_write_header(msg, HS_INITIATION, 0, 0x80000001);
+		break;
+	case HS_RESPONSE:
+		hs_write_header(msg, HS_RESPONSE, 0x80000001, 0x80000002);
+		break;
+	default:
+		hs_write_header(msg, (enum hs_type)type, 0x80000001, 0);
+		break;
+	}
+}
+
+static void ep4(struct net_endpoint *ep, const char *s)
+{
+	assert_int_equal(net_endpoint_parse(s, ep), 0);
+}
+
+/* ---- header ---- */
+
+static void test_header_lengths(void **state)
+{
+	static const int types[] = {0, 1, 2, 3, 4, 5, 0x7f, 0x80, 0xff};
+	uint8_t msg[256];
+	struct hs_header h;
+	(void)state;
+
+	for (size_t t = 0; t < sizeof(types) / sizeof(types[0]); t++) {
+		for (size_t len = 0; len <= 200; len++) {
+			valid_header(msg, sizeof(msg), types[t]);
+			msg[4] = (uint8_t)types[t]; /* unknown types too */
+			int ret = hs_parse_header(msg, len, &h);
+			if (type_len(types[t]) && len == type_len(types[t])) {
+				assert_int_equal(ret, 0);
+				assert_int_equal(h.type, types[t]);
+			} else {
+				assert_int_equal(ret, -EBADMSG);
+			}
+		}
+	}
+	assert_int_equal(hs_parse_header(NULL, 0, &h), -EBADMSG);
+}
+
+static void test_header_fields(void **state)
+{
+	uint8_t msg[HS_INIT_LEN];
+	struct hs_header h;
+	(void)state;
+
+	hs_write_header(msg, HS_INITIATION, 0, 0x89abcdef);
+	assert_memory_equal(msg, "\0\0\0\0\x01\0\0\0\0\0\0\0\x89\xab\xcd\xef", 16);
+	assert_int_equal(hs_parse_header(msg, HS_INIT_LEN, &h), 0);
+	assert_int_equal(h.type, HS_INITIATION);
+	assert_int_equal(h.receiver_spi, 0);
+	assert_int_equal(h.sender_spi, 0x89abcdef);
+	assert_ptr_equal(h.noise, msg + HS_HDR_LEN);
+	assert_int_equal(h.noise_len, HS_INIT_NOISE_LEN);
+
+	hs_write_header(msg, HS_RESPONSE, 0x89abcdef, 0xf0000001);
+	assert_int_equal(hs_parse_header(msg, HS_RESP_LEN, &h), 0);
+	assert_int_equal(h.type, HS_RESPONSE);
+	assert_int_equal(h.receiver_spi, 0x89abcdef);
+	assert_int_equal(h.sender_spi, 0xf0000001);
+	assert_ptr_equal(h.noise, msg + HS_HDR_LEN);
+	assert_int_equal(h.noise_len, HS_RESP_NOISE_LEN);
+
+	hs_write_header(msg, HS_COOKIE_REPLY, 0x80000000, 0);
+	assert_int_equal(hs_parse_header(msg, HS_COOKIE_MSG_LEN, &h), 0);
+	assert_int_equal(h.type, HS_COOKIE_REPLY);
+	assert_int_equal(h.receiver_spi, 0x80000000);
+	assert_null(h.noise);
+	assert_int_equal(h.noise_len, 0);
+}
+
+static void test_header_malformed(void **state)
+{
+	uint8_t msg[HS_INIT_LEN];
+	struct hs_header h;
+	(void)state;
+
+	for (int type = 1; type <= 3; type++) {
+		size_t len = type_len(type);
+		/* every bit of the marker and the reserved bytes */
+		for (int i = 0; i < 8; i++) {
+			if (i == 4)
+				continue;
+			for (int bit = 0; bit < 8; bit++) {
+				valid_header(msg, sizeof(msg), type);
+				assert_int_equal(hs_parse_header(msg, len, &h), 0);
+				msg[i] ^= (uint8_t)(1u << bit);
+				assert_int_equal(hs_parse_header(msg, len, &h), -EBADMSG);
+			}
+		}
+	}
+	/* SPI rules */
+	hs_write_header(msg, HS_INITIATION, 0x80000001, 0x80000001);
+	assert_int_equal(hs_parse_header(msg, HS_INIT_LEN, &h), -EBADMSG);
+	hs_write_header(msg, HS_INITIATION, 1, 0x80000001);
+	assert_int_equal(hs_parse_header(msg, HS_INIT_LEN, &h), -EBADMSG);
+	hs_write_header(msg, HS_INITIATION, 0, 0x7fffffff);
+	assert_int_equal(hs_parse_header(msg, HS_INIT_LEN, &h), -EBADMSG);
+	hs_write_header(msg, HS_INITIATION, 0, 0);
+	assert_int_equal(hs_parse_header(msg, HS_INIT_LEN, &h), -EBADMSG);
+	hs_write_header(msg, HS_INITIATION, 0, 0x80000000);
+	assert_int_equal(hs_parse_header(msg, HS_INIT_LEN, &h), 0);
+
+	hs_write_header(msg, HS_RESPONSE, 0x7fffffff, 0x80000001);
+	assert_int_equal(hs_parse_header(msg, HS_RESP_LEN, &h), -EBADMSG);
+	hs_write_header(msg, HS_RESPONSE, 0, 0x80000001);
+	assert_int_equal(hs_parse_header(msg, HS_RESP_LEN, &h), -EBADMSG);
+	hs_write_header(msg, HS_RESPONSE, 0x80000001, 0x7fffffff);
+	assert_int_equal(hs_parse_header(msg, HS_RESP_LEN, &h), -EBADMSG);
+	hs_write_header(msg, HS_RESPONSE, 0x80000001, 0);
+	assert_int_equal(hs_parse_header(msg, HS_RESP_LEN, &h), -EBADMSG);
+
+	hs_write_header(msg, HS_COOKIE_REPLY, 0, 0);
+	assert_int_equal(hs_parse_header(msg, HS_COOKIE_MSG_LEN, &h), -EBADMSG);
+	hs_write_header(msg, HS_COOKIE_REPLY, 0x12345678, 0);
+	assert_int_equal(hs_parse_header(msg, HS_COOKIE_MSG_LEN, &h), -EBADMSG);
+	hs_write_header(msg, HS_COOKIE_REPLY, 0x80000001, 0x80000001);
+	assert_int_equal(hs_parse_header(msg, HS_COOKIE_MSG_LEN, &h), -EBADMSG);
+	hs_write_header(msg, HS_COOKIE_REPLY, 0x80000001, 1);
+	assert_int_equal(hs_parse_header(msg, HS_COOKIE_MSG_LEN, &h), -EBADMSG);
+
+	/* a valid header of one type at another type's length */
+	hs_write_header(msg, HS_RESPONSE, 0x80000001, 0x80000002);
+	assert_int_equal(hs_parse_header(msg, HS_INIT_LEN, &h), -EBADMSG);
+	assert_int_equal(hs_parse_header(msg, HS_COOKIE_MSG_LEN, &h), -EBADMSG);
+}
+
+/* ---- payloads ---- */
+
+static void test_payloads(void **state)
+{
+	struct hs_init_payload ip = {.version = HS_VERSION,
+				     .flags = 0xa5,
+				     .sender_spi = 0x81020304},
+			       ip2;
+	struct hs_resp_payload rp = {.version = HS_VERSION, .flags = 3, .sender_spi = 0xfedcba98},
+			       rp2;
+	uint8_t buf[64];
+	(void)state;
+
+	for (int i = 0; i < 12; i++)
+		ip.tai64n[i] = (uint8_t)(0x40 + i);
+	memset(buf, 0xee, sizeof(buf));
+	hs_init_payload_encode(&ip, buf);
+	assert_memory_equal(buf,
+			    "\x01\xa5\0\0\x81\x02\x03\x04\x40\x41\x42\x43\x44\x45\x46\x47"
+			    "\x48\x49\x4a\x4b",
+			    HS_INIT_PAYLOAD_LEN);
+	assert_int_equal(buf[HS_INIT_PAYLOAD_LEN], 0xee); /* wrote exactly 20 bytes */
+	memset(&ip2, 0, sizeof(ip2));
+	assert_int_equal(hs_init_payload_decode(buf, HS_INIT_PAYLOAD_LEN, &ip2), 0);
+	assert_int_equal(ip2.version, HS_VERSION);
+	assert_int_equal(ip2.flags, 0xa5);
+	assert_int_equal(ip2.sender_spi, 0x81020304);
+	assert_memory_equal(ip2.tai64n, ip.tai64n, 12);
+
+	memset(buf, 0xee, sizeof(buf));
+	hs_resp_payload_encode(&rp, buf);
+	assert_memory_equal(buf, "\x01\x03\0\0\xfe\xdc\xba\x98", HS_RESP_PAYLOAD_LEN);
+	assert_int_equal(buf[HS_RESP_PAYLOAD_LEN], 0xee);
+	memset(&rp2, 0, sizeof(rp2));
+	assert_int_equal(hs_resp_payload_decode(buf, HS_RESP_PAYLOAD_LEN, &rp2), 0);
+	assert_int_equal(rp2.version, HS_VERSION);
+	assert_int_equal(rp2.flags, 3);
+	assert_int_equal(rp2.sender_spi, 0xfedcba98);
+
+	/* reserved bytes are ignored, like the flags */
+	hs_resp_payload_encode(&rp, buf);
+	buf[2] = buf[3] = 0xff;
+	assert_int_equal(hs_resp_payload_decode(buf, HS_RESP_PAYLOAD_LEN, &rp2), 0);
+	assert_int_equal(rp2.sender_spi, 0xfedcba98);
+}
+
+static void test_payloads_malformed(void **state)
+{
+	struct hs_init_payload ip = {.version = HS_VERSION, .sender_spi = 0x80000001}, ip2;
+	struct hs_resp_payload rp = {.version = HS_VERSION, .sender_spi = 0x80000001}, rp2;
+	uint8_t ib[64], rb[64];
+	(void)state;
+
+	memset(ib, 0, sizeof(ib));
+	memset(rb, 0, sizeof(rb));
+	hs_init_payload_encode(&ip, ib);
+	hs_resp_payload_encode(&rp, rb);
+	for (size_t len = 0; len < sizeof(ib); len++) {
+		assert_int_equal(hs_init_payload_decode(ib, len, &ip2),
+				 len == HS_INIT_PAYLOAD_LEN ? 0 : -EBADMSG);
+		assert_int_equal(hs_resp_payload_decode(rb, len, &rp2),
+				 len == HS_RESP_PAYLOAD_LEN ? 0 : -EBADMSG);
+	}
+	for (int v = 0; v < 256; v++) {
+		if (v == HS_VERSION)
+			continue;
+		ib[0] = rb[0] = (uint8_t)v;
+		assert_int_equal(hs_init_payload_decode(ib, HS_INIT_PAYLOAD_LEN, &ip2), -EBADMSG);
+		assert_int_equal(hs_resp_payload_decode(rb, HS_RESP_PAYLOAD_LEN, &rp2), -EBADMSG);
+	}
+	assert_int_equal(hs_init_payload_decode(NULL, HS_INIT_PAYLOAD_LEN, &ip2), -EBADMSG);
+	assert_int_equal(hs_resp_payload_decode(NULL, HS_RESP_PAYLOAD_LEN, &rp2), -EBADMSG);
+}
+
+/* ---- TAI64N ---- */
+
+static uint64_t tai_sec(const uint8_t t[12])
+{
+	return ((uint64_t)be32(t) << 32 | be32(t + 4)) - (1ull << 62);
+}
+
+static void test_tai64n(void **state)
+{
+	uint8_t prev[12], cur[12];
+	time_t now = time(NULL);
+	(void)state;
+
+	hs_tai64n_now(prev);
+	assert_int_equal(prev[0], 0x40);
+	assert_true(tai_sec(prev) + 2 >= (uint64_t)now && tai_sec(prev) <= (uint64_t)now + 2);
+	assert_true(be32(prev + 8) < 1000000000u);
+	for (int i = 0; i < 10000; i++) {
+		hs_tai64n_now(cur);
+		assert_true(memcmp(prev, cur, 12) <= 0);
+		memcpy(prev, cur, 12);
+	}
+	/* across a second boundary the nanoseconds fall back, yet memcmp still
+	 * orders: wait (at most a second) for the next second */
+	hs_tai64n_now(prev);
+	do {
+		hs_tai64n_now(cur);
+	} while (tai_sec(cur) == tai_sec(prev));
+	assert_true(be32(cur + 8) < be32(prev + 8));
+	assert_true(memcmp(prev, cur, 12) < 0);
+	assert_int_equal(tai_sec(cur), tai_sec(prev) + 1);
+}
+
+/* ---- mac1 / mac2 ---- */
+
+static void random_pub(uint8_t pub[32])
+{
+	for (int i = 0; i < 32; i++)
+		pub[i] = (uint8_t)rand();
+}
+
+static void test_mac_keys(void **state)
+{
+	uint8_t a[32], b[32];
+	struct hs_mac_keys ka, ka2, kb;
+	(void)state;
+
+	random_pub(a);
+	memcpy(b, a, 32);
+	b[31] ^= 1;
+	hs_mac_keys_derive(a, &ka);
+	hs_mac_keys_derive(a, &ka2);
+	hs_mac_keys_derive(b, &kb);
+	assert_memory_equal(&ka, &ka2, sizeof(ka));
+	assert_memory_not_equal(ka.mac1, kb.mac1, 32);
+	assert_memory_not_equal(ka.cookie, kb.cookie, 32);
+	assert_memory_not_equal(ka.mac1, ka.cookie, 32); /* labels separate the two */
+}
+
+static void test_mac1(void **state)
+{
+	uint8_t pa[32], pb[32], msg[HS_INIT_LEN];
+	struct hs_mac_keys ka, kb;
+	(void)state;
+
+	random_pub(pa);
+	random_pub(pb);
+	hs_mac_keys_derive(pa, &ka);
+	hs_mac_keys_derive(pb, &kb);
+	for (int type = 1; type <= 2; type++) {
+		size_t len = type_len(type);
+
+		valid_header(msg, sizeof(msg), type);
+		hs_macs_write(msg, len, &ka, NULL);
+		assert_true(hs_mac1_ok(msg, len, &ka));
+		assert_false(hs_mac1_ok(msg, len, &kb));
+		/* no cookie: mac2 is zero */
+		for (size_t i = len - HS_MAC_LEN; i < len; i++)
+			assert_int_equal(msg[i], 0);
+		/* any bit before mac2 (header, Noise, mac1 itself) breaks mac1 */
+		for (size_t i = 0; i < len - HS_MAC_LEN; i++) {
+			for (int bit = 0; bit < 8; bit++) {
+				msg[i] ^= (uint8_t)(1u << bit);
+				assert_false(hs_mac1_ok(msg, len, &ka));
+				msg[i] ^= (uint8_t)(1u << bit);
+			}
+		}
+		/* mac2 is not covered by mac1 (it is added after) */
+		msg[len - 1] ^= 0x80;
+		assert_true(hs_mac1_ok(msg, len, &ka));
+		msg[len - 1] ^= 0x80;
+		/* truncated or extended: never reads past len, never accepts */
+		for (size_t l = 0; l < len; l++)
+			assert_false(hs_mac1_ok(msg, l, &ka));
+		assert_true(hs_mac1_ok(msg, len, &ka));
+	}
+	assert_false(hs_mac1_ok(NULL, HS_INIT_LEN, &ka));
+
+	/* too short to hold the MACs: nothing is written */
+	memset(msg, 0x33, sizeof(msg));
+	hs_macs_write(msg, 2 * HS_MAC_LEN + HS_HDR_LEN - 1, &ka, NULL);
+	for (size_t i = 0; i < sizeof(msg); i++)
+		assert_int_equal(msg[i], 0x33);
+}
+
+static void test_mac2(void **state)
+{
+	uint8_t pa[32], msg[HS_INIT_LEN], c1[HS_COOKIE_LEN], c2[HS_COOKIE_LEN];
+	static const uint8_t zero[HS_COOKIE_LEN];
+	struct hs_mac_keys ka;
+	(void)state;
+
+	random_pub(pa);
+	hs_mac_keys_derive(pa, &ka);
+	memset(c1, 0x11, sizeof(c1));
+	memset(c2, 0x22, sizeof(c2));
+	for (int type = 1; type <= 2; type++) {
+		size_t len = type_len(type);
+
+		valid_header(msg, sizeof(msg), type);
+		hs_macs_write(msg, len, &ka, NULL);
+		assert_false(hs_mac2_ok(msg, len, c1));
+		assert_false(hs_mac2_ok(msg, len, zero));
+
+		hs_macs_write(msg, len, &ka, c1);
+		assert_true(hs_mac1_ok(msg, len, &ka)); /* mac1 unaffected by the cookie */
+		assert_true(hs_mac2_ok(msg, len, c1));
+		assert_false(hs_mac2_ok(msg, len, c2));
+		assert_false(hs_mac2_ok(msg, len, NULL));
+		for (size_t i = 0; i < len; i++) {
+			for (int bit = 0; bit < 8; bit++) {
+				msg[i] ^= (uint8_t)(1u << bit);
+				assert_false(hs_mac2_ok(msg, len, c1));
+				msg[i] ^= (uint8_t)(1u << bit);
+			}
+		}
+		for (size_t l = 0; l < len; l++)
+			assert_false(hs_mac2_ok(msg, l, c1));
+		assert_true(hs_mac2_ok(msg, len, c1));
+	}
+}
+
+/* ---- cookies ---- */
+
+static void test_cookie_rotation(void **state)
+{
+	struct hs_cookie_gen g;
+	struct net_endpoint a, a_port, b, v6, v6b;
+	uint8_t c0[16], c1[16], c2[16], c3[16], cx[16];
+	const uint64_t t0 = 5000;
+	(void)state;
+
+	ep4(&a, "198.18.0.1:5800");
+	ep4(&a_port, "198.18.0.1:5801");
+	ep4(&b, "198.18.0.2:5800");
+	ep4(&v6, "[2001:db8::1]:5800");
+	ep4(&v6b, "[2001:db8::2]:5800");
+
+	hs_cookie_gen_init(&g, t0);
+	hs_cookie_make(&g, &a, t0, c0);
+	hs_cookie_make(&g, &a, t0 + 1, c1);
+	assert_memory_equal(c0, c1, 16);
+	hs_cookie_make(&g, &a, t0 + 119999, c1);
+	assert_memory_equal(c0, c1, 16);
+
+	/* different port, address, family: different cookies */
+	hs_cookie_make(&g, &a_port, t0 + 10, cx);
+	assert_memory_not_equal(c0, cx, 16);
+	hs_cookie_make(&g, &b, t0 + 10, cx);
+	assert_memory_not_equal(c0, cx, 16);
+	hs_cookie_make(&g, &v6, t0 + 10, c2);
+	assert_memory_not_equal(c0, c2, 16);
+	hs_cookie_make(&g, &v6b, t0 + 10, cx);
+	assert_memory_not_equal(c2, cx, 16);
+
+	/* 120 s after the secret's birth it rotates; stable again afterwards */
+	hs_cookie_make(&g, &a, t0 + 120000, c2);
+	assert_memory_not_equal(c0, c2, 16);
+	hs_cookie_make(&g, &a, t0 + 120000 + 119999, c3);
+	assert_memory_equal(c2, c3, 16);
+	hs_cookie_make(&g, &a, t0 + 240000, c3);
+	assert_memory_not_equal(c2, c3, 16);
+
+	/* two generators do not agree (random secrets) */
+	struct hs_cookie_gen g2;
+	hs_cookie_gen_init(&g2, t0);
+	hs_cookie_make(&g2, &a, t0, cx);
+	hs_cookie_make(&g, &a, t0 + 240000, c3);
+	assert_memory_not_equal(c3, cx, 16);
+
+	/* a clock going backwards rotates instead of extending a secret's life */
+	hs_cookie_make(&g, &a, t0, cx);
+	assert_memory_not_equal(c3, cx, 16);
+}
+
+/* An initiation-shaped message with valid mac1 for `keys`. */
+static void fake_init(uint8_t init[HS_INIT_LEN], uint32_t spi, const struct hs_mac_keys *keys)
+{
+	valid_header(init, HS_INIT_LEN, HS_INITIATION);
+	hs_write_header(init, HS_INITIATION, 0, spi);
+	hs_macs_write(init, HS_INIT_LEN, keys, NULL);
+}
+
+static void test_cookie_reply(void **state)
+{
+	uint8_t resp_pub[32], other_pub[32], init[HS_INIT_LEN], init2[HS_INIT_LEN];
+	uint8_t reply[HS_COOKIE_MSG_LEN + 8], cookie[16], got[16];
+	struct hs_mac_keys rk, ok;
+	struct hs_header h;
+	(void)state;
+
+	random_pub(resp_pub);
+	random_pub(other_pub);
+	hs_mac_keys_derive(resp_pub, &rk);
+	hs_mac_keys_derive(other_pub, &ok);
+	fake_init(init, 0x8000abcd, &rk);
+	memset(cookie, 0x5c, sizeof(cookie));
+
+	memset(reply, 0xee, sizeof(reply));
+	hs_cookie_reply_build(reply, init, &rk, cookie);
+	assert_int_equal(reply[HS_COOKIE_MSG_LEN], 0xee);
+	assert_int_equal(hs_parse_header(reply, HS_COOKIE_MSG_LEN, &h), 0);
+	assert_int_equal(h.type, HS_COOKIE_REPLY);
+	assert_int_equal(h.receiver_spi, 0x8000abcd);
+	assert_int_equal(h.sender_spi, 0);
+	assert_memory_equal(reply + HS_HDR_LEN, cookie, 16);
+
+	memset(got, 0, sizeof(got));
+	assert_int_equal(hs_cookie_reply_open(reply, HS_COOKIE_MSG_LEN, init, &rk, got), 0);
+	assert_memory_equal(got, cookie, 16);
+
+	/* wrong responder key */
+	memset(got, 0, sizeof(got));
+	assert_int_equal(hs_cookie_reply_open(reply, HS_COOKIE_MSG_LEN, init, &ok, got), -EBADMSG);
+	assert_memory_not_equal(got, cookie, 16); /* nothing copied out on failure */
+
+	/* a different initiation: same SPI, different mac1 */
+	fake_init(init2, 0x8000abcd, &rk);
+	assert_memory_not_equal(init + HS_INIT_LEN - 32, init2 + HS_INIT_LEN - 32, 16);
+	assert_int_equal(hs_cookie_reply_open(reply, HS_COOKIE_MSG_LEN, init2, &rk, got), -EBADMSG);
+	/* ... or a different SPI */
+	memcpy(init2, init, HS_INIT_LEN);
+	init2[15] ^= 1;
+	assert_int_equal(hs_cookie_reply_open(reply, HS_COOKIE_MSG_LEN, init2, &rk, got), -EBADMSG);
+
+	/* any bit of the reply */
+	for (size_t i = 0; i < HS_COOKIE_MSG_LEN; i++) {
+		for (int bit = 0; bit < 8; bit++) {
+			reply[i] ^= (uint8_t)(1u << bit);
+			assert_int_equal(
+			    hs_cookie_reply_open(reply, HS_COOKIE_MSG_LEN, init, &rk, got),
+			    -EBADMSG);
+			reply[i] ^= (uint8_t)(1u << bit);
+		}
+	}
+	/* wrong lengths */
+	for (size_t len = 0; len < sizeof(reply); len++)
+		assert_int_equal(hs_cookie_reply_open(reply, len, init, &rk, got),
+				 len == HS_COOKIE_MSG_LEN ? 0 : -EBADMSG);
+}
+
+/* ---- known answers (from Python's hmac/hashlib, an independent
+ * implementation of the constructions in hsmsg.h and docs/protocol.md) ---- */
+
+#define KAT_MAC1_KEY   "3721efee577154b072164dae99ad972993605f2a58e819507a19bb8014821b58"
+#define KAT_COOKIE_KEY "76c3844ba82eba9b1846ce99e6e612aeeaa325f56660ee492a19ca4f10b55b40"
+#define KAT_MAC1       "894d390c7722a2c76d447121556b9872"
+#define KAT_MAC2       "03d76197c29e8a42940d3b29b9bfd54c"
+#define KAT_COOKIE     "76859356011a4877e9130acc01255ed8"
+#define KAT_TAG	       "aa99c895a8d7fd6a9956738a1e62d25b"
+
+static void assert_hex(const uint8_t *got, const char *hex)
+{
+	size_t n = strlen(hex) / 2;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned v;
+		assert_int_equal(sscanf(hex + 2 * i, "%2x", &v), 1);
+		assert_int_equal(got[i], v);
+	}
+}
+
+static void test_known_answers(void **state)
+{
+	uint8_t pub[32], msg[HS_INIT_LEN], cookie[16], reply[HS_COOKIE_MSG_LEN];
+	struct hs_mac_keys k;
+	struct hs_cookie_gen g;
+	struct net_endpoint src;
+	(void)state;
+
+	for (int i = 0; i < 32; i++)
+		pub[i] = (uint8_t)i;
+	hs_mac_keys_derive(pub, &k);
+	assert_hex(k.mac1, KAT_MAC1_KEY);
+	assert_hex(k.cookie, KAT_COOKIE_KEY);
+
+	hs_write_header(msg, HS_INITIATION, 0, 0x80000001);
+	for (int i = 16; i < HS_INIT_LEN; i++)
+		msg[i] = (uint8_t)(i * 7);
+	for (int i = 0; i < 16; i++)
+		cookie[i] = (uint8_t)(0xa0 + i);
+	hs_macs_write(msg, HS_INIT_LEN, &k, cookie);
+	assert_hex(msg + 132, KAT_MAC1);
+	assert_hex(msg + 148, KAT_MAC2);
+
+	for (int i = 0; i < 32; i++)
+		g.secret[i] = (uint8_t)(0x10 + i);
+	g.secret_birth_ms = 0;
+	ep4(&src, "198.18.0.1:5800");
+	hs_cookie_make(&g, &src, 1, cookie);
+	assert_hex(cookie, KAT_COOKIE);
+
+	hs_cookie_reply_build(reply, msg, &k, cookie);
+	assert_hex(reply, "00000000030000008000000100000000");
+	assert_hex(reply + 16, KAT_COOKIE);
+	assert_hex(reply + 32, KAT_TAG);
+}
+
+/* ---- rate limiter ---- */
+
+static void test_ratelimit_burst_refill(void **state)
+{
+	struct hs_ratelimit *rl = hs_ratelimit_create(64, 10, 5);
+	struct net_endpoint a, a2, b;
+	uint64_t t = 1000000;
+	(void)state;
+
+	assert_non_null(rl);
+	ep4(&a, "198.18.0.1:5800");
+	ep4(&a2, "198.18.0.1:40000");
+	ep4(&b, "[2001:db8::1]:5800");
+
+	for (int i = 0; i < 5; i++)
+		assert_true(hs_ratelimit_allow(rl, &a, t));
+	assert_false(hs_ratelimit_allow(rl, &a, t));
+	assert_false(hs_ratelimit_allow(rl, &a2, t)); /* the port does not matter */
+	/* an independent source has its own bucket */
+	for (int i = 0; i < 5; i++)
+		assert_true(hs_ratelimit_allow(rl, &b, t));
+	assert_false(hs_ratelimit_allow(rl, &b, t));
+
+	/* 10/s: one token per 100 ms */
+	assert_false(hs_ratelimit_allow(rl, &a, t + 99));
+	assert_true(hs_ratelimit_allow(rl, &a, t + 100));
+	assert_false(hs_ratelimit_allow(rl, &a, t + 100));
+	assert_false(hs_ratelimit_allow(rl, &a, t + 150));
+	assert_true(hs_ratelimit_allow(rl, &a, t + 200)); /* partial tokens carry over */
+	/* a steady 10/s is sustained indefinitely, 20/s gets half through */
+	unsigned ok = 0;
+	for (uint64_t ms = 250; ms < 10250; ms += 50)
+		ok += hs_ratelimit_allow(rl, &a, t + ms);
+	assert_in_range(ok, 99, 101);
+
+	/* a long silence refills to the burst, not beyond */
+	t += 3600 * 1000;
+	for (int i = 0; i < 5; i++)
+		assert_true(hs_ratelimit_allow(rl, &a, t));
+	assert_false(hs_ratelimit_allow(rl, &a, t));
+	/* time going backwards does not refill */
+	assert_false(hs_ratelimit_allow(rl, &a, t - 100000));
+	assert_false(hs_ratelimit_allow(rl, &a, t));
+	/* an absurd jump does not overflow */
+	for (int i = 0; i < 5; i++)
+		assert_true(hs_ratelimit_allow(rl, &a, UINT64_MAX - 1));
+	assert_false(hs_ratelimit_allow(rl, &a, UINT64_MAX - 1));
+	hs_ratelimit_destroy(rl);
+
+	/* a fast rate, to check the refill arithmetic at scale */
+	rl = hs_ratelimit_create(8, 1000000, 1);
+	assert_non_null(rl);
+	assert_true(hs_ratelimit_allow(rl, &a, 10));
+	assert_false(hs_ratelimit_allow(rl, &a, 10));
+	assert_true(hs_ratelimit_allow(rl, &a, 11));
+	hs_ratelimit_destroy(rl);
+
+	/* and a slow one: 999/1000 of a token is not a token */
+	rl = hs_ratelimit_create(8, 1, 1);
+	assert_non_null(rl);
+	assert_true(hs_ratelimit_allow(rl, &a, 5000));
+	assert_false(hs_ratelimit_allow(rl, &a, 5999));
+	assert_true(hs_ratelimit_allow(rl, &a, 6000));
+	assert_false(hs_ratelimit_allow(rl, &a, 6000));
+	hs_ratelimit_destroy(rl);
+}
+
+static void test_ratelimit_eviction(void **state)
+{
+	/* 4 slots, no refill: whatever a source gets back must come from eviction */
+	struct hs_ratelimit *rl = hs_ratelimit_create(4, 0, 2);
+	struct net_endpoint src[5];
+	char s[32];
+	(void)state;
+
+	assert_non_null(rl);
+	for (int i = 0; i < 5; i++) {
+		snprintf(s, sizeof(s), "198.18.1.%d:5800", i + 1);
+		ep4(&src[i], s);
+	}
+	/* fill the table: sources 0..3 at t = 1..4, each exhausted */
+	for (int i = 0; i < 4; i++) {
+		assert_true(hs_ratelimit_allow(rl, &src[i], 1 + i));
+		assert_true(hs_ratelimit_allow(rl, &src[i], 1 + i));
+		assert_false(hs_ratelimit_allow(rl, &src[i], 1 + i));
+	}
+	/* a fifth source takes the stalest bucket (source 0, last seen at 1) */
+	assert_true(hs_ratelimit_allow(rl, &src[4], 5));
+	/* the others are still tracked and still empty */
+	for (int i = 1; i < 4; i++)
+		assert_false(hs_ratelimit_allow(rl, &src[i], 6));
+	/* source 0 was forgotten: it returns with a full bucket (evicting src 4) */
+	assert_true(hs_ratelimit_allow(rl, &src[0], 7));
+	assert_true(hs_ratelimit_allow(rl, &src[0], 7));
+	assert_false(hs_ratelimit_allow(rl, &src[0], 7));
+	for (int i = 1; i < 4; i++)
+		assert_false(hs_ratelimit_allow(rl, &src[i], 8));
+	hs_ratelimit_destroy(rl);
+
+	/* a flood of distinct sources in a larger table never crashes and each
+	 * new source gets exactly its burst */
+	rl = hs_ratelimit_create(1024, 1, 3);
+	assert_non_null(rl);
+	for (unsigned i = 0; i < 20000; i++) {
+		struct net_endpoint ep = {.family = AF_INET6, .port = 1};
+		memcpy(ep.addr, &i, sizeof(i));
+		ep.addr[15] = 0x42;
+		assert_true(hs_ratelimit_allow(rl, &ep, i));
+		assert_true(hs_ratelimit_allow(rl, &ep, i));
+		assert_true(hs_ratelimit_allow(rl, &ep, i));
+		assert_false(hs_ratelimit_allow(rl, &ep, i));
+	}
+	hs_ratelimit_destroy(rl);
+
+	errno = 0;
+	assert_null(hs_ratelimit_create(0, 10, 5));
+	assert_int_equal(errno, EINVAL);
+	errno = 0;
+	assert_null(hs_ratelimit_create(16, 10, 0));
+	assert_int_equal(errno, EINVAL);
+	hs_ratelimit_destroy(NULL);
+}
+
+/* ---- a full handshake through the framing ----
+ *
+ * The sequence the link manager follows. Initiator I knows responder R's
+ * static public key; R learns I's from message 1 and decides whether to trust
+ * it. Each side's new inbound SPI travels as the header's sender SPI (and
+ * again inside the encrypted payload, where it is authenticated).
+ */
+
+/* the link manager's prologue (LM_PROLOGUE), without its NUL */
+static const char prologue[] = "ipopd handshake v1";
+
+struct side {
+	uint8_t priv[32], pub[32];
+	struct hs_mac_keys own; /* checks mac1 on what we receive, builds cookie replies */
+	struct noise_hs hs;
+	uint32_t spi_in;
+	uint8_t keymat_in[NOISE_ESP_KEYMAT_LEN], keymat_out[NOISE_ESP_KEYMAT_LEN];
+	uint32_t spi_out;
+};
+
+static void side_init(struct side *s, uint32_t spi_in)
+{
+	memset(s, 0, sizeof(*s));
+	assert_int_equal(noise_keypair_generate(s->priv, s->pub), 0);
+	hs_mac_keys_derive(s->pub, &s->own);
+	s->spi_in = spi_in;
+}
+
+static void split_keymats(struct side *s)
+{
+	uint8_t send[32], recv[32], hash[32];
+
+	assert_int_equal(noise_split(&s->hs, send, recv, hash), 0);
+	assert_int_equal(noise_esp_keymat(send, hash, s->keymat_out), 0);
+	assert_int_equal(noise_esp_keymat(recv, hash, s->keymat_in), 0);
+	explicit_bzero(send, sizeof(send));
+	explicit_bzero(recv, sizeof(recv));
+}
+
+/* I: build the initiation (mac2 from `cookie` when one is held). */
+static void build_initiation(struct side *ini, const uint8_t resp_pub[32], const uint8_t *psk,
+			     const uint8_t *cookie, uint8_t msg[HS_INIT_LEN])
+{
+	struct hs_init_payload p = {.version = HS_VERSION, .sender_spi = ini->spi_in};
+	struct hs_mac_keys rk;
+	uint8_t pl[HS_INIT_PAYLOAD_LEN];
+	size_t n;
+
+	hs_tai64n_now(p.tai64n);
+	hs_init_payload_encode(&p, pl);
+	assert_int_equal(noise_hs_init(&ini->hs, NOISE_INITIATOR, mgr, ini->priv, resp_pub, psk,
+				       prologue, strlen(prologue)),
+			 0);
+	hs_write_header(msg, HS_INITIATION, 0, ini->spi_in);
+	assert_int_equal(
+	    noise_write_message(&ini->hs, pl, sizeof(pl), msg + HS_HDR_LEN, HS_INIT_NOISE_LEN, &n),
+	    0);
+	assert_int_equal(n, HS_INIT_NOISE_LEN);
+	hs_mac_keys_derive(resp_pub, &rk);
+	hs_macs_write(msg, HS_INIT_LEN, &rk, cookie);
+}
+
+/* R: parse, mac1, Noise, payload checks, then the response. Returns the
+ * initiator's timestamp through tai (the caller keeps the newest per key). */
+static int respond(struct side *rsp, const uint8_t *msg, size_t len, const uint8_t *psk,
+		   const uint8_t want_peer[32], uint8_t resp[HS_RESP_LEN], uint8_t tai[12])
+{
+	struct hs_header h;
+	struct hs_init_payload ip;
+	struct hs_resp_payload rp = {.version = HS_VERSION, .sender_spi = rsp->spi_in};
+	struct hs_mac_keys peer_keys;
+	uint8_t pl[HS_INIT_PAYLOAD_LEN], rpl[HS_RESP_PAYLOAD_LEN], peer[32];
+	size_t plen, n;
+	int ret;
+
+	if (hs_parse_header(msg, len, &h) || h.type != HS_INITIATION)
+		return -EBADMSG;
+	if (!hs_mac1_ok(msg, len, &rsp->own)) /* before any Noise work */
+		return -EBADMSG;
+	assert_int_equal(noise_hs_init(&rsp->hs, NOISE_RESPONDER, mgr, rsp->priv, NULL, NULL,
+				       prologue, strlen(prologue)),
+			 0);
+	ret = noise_read_message(&rsp->hs, h.noise, h.noise_len, pl, sizeof(pl), &plen);
+	if (ret)
+		return ret;
+	if (hs_init_payload_decode(pl, plen, &ip) || ip.sender_spi != h.sender_spi)
+		return -EBADMSG;
+	assert_int_equal(noise_hs_remote_static(&rsp->hs, peer), 0);
+	if (memcmp(peer, want_peer, 32) != 0) /* trust decision */
+		return -EACCES;
+	/* the PSK of the group that key belongs to */
+	assert_int_equal(noise_hs_set_psk(&rsp->hs, psk), 0);
+	memcpy(tai, ip.tai64n, 12);
+	rsp->spi_out = h.sender_spi;
+
+	hs_resp_payload_encode(&rp, rpl);
+	hs_write_header(resp, HS_RESPONSE, h.sender_spi, rsp->spi_in);
+	assert_int_equal(noise_write_message(&rsp->hs, rpl, sizeof(rpl), resp + HS_HDR_LEN,
+					     HS_RESP_NOISE_LEN, &n),
+			 0);
+	assert_int_equal(n, HS_RESP_NOISE_LEN);
+	hs_mac_keys_derive(peer, &peer_keys);
+	hs_macs_write(resp, HS_RESP_LEN, &peer_keys, NULL);
+	split_keymats(rsp);
+	return 0;
+}
+
+/* I: accept the response. */
+static int complete(struct side *ini, const uint8_t *msg, size_t len)
+{
+	struct hs_header h;
+	struct hs_resp_payload rp;
+	uint8_t pl[HS_RESP_PAYLOAD_LEN];
+	size_t plen;
+	int ret;
+
+	if (hs_parse_header(msg, len, &h) || h.type != HS_RESPONSE ||
+	    h.receiver_spi != ini->spi_in || !hs_mac1_ok(msg, len, &ini->own))
+		return -EBADMSG;
+	ret = noise_read_message(&ini->hs, h.noise, h.noise_len, pl, sizeof(pl), &plen);
+	if (ret)
+		return ret;
+	if (hs_resp_payload_decode(pl, plen, &rp) || rp.sender_spi != h.sender_spi)
+		return -EBADMSG;
+	ini->spi_out = h.sender_spi;
+	split_keymats(ini);
+	return 0;
+}
+
+static void setup_mgr(void)
+{
+	if (!mgr) {
+		mgr = alloc_mb_mgr(0);
+		assert_non_null(mgr);
+		init_mb_mgr_auto(mgr, NULL);
+	}
+}
+
+static void test_full_handshake(void **state)
+{
+	struct side ini, rsp;
+	uint8_t psk[32], m1[HS_INIT_LEN], m2[HS_RESP_LEN], tai[12], tai2[12];
+	(void)state;
+
+	setup_mgr();
+	memset(psk, 0x77, sizeof(psk));
+	side_init(&ini, 0x80001111);
+	side_init(&rsp, 0x80002222);
+
+	build_initiation(&ini, rsp.pub, psk, NULL, m1);
+	assert_int_equal(respond(&rsp, m1, sizeof(m1), psk, ini.pub, m2, tai), 0);
+	assert_int_equal(complete(&ini, m2, sizeof(m2)), 0);
+
+	/* the SPIs crossed and the keymats pair up */
+	assert_int_equal(ini.spi_out, 0x80002222);
+	assert_int_equal(rsp.spi_out, 0x80001111);
+	assert_memory_equal(ini.keymat_out, rsp.keymat_in, NOISE_ESP_KEYMAT_LEN);
+	assert_memory_equal(ini.keymat_in, rsp.keymat_out, NOISE_ESP_KEYMAT_LEN);
+	assert_memory_not_equal(ini.keymat_in, ini.keymat_out, NOISE_ESP_KEYMAT_LEN);
+
+	/* the response cannot be completed twice */
+	assert_int_not_equal(complete(&ini, m2, sizeof(m2)), 0);
+
+	/* a second initiation carries a newer timestamp: a replay of m1 would
+	 * carry the old one and be refused by the link manager */
+	side_init(&rsp, 0x80003333);
+	build_initiation(&ini, rsp.pub, psk, NULL, m1);
+	assert_int_equal(respond(&rsp, m1, sizeof(m1), psk, ini.pub, m2, tai2), 0);
+	assert_true(memcmp(tai, tai2, 12) < 0);
+
+	noise_hs_wipe(&ini.hs);
+	noise_hs_wipe(&rsp.hs);
+}
+
+static void test_full_handshake_failures(void **state)
+{
+	struct side ini, rsp, other;
+	uint8_t psk[32], bad_psk[32], m1[HS_INIT_LEN], m2[HS_RESP_LEN], tai[12];
+	(void)state;
+
+	setup_mgr();
+	memset(psk, 0x77, sizeof(psk));
+	memset(bad_psk, 0x78, sizeof(bad_psk));
+	side_init(&ini, 0x80001111);
+	side_init(&rsp, 0x80002222);
+	side_init(&other, 0x80004444);
+
+	/* initiation for someone else: mac1 stops it before Noise */
+	build_initiation(&ini, other.pub, psk, NULL, m1);
+	assert_int_equal(respond(&rsp, m1, sizeof(m1), psk, ini.pub, m2, tai), -EBADMSG);
+	assert_int_equal(rsp.hs.state, NOISE_HS_NONE);
+
+	/* an untrusted initiator */
+	build_initiation(&other, rsp.pub, psk, NULL, m1);
+	assert_int_equal(respond(&rsp, m1, sizeof(m1), psk, ini.pub, m2, tai), -EACCES);
+
+	/* a wrong PSK is only noticed by the initiator reading the response */
+	build_initiation(&ini, rsp.pub, bad_psk, NULL, m1);
+	assert_int_equal(respond(&rsp, m1, sizeof(m1), psk, ini.pub, m2, tai), 0);
+	assert_int_equal(complete(&ini, m2, sizeof(m2)), -EBADMSG);
+
+	/* a payload SPI that differs from the header's is refused: the header is
+	 * only covered by mac1, which anyone who knows R's key can recompute */
+	build_initiation(&ini, rsp.pub, psk, NULL, m1);
+	m1[15] ^= 1;
+	hs_macs_write(m1, sizeof(m1), &rsp.own, NULL);
+	assert_int_equal(respond(&rsp, m1, sizeof(m1), psk, ini.pub, m2, tai), -EBADMSG);
+
+	/* a response for another SPI is refused */
+	build_initiation(&ini, rsp.pub, psk, NULL, m1);
+	assert_int_equal(respond(&rsp, m1, sizeof(m1), psk, ini.pub, m2, tai), 0);
+	m2[11] ^= 1;
+	hs_macs_write(m2, sizeof(m2), &ini.own, NULL);
+	assert_int_equal(complete(&ini, m2, sizeof(m2)), -EBADMSG);
+	m2[11] ^= 1;
+	hs_macs_write(m2, sizeof(m2), &ini.own, NULL);
+	assert_int_equal(complete(&ini, m2, sizeof(m2)), 0);
+
+	noise_hs_wipe(&ini.hs);
+	noise_hs_wipe(&rsp.hs);
+	noise_hs_wipe(&other.hs);
+}
+
+/* Under load R answers an initiation without a valid mac2 with a cookie
+ * reply; I opens it and sends the initiation again with mac2. */
+static void test_full_handshake_cookie(void **state)
+{
+	struct side ini, rsp;
+	struct hs_cookie_gen gen;
+	struct net_endpoint src;
+	uint8_t m1[HS_INIT_LEN], m2[HS_RESP_LEN], reply[HS_COOKIE_MSG_LEN], tai[12];
+	uint8_t cookie_r[16], cookie_i[16];
+	struct hs_mac_keys rk;
+	uint64_t now = 42000;
+	(void)state;
+
+	setup_mgr();
+	side_init(&ini, 0x80001111);
+	side_init(&rsp, 0x80002222);
+	ep4(&src, "198.18.0.1:5800");
+	hs_cookie_gen_init(&gen, now);
+
+	/* R under load: mac1 fine, mac2 missing -> cookie reply, no Noise */
+	build_initiation(&ini, rsp.pub, NULL, NULL, m1);
+	assert_true(hs_mac1_ok(m1, sizeof(m1), &rsp.own));
+	hs_cookie_make(&gen, &src, now, cookie_r);
+	assert_false(hs_mac2_ok(m1, sizeof(m1), cookie_r));
+	hs_cookie_reply_build(reply, m1, &rsp.own, cookie_r);
+
+	/* I: open with R's keys against the initiation it sent */
+	hs_mac_keys_derive(rsp.pub, &rk);
+	assert_int_equal(hs_cookie_reply_open(reply, sizeof(reply), m1, &rk, cookie_i), 0);
+	assert_memory_equal(cookie_i, cookie_r, 16);
+
+	/* I retries with mac2; R (a little later, same source) accepts it */
+	build_initiation(&ini, rsp.pub, NULL, cookie_i, m1);
+	hs_cookie_make(&gen, &src, now + 500, cookie_r);
+	assert_true(hs_mac2_ok(m1, sizeof(m1), cookie_r));
+	/* from another port the cookie is worthless */
+	struct net_endpoint spoof = src;
+	spoof.port++;
+	hs_cookie_make(&gen, &spoof, now + 500, cookie_r);
+	assert_false(hs_mac2_ok(m1, sizeof(m1), cookie_r));
+
+	assert_int_equal(respond(&rsp, m1, sizeof(m1), NULL, ini.pub, m2, tai), 0);
+	assert_int_equal(complete(&ini, m2, sizeof(m2)), 0);
+	assert_memory_equal(ini.keymat_out, rsp.keymat_in, NOISE_ESP_KEYMAT_LEN);
+	assert_memory_equal(ini.keymat_in, rsp.keymat_out, NOISE_ESP_KEYMAT_LEN);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_header_lengths),
+	    cmocka_unit_test(test_header_fields),
+	    cmocka_unit_test(test_header_malformed),
+	    cmocka_unit_test(test_payloads),
+	    cmocka_unit_test(test_payloads_malformed),
+	    cmocka_unit_test(test_tai64n),
+	    cmocka_unit_test(test_mac_keys),
+	    cmocka_unit_test(test_mac1),
+	    cmocka_unit_test(test_mac2),
+	    cmocka_unit_test(test_cookie_rotation),
+	    cmocka_unit_test(test_cookie_reply),
+	    cmocka_unit_test(test_known_answers),
+	    cmocka_unit_test(test_ratelimit_burst_refill),
+	    cmocka_unit_test(test_ratelimit_eviction),
+	    cmocka_unit_test(test_full_handshake),
+	    cmocka_unit_test(test_full_handshake_failures),
+	    cmocka_unit_test(test_full_handshake_cookie),
+	};
+	int ret;
+
+	srand(12345);
+	ret = cmocka_run_group_tests(tests, NULL, NULL);
+	if (mgr)
+		free_mb_mgr(mgr);
+	return ret;
+}

@@ -1,0 +1,157 @@
+/* Signalling payloads: the JSON carried in <ipop xmlns='urn:ipop:signal:1'>
+ * inside XMPP presence (who a member is) and direct messages (connection
+ * requests and replies with endpoint candidates, pings), and the table of
+ * members seen. Pure functions over caller-owned structs, no I/O: the XMPP
+ * module (control/xmpp.h) calls them on every stanza, the fuzz target calls
+ * them on arbitrary bytes. docs/signalling.md has the schemas and examples.
+ *
+ * Every field that arrives from the network is validated: types, lengths,
+ * hex/base64 spelling, address syntax, the node id against the IPv4 it is
+ * derived from, the ULA against the node id. Unknown fields are ignored (a
+ * newer peer may add some); known fields are checked wherever they appear.
+ * Parse functions return 0 or -EBADMSG and write one line naming the field
+ * and what was expected into `why` (may be NULL).
+ */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/addr.h"
+
+#define SIG_NS		   "urn:ipop:signal:1"
+#define SIG_VERSION	   1	/* protocol version this code speaks */
+#define SIG_MAX_PAYLOAD	   4096 /* bytes of JSON text, either direction */
+#define SIG_MAX_CANDIDATES 16
+#define SIG_NODE_ID_LEN	   20 /* SHA-1 of the dotted-quad virtual IPv4 */
+#define SIG_NODE_ID_HEXLEN 40
+#define SIG_KEY_LEN	   32	/* X25519 public key */
+#define SIG_REASON_MAX	   128	/* con_resp "reason", bytes without NUL */
+#define SIG_JID_MAX	   3071 /* RFC 7622: 1023 + 1 + 1023 + 1 + 1023 */
+
+/* What a member advertises in its presence. */
+struct sig_presence {
+	uint8_t node_id[SIG_NODE_ID_LEN];
+	uint16_t version;		 /* 1..65535 */
+	uint32_t ip4;			 /* virtual IPv4, network byte order */
+	uint8_t ip6[16];		 /* fd50:0dbc:41f2:4a3c::/64 + node_id[0..8) */
+	uint8_t mac[6];			 /* unicast, not all zero */
+	uint8_t public_key[SIG_KEY_LEN]; /* static X25519 key */
+	uint16_t port;			 /* underlay (data) UDP port, 1..65535 */
+};
+
+enum sig_msg_type { SIG_MSG_CON_REQ = 0, SIG_MSG_CON_RESP, SIG_MSG_PING, SIG_MSG_PONG };
+
+enum sig_link_kind {
+	SIG_LINK_NONE = 0, /* absent (ping/pong only) */
+	SIG_LINK_SUCCESSOR,
+	SIG_LINK_CHORD,
+	SIG_LINK_ON_DEMAND,
+	SIG_LINK_STATIC,
+};
+
+enum sig_cand_kind { SIG_CAND_HOST = 0, SIG_CAND_SRFLX, SIG_CAND_RELAY, SIG_CAND_STATIC };
+
+struct sig_candidate {
+	enum sig_cand_kind kind;
+	struct net_endpoint addr; /* unicast, not unspecified, port != 0 */
+	uint32_t prio;		  /* higher is preferred */
+};
+
+/* A direct message. con_req and con_resp need link_kind and the candidate
+ * list (0..16 entries); con_resp needs `accept` and may carry a reason.
+ * ping and pong carry only the ids and seq (anything else is optional). */
+struct sig_message {
+	enum sig_msg_type type;
+	uint8_t from_id[SIG_NODE_ID_LEN];
+	uint8_t to_id[SIG_NODE_ID_LEN];
+	enum sig_link_kind link_kind;
+	uint64_t seq;			 /* 0..2^53-1 (exact in every JSON implementation) */
+	bool accept;			 /* con_resp */
+	char reason[SIG_REASON_MAX + 1]; /* con_resp, optional: printable ASCII */
+	unsigned ncand;
+	struct sig_candidate cand[SIG_MAX_CANDIDATES];
+};
+
+/* Parse `len` bytes of JSON (need not be NUL-terminated; at most
+ * SIG_MAX_PAYLOAD). 0 or -EBADMSG. `out` is fully written on success and
+ * unspecified on failure. */
+int sig_presence_parse(const char *json, size_t len, struct sig_presence *out, char *why,
+		       size_t whylen);
+int sig_message_parse(const char *json, size_t len, struct sig_message *out, char *why,
+		      size_t whylen);
+
+/* Build the JSON text (compact, NUL-terminated) into buf. Returns its length,
+ * -EINVAL when the struct would not pass the parser (nothing invalid is ever
+ * sent), or -ENOSPC when buf is too small (SIG_MAX_PAYLOAD + 1 always
+ * suffices). */
+int sig_presence_build(const struct sig_presence *p, char *buf, size_t len);
+int sig_message_build(const struct sig_message *m, char *buf, size_t len);
+
+/* Fills a presence from a virtual IPv4: node id, ULA, version. */
+void sig_presence_init(struct sig_presence *p, uint32_t ip4_be, const uint8_t mac[6],
+		       const uint8_t public_key[SIG_KEY_LEN], uint16_t port);
+
+const char *sig_msg_type_name(enum sig_msg_type t);
+const char *sig_link_kind_name(enum sig_link_kind k); /* "" for NONE */
+const char *sig_cand_kind_name(enum sig_cand_kind k);
+/* 40 lowercase hex digits + NUL. */
+void sig_node_id_hex(const uint8_t id[SIG_NODE_ID_LEN], char out[SIG_NODE_ID_HEXLEN + 1]);
+/* Exactly 40 lowercase hex digits. 0 or -EINVAL. */
+int sig_node_id_parse(const char *hex, uint8_t id[SIG_NODE_ID_LEN]);
+
+/* ---- Member table ----
+ *
+ * The members seen in the group, by JID (the MUC occupant JID or the
+ * contact's full JID), with what they advertise. A member whose public key,
+ * node id, virtual IPv4, ULA or MAC equals another member's (or ours) is
+ * refused and logged: the first holder keeps it. Linear scans: groups are
+ * tens to a few hundred members and presence changes rarely. Not
+ * thread-safe: the control core owns it. */
+
+struct sig_member {
+	char *jid;
+	struct sig_presence p;
+	bool stale; /* seen before our session dropped, not re-announced since */
+};
+
+struct sig_members;
+
+enum sig_member_result {
+	SIG_MEMBER_ADDED = 0,	/* a new member */
+	SIG_MEMBER_CHANGED = 1, /* known JID, different payload */
+	SIG_MEMBER_SAME = 2,	/* known JID, same payload (re-announcement) */
+};
+
+#define SIG_MEMBERS_MAX 4096
+
+struct sig_members *sig_members_create(void); /* NULL + errno */
+void sig_members_destroy(struct sig_members *t);
+/* Our own advertisement: nobody else may claim our key or addresses. NULL
+ * clears it. */
+void sig_members_set_self(struct sig_members *t, const struct sig_presence *self);
+/* Records (or refreshes) a member. Returns enum sig_member_result (>= 0);
+ * -EEXIST when the payload conflicts with another member or with us (logged
+ * with both JIDs and the field; the table is unchanged; `why` says which);
+ * -EINVAL for an empty or over-long JID; -ENOSPC when the table is full;
+ * -ENOMEM. */
+int sig_members_update(struct sig_members *t, const char *jid, const struct sig_presence *p,
+		       char *why, size_t whylen);
+/* 0, or -ENOENT when the JID is not a member. */
+int sig_members_remove(struct sig_members *t, const char *jid);
+const struct sig_member *sig_members_find(const struct sig_members *t, const char *jid);
+const struct sig_member *sig_members_find_node(const struct sig_members *t,
+					       const uint8_t node_id[SIG_NODE_ID_LEN]);
+/* Iteration by index, 0..count-1; valid until the next change. */
+unsigned sig_members_count(const struct sig_members *t);
+const struct sig_member *sig_members_at(const struct sig_members *t, unsigned i);
+/* Resynchronisation after our own session dropped: mark everyone stale
+ * (update clears the mark), later remove those still stale, calling
+ * cb(arg, jid) for each before it goes. Returns how many were removed. */
+void sig_members_mark_stale(struct sig_members *t);
+unsigned sig_members_sweep_stale(struct sig_members *t, void (*cb)(void *arg, const char *jid),
+				 void *arg);
+/* Removes every member whose JID's bare part (before '/') equals bare_jid,
+ * calling cb for each. Returns how many. */
+unsigned sig_members_remove_bare(struct sig_members *t, const char *bare_jid,
+				 void (*cb)(void *arg, const char *jid), void *arg);

@@ -1,9 +1,10 @@
 /* ipopctl: asks a running ipopd over its management socket.
  *
- *   ipopctl [-s SOCKET | -i TAP] status|peers|stats [--json]
+ *   ipopctl [-s SOCKET | -i TAP] status|peers|stats|links|key|sas [--json] [--export]
  *
  * Sends {"cmd":...} as one line, reads one JSON object back and prints it
- * verbatim (--json) or as a table.
+ * verbatim (--json) or as a table. `sas --export` prints the live SAs in
+ * tshark's esp_sa form (the daemon refuses unless its config allows it).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -25,11 +26,15 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: ipopctl [-s SOCKET | -i TAP] status|peers|stats [--json]\n"
+	fprintf(f, "usage: ipopctl [-s SOCKET | -i TAP] COMMAND [--json]\n"
+		   "\n"
+		   "commands: status, peers, stats, links, key (our public key),\n"
+		   "          sas [--export] (live SAs; --export: tshark esp_sa lines with keys)\n"
 		   "\n"
 		   "  -s, --socket PATH  management socket (default " DEFAULT_SOCKET ")\n"
 		   "  -i, --interface T  the instance whose TAP is T (" DEFAULT_RUN_DIR "/T.sock)\n"
 		   "  -j, --json         print the daemon's JSON answer as it is\n"
+		   "  -e, --export       sas: include the keys (needs ipopd.key_export)\n"
 		   "  -V, --version      print the version\n"
 		   "  -h, --help         this text\n");
 }
@@ -61,7 +66,7 @@ static int wait_fd(int fd, short events, const struct timespec *deadline)
 
 /* Returns the response (malloc'd, NUL-terminated) or NULL with a message on
  * stderr. */
-static char *request(const char *path, const char *cmd)
+static char *request(const char *path, const char *req_line)
 {
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	if (strlen(path) >= sizeof(sun.sun_path)) {
@@ -86,9 +91,9 @@ static char *request(const char *path, const char *cmd)
 	clock_gettime(CLOCK_MONOTONIC, &deadline);
 	deadline.tv_sec += TIMEOUT_MS / 1000;
 
-	char req[64];
-	int rl = snprintf(req, sizeof(req), "{\"cmd\":\"%s\"}\n", cmd);
-	if (send(fd, req, (size_t)rl, MSG_NOSIGNAL) != rl) {
+	char req[128];
+	int rl = snprintf(req, sizeof(req), "%s\n", req_line);
+	if (rl <= 0 || (size_t)rl >= sizeof(req) || send(fd, req, (size_t)rl, MSG_NOSIGNAL) != rl) {
 		fprintf(stderr, "ipopctl: cannot send to %s: %s\n", path, strerror(errno));
 		close(fd);
 		return NULL;
@@ -206,6 +211,66 @@ static void print_peers(const json_t *o)
 		printf("(no peers)\n");
 }
 
+static void print_age(const json_t *v)
+{
+	if (json_is_integer(v))
+		printf(" %9llds", (long long)json_integer_value(v));
+	else
+		printf(" %10s", "-");
+}
+
+static void print_links(const json_t *o)
+{
+	const json_t *arr = json_object_get(o, "links");
+	printf("%-16s %-10s %-6s %-24s %-10s %-10s %10s %10s %10s %6s %6s\n", "NAME", "STATE",
+	       "KEYING", "ENDPOINT", "SPI_IN", "SPI_OUT", "KEY_AGE", "LAST_HS", "PACKETS", "HS",
+	       "REKEYS");
+	size_t i;
+	const json_t *l;
+	json_array_foreach(arr, i, l)
+	{
+		printf("%-16s %-10s %-6s %-24s %-10s %-10s", str_or(l, "name", "?"),
+		       str_or(l, "state", "?"), str_or(l, "keying", "?"),
+		       str_or(l, "endpoint", "-"), str_or(l, "spi_in", "-"),
+		       str_or(l, "spi_out", "-"));
+		print_age(json_object_get(l, "key_age_s"));
+		print_age(json_object_get(l, "last_handshake_s"));
+		printf(" %10lld %6lld %6lld\n", int_of(l, "packets_since_handshake"),
+		       int_of(l, "handshakes"), int_of(l, "rekeys"));
+	}
+	if (json_array_size(arr) == 0)
+		printf("(no links)\n");
+}
+
+static void print_sas(const json_t *o, bool export)
+{
+	size_t i;
+	const json_t *v;
+	if (export) {
+		json_array_foreach(json_object_get(o, "esp_sa"), i, v) puts(json_string_value(v));
+		return;
+	}
+	printf("%-16s %-8s %-3s %-10s %12s %14s\n", "LINK", "SESSION", "DIR", "SPI", "PACKETS",
+	       "BYTES");
+	json_array_foreach(json_object_get(o, "sas"), i, v)
+	{
+		printf("%-16s %-8s %-3s %-10s %12lld %14lld\n", str_or(v, "link", "?"),
+		       str_or(v, "session", "?"), str_or(v, "dir", "?"), str_or(v, "spi", "?"),
+		       int_of(v, "packets"), int_of(v, "bytes"));
+	}
+}
+
+static void print_handshake(const json_t *h)
+{
+	if (!json_is_object(h))
+		return;
+	printf("handshake:\n");
+	const char *key;
+	const json_t *v;
+	json_object_foreach((json_t *)h, key, v)
+	    printf("  %-24s %lld\n", key, (long long)json_integer_value(v));
+}
+
 static void print_drops(const json_t *drops, const char *indent)
 {
 	const char *key;
@@ -237,6 +302,7 @@ static void print_stats(const json_t *o)
 	printf("  drops:\n");
 	print_drops(json_object_get(t, "drops"), "    ");
 	printf("fdb_entries: %lld\npunted: %lld\n", int_of(o, "fdb_entries"), int_of(o, "punted"));
+	print_handshake(json_object_get(o, "handshake"));
 	size_t i;
 	const json_t *w;
 	json_array_foreach(json_object_get(o, "workers"), i, w)
@@ -255,14 +321,18 @@ static void print_stats(const json_t *o)
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-	    {"socket", required_argument, NULL, 's'}, {"interface", required_argument, NULL, 'i'},
-	    {"json", no_argument, NULL, 'j'},	      {"version", no_argument, NULL, 'V'},
-	    {"help", no_argument, NULL, 'h'},	      {NULL, 0, NULL, 0},
+	    {"socket", required_argument, NULL, 's'},
+	    {"interface", required_argument, NULL, 'i'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"version", no_argument, NULL, 'V'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"export", no_argument, NULL, 'e'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *sock = NULL, *tap = NULL;
-	bool json = false;
+	bool json = false, export = false;
 	int ch;
-	while ((ch = getopt_long(argc, argv, "s:i:jVh", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "s:i:jeVh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 's':
 			sock = optarg;
@@ -272,6 +342,9 @@ int main(int argc, char **argv)
 			break;
 		case 'j':
 			json = true;
+			break;
+		case 'e':
+			export = true;
 			break;
 		case 'V':
 			printf("ipopctl %s\n", IPOPD_VERSION);
@@ -289,8 +362,18 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	const char *cmd = argv[optind];
-	if (strcmp(cmd, "status") != 0 && strcmp(cmd, "peers") != 0 && strcmp(cmd, "stats") != 0) {
-		fprintf(stderr, "ipopctl: unknown command '%s' (status, peers, stats)\n", cmd);
+	static const char *const cmds[] = {"status", "peers", "stats", "links", "key", "sas"};
+	bool known = false;
+	for (size_t k = 0; k < sizeof(cmds) / sizeof(cmds[0]); k++)
+		known |= strcmp(cmd, cmds[k]) == 0;
+	if (!known) {
+		fprintf(stderr,
+			"ipopctl: unknown command '%s' (status, peers, stats, links, key, sas)\n",
+			cmd);
+		return 2;
+	}
+	if (export && strcmp(cmd, "sas") != 0) {
+		fprintf(stderr, "ipopctl: --export goes with sas\n");
 		return 2;
 	}
 	if (sock && tap) {
@@ -309,7 +392,9 @@ int main(int argc, char **argv)
 	if (!sock)
 		sock = DEFAULT_SOCKET;
 
-	char *res = request(sock, cmd);
+	char line[96];
+	snprintf(line, sizeof(line), "{\"cmd\":\"%s\"%s}", cmd, export ? ",\"export\":true" : "");
+	char *res = request(sock, line);
 	if (!res)
 		return 1;
 	json_error_t jerr;
@@ -334,6 +419,12 @@ int main(int argc, char **argv)
 		print_status(o);
 	else if (strcmp(cmd, "peers") == 0)
 		print_peers(o);
+	else if (strcmp(cmd, "links") == 0)
+		print_links(o);
+	else if (strcmp(cmd, "key") == 0)
+		printf("%s\n", str_or(o, "public_key", "?"));
+	else if (strcmp(cmd, "sas") == 0)
+		print_sas(o, export);
 	else
 		print_stats(o);
 	json_decref(o);

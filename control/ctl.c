@@ -35,6 +35,7 @@ enum ctl_stage {
 	ST_EPOLL,   /* epfd, signalfd, timerfd, notify eventfd */
 	ST_KERNEL,  /* TAP and UDP sockets open, TAP configured */
 	ST_MGR,	    /* control crypto manager */
+	ST_LINKMGR, /* node identity, link manager */
 	ST_PUBLISH, /* publisher (QSBR) */
 	ST_WORKERS, /* nworkers_init workers initialised and attached */
 	ST_PEERS,   /* links, SAs, FDB; first table published */
@@ -118,6 +119,7 @@ int ctl_publish_current(struct ctl *c)
 	}
 	c->fdb.dirty = false;
 	c->table_dirty = false;
+	ctl_linkmgr_published(&c->lm, &c->pub);
 	log_debug("published table %llu (%u links, %u fdb entries)",
 		  (unsigned long long)c->pub.version, c->peers.n, ctl_fdb_count(&c->fdb));
 	return 0;
@@ -246,6 +248,9 @@ static void unwind(struct ctl *c)
 		ctl_peers_free(&c->peers);
 		ctl_fdb_fini(&c->fdb);
 		__attribute__((fallthrough));
+	case ST_LINKMGR:
+		ctl_linkmgr_fini(&c->lm);
+		__attribute__((fallthrough));
 	case ST_MGR:
 		dp_crypto_mgr_destroy(c->mgr);
 		c->mgr = NULL;
@@ -267,6 +272,48 @@ static void unwind(struct ctl *c)
 		break;
 	}
 	c->stage = ST_NONE;
+}
+
+static int lm_send(void *ctx, const struct net_endpoint *to, const void *buf, size_t len)
+{
+	struct ctl *c = ctx;
+	return dp_kernel_send_control(&c->kernel, to, buf, len);
+}
+
+static int lm_publish(void *ctx)
+{
+	return ctl_publish_current(ctx);
+}
+
+static bool any_keyed(const struct ipop_config *cfg)
+{
+	for (unsigned i = 0; i < cfg->npeers; i++)
+		if (cfg->peers[i].keyed)
+			return true;
+	return false;
+}
+
+/* The identity is loaded (or created) always, so `ipopctl key` works; it is
+ * fatal only when keyed peers need it. */
+static int linkmgr_init(struct ctl *c, char *errbuf, size_t errlen)
+{
+	struct ipop_identity id;
+	char ierr[512] = "";
+	int err = ipop_identity_load(c->cfg.state_dir, &id, ierr, sizeof(ierr));
+	if (err && any_keyed(&c->cfg)) {
+		snprintf(errbuf, errlen, "%s", ierr);
+		return err;
+	}
+	if (err)
+		log_warn("no node identity (%s): keyed peers cannot link", ierr);
+	int lerr = ctl_linkmgr_init(&c->lm, &c->cfg, err ? NULL : &id, ctl_now_ms());
+	ipop_identity_wipe(&id);
+	if (lerr) {
+		snprintf(errbuf, errlen, "link manager: %s", strerror(-lerr));
+		return lerr;
+	}
+	ctl_linkmgr_set_io(&c->lm, lm_send, lm_publish, c);
+	return 0;
 }
 
 int ctl_init(struct ctl *c, const struct ctl_options *opt, char *errbuf, size_t errlen)
@@ -342,6 +389,11 @@ int ctl_init(struct ctl *c, const struct ctl_options *opt, char *errbuf, size_t 
 	}
 	c->stage = ST_MGR;
 
+	err = linkmgr_init(c, errbuf, errlen);
+	if (err)
+		goto fail;
+	c->stage = ST_LINKMGR;
+
 	err = ctl_publish_init(&c->pub, nw);
 	if (err) {
 		snprintf(errbuf, errlen, "publisher: %s", strerror(-err));
@@ -363,10 +415,13 @@ int ctl_init(struct ctl *c, const struct ctl_options *opt, char *errbuf, size_t 
 
 	err = ctl_peers_diff(NULL, cfg, c->mgr, &c->next_link_id, &c->peers);
 	c->stage = ST_PEERS;
+	if (!err)
+		err = ctl_linkmgr_attach(&c->lm, &c->peers, ctl_now_ms());
 	if (err) {
 		snprintf(errbuf, errlen, "peers: %s", strerror(-err));
 		goto fail;
 	}
+	ctl_linkmgr_use(&c->lm, &c->peers);
 	make_params(c);
 	err = ctl_publish_current(c);
 	if (err) {
@@ -390,6 +445,11 @@ int ctl_init(struct ctl *c, const struct ctl_options *opt, char *errbuf, size_t 
 		goto fail;
 	}
 	c->stage = ST_MGMT;
+	/* A restarted gateway re-establishes its links at once: the peers
+	 * accept because our timestamps are newer than anything they saw. */
+	ctl_linkmgr_tick(&c->lm, ctl_now_ms());
+	if (c->lm.dirty)
+		ctl_publish_current(c);
 	log_info("ipopd %s: %s mode, tap %s, port %u, backend %s, %u worker%s, %u peer%s, MTU %u",
 		 IPOPD_VERSION, cfg->mode == IPOP_MODE_SWITCH ? "switch" : "l3", c->kernel.tap_name,
 		 cfg->port, cfg->backend, c->nworkers, c->nworkers == 1 ? "" : "s", c->peers.n,
@@ -433,10 +493,15 @@ static void drain_worker(struct ctl *c, struct dp_worker *w, uint64_t now)
 		total += n;
 		for (unsigned i = 0; i < n; i++) {
 			const struct dp_punt *p = punts[i];
+			static const uint8_t marker[4];
+			if (p->len >= 4 && memcmp(p->data, marker, 4) == 0) {
+				ctl_linkmgr_input(&c->lm, p->data, p->len, &p->from, now);
+				continue;
+			}
 			char ep[NET_ENDPOINT_STRLEN];
-			log_debug(
-			    "worker %u: control datagram of %u bytes from %s (no handler yet)",
-			    w->id, p->len, net_endpoint_format(&p->from, ep, sizeof(ep)));
+			c->stun_punts++;
+			log_debug("worker %u: STUN datagram of %u bytes from %s (no handler yet)",
+				  w->id, p->len, net_endpoint_format(&p->from, ep, sizeof(ep)));
 		}
 		c->punted += n;
 		/* The free ring holds every slot, so this cannot fail. */
@@ -478,8 +543,9 @@ static void tick(struct ctl *c)
 			log_debug("fdb: %u entries aged out", aged);
 	}
 	track_peers(c, now);
+	ctl_linkmgr_tick(&c->lm, now);
 	ctl_peers_seq_extend(&c->peers, c->cfg.state_dir);
-	if (c->fdb.dirty || c->table_dirty)
+	if (c->fdb.dirty || c->table_dirty || c->lm.dirty)
 		ctl_publish_current(c);
 	ctl_mgmt_tick(&c->mgmt, now);
 }
@@ -603,6 +669,12 @@ int ctl_reload(struct ctl *c)
 		log_err("reload failed, keeping the running config: peers: %s", strerror(-rc));
 		goto fail;
 	}
+	rc = ctl_linkmgr_attach(&c->lm, &np, ctl_now_ms());
+	if (rc) {
+		log_err("reload failed, keeping the running config: links: %s", strerror(-rc));
+		ctl_peers_abort(&np, &c->peers);
+		goto fail;
+	}
 	struct dp_table *t = ctl_peers_build_table(&np, &c->params, &c->fdb);
 	if (!t) {
 		rc = errno ? -errno : -ENOMEM;
@@ -616,6 +688,7 @@ int ctl_reload(struct ctl *c)
 		ctl_peers_abort(&np, &c->peers);
 		goto fail;
 	}
+	ctl_linkmgr_published(&c->lm, &c->pub);
 	unsigned kept = 0;
 	for (unsigned i = 0; i < np.n; i++)
 		kept += !np.v[i].fresh;

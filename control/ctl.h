@@ -4,8 +4,14 @@
  *
  * Startup order (ctl_init): config → log level → state and socket dirs →
  * kernel backend (TAP + UDP sockets) → TAP configuration → control crypto
- * manager → publisher → workers → first table → worker threads → management
- * socket → signalfd/timerfd/epoll. ctl_fini undoes it in reverse.
+ * manager → node identity and link manager → publisher → workers → first
+ * table → worker threads → management socket → signalfd/timerfd/epoll →
+ * first initiations to keyed peers. ctl_fini undoes it in reverse.
+ *
+ * Punted control datagrams (first 4 bytes zero) go to the link manager
+ * (linkmgr.h), which publishes through ctl_publish_current: at once when an
+ * inbound SA must be out before a handshake answer leaves, otherwise from
+ * the tick when it marked itself dirty.
  *
  * The caller must block SIGINT, SIGTERM and SIGHUP in every thread before
  * ctl_init (they arrive through a signalfd, and worker threads inherit the
@@ -23,6 +29,7 @@
 
 #include "control/config.h"
 #include "control/fdb.h"
+#include "control/linkmgr.h"
 #include "control/mgmt.h"
 #include "control/netif.h"
 #include "control/peers.h"
@@ -60,6 +67,7 @@ struct ctl {
 	int notify_fd;
 
 	struct ctl_peers peers;
+	struct ctl_linkmgr lm;
 	uint32_t next_link_id;
 	struct ctl_fdb fdb;
 	struct dp_table_params params;
@@ -69,7 +77,8 @@ struct ctl {
 	int sig_fd, timer_fd, epfd;
 
 	uint64_t start_ms;
-	uint64_t punted; /* punts received from workers */
+	uint64_t punted;     /* punts received from workers */
+	uint64_t stun_punts; /* of which STUN (no handler yet) */
 	uint64_t reloads, reload_errors;
 };
 

@@ -1,5 +1,7 @@
 /* The management socket (see mgmt.h): connection handling in the control
- * loop, and the JSON answers built from the control core's state. */
+ * loop, and the JSON answers built from the control core's state. Keys
+ * appear only in a "sas" answer with "export": true, and only when the
+ * config sets key_export. */
 #include "control/mgmt.h"
 
 #include <arpa/inet.h>
@@ -16,6 +18,8 @@
 #include <unistd.h>
 
 #include "control/ctl.h"
+#include "control/identity.h"
+#include "control/linkmgr.h"
 #include "util/log.h"
 
 /* ---- JSON answers ---------------------------------------------------- */
@@ -61,6 +65,29 @@ static json_t *status_json(struct ctl *c)
 			 "config", c->config_abs, "reloads", (json_int_t)c->reloads);
 }
 
+/* A peer's state, endpoint and current SPIs, whichever way it is keyed. */
+static void peer_view(const struct ctl_peer *p, const char **state, const struct net_endpoint **ep,
+		      uint32_t *spi_in, uint32_t *spi_out)
+{
+	const struct lm_link *lk = p->lk;
+	if (!lk) {
+		*state = p->sa_out ? "up" : "down";
+		*ep = &p->conf->endpoint;
+		*spi_in = p->conf->keyed ? 0 : p->conf->sa_in.spi;
+		*spi_out = p->conf->keyed ? 0 : p->conf->sa_out.spi;
+		return;
+	}
+	*state = ctl_linkmgr_state_name(lk->state);
+	*ep = &lk->endpoint;
+	*spi_in = lk->cur.sa_in ? lk->cur.sa_in->spi : 0;
+	*spi_out = lk->cur.sa_out ? lk->cur.sa_out->spi : 0;
+}
+
+static json_t *spi_json(uint32_t spi)
+{
+	return spi ? hex32_json(spi) : json_null();
+}
+
 static json_t *peers_json(struct ctl *c)
 {
 	json_t *arr = json_array();
@@ -70,6 +97,10 @@ static json_t *peers_json(struct ctl *c)
 		const struct ipop_peer_conf *pc = p->conf;
 		const struct dp_link_stats *s = &p->link->stats;
 		char ep[NET_ENDPOINT_STRLEN], pfx[64];
+		const char *state;
+		const struct net_endpoint *pep;
+		uint32_t spi_in, spi_out;
+		peer_view(p, &state, &pep, &spi_in, &spi_out);
 		json_t *routes = json_array();
 		for (unsigned r = 0; routes && r < pc->nroutes; r++)
 			json_array_append_new(routes, json_string(net_prefix_format(
@@ -81,10 +112,9 @@ static json_t *peers_json(struct ctl *c)
 		    "{s:s, s:I, s:s, s:o, s:o, s:o, s:s, s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:I, "
 		    "s:I, s:o}",
 		    "name", pc->name, "id", (json_int_t)p->link->id, "endpoint",
-		    net_endpoint_format(&pc->endpoint, ep, sizeof(ep)), "ip4", ip4_json(pc->ip4),
-		    "ip6", ip6_json(pc->ip6), "routes", routes ? routes : json_null(), "state",
-		    p->sa_out ? "up" : "down", "spi_in", hex32_json(pc->sa_in.spi), "spi_out",
-		    hex32_json(pc->sa_out.spi), "tx_packets",
+		    net_endpoint_format(pep, ep, sizeof(ep)), "ip4", ip4_json(pc->ip4), "ip6",
+		    ip6_json(pc->ip6), "routes", routes ? routes : json_null(), "state", state,
+		    "spi_in", spi_json(spi_in), "spi_out", spi_json(spi_out), "tx_packets",
 		    (json_int_t)atomic_load_explicit(&s->tx_packets, memory_order_relaxed),
 		    "tx_bytes",
 		    (json_int_t)atomic_load_explicit(&s->tx_bytes, memory_order_relaxed),
@@ -102,6 +132,152 @@ static json_t *peers_json(struct ctl *c)
 	return json_pack("{s:o}", "peers", arr ? arr : json_null());
 }
 
+static json_t *age_json(uint64_t now, uint64_t then)
+{
+	return then ? json_integer((json_int_t)((now - then) / 1000)) : json_null();
+}
+
+static uint64_t sa_packets(const struct dp_sa *sa)
+{
+	return sa ? atomic_load_explicit(&sa->packets, memory_order_relaxed) : 0;
+}
+
+static json_t *links_json(struct ctl *c)
+{
+	json_t *arr = json_array();
+	uint64_t now = ctl_now_ms();
+	for (unsigned i = 0; arr && i < c->peers.n; i++) {
+		const struct ctl_peer *p = &c->peers.v[i];
+		const struct lm_link *lk = p->lk;
+		char ep[NET_ENDPOINT_STRLEN];
+		const char *state;
+		const struct net_endpoint *pep;
+		uint32_t spi_in, spi_out;
+		peer_view(p, &state, &pep, &spi_in, &spi_out);
+		json_t *o;
+		if (!lk) {
+			o = json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:n, s:n, s:I, s:i, s:i}",
+				      "name", p->conf->name, "keying",
+				      p->conf->keyed ? "noise" : "manual", "state", state,
+				      "endpoint", net_endpoint_format(pep, ep, sizeof(ep)),
+				      "spi_in", spi_json(spi_in), "spi_out", spi_json(spi_out),
+				      "key_age_s", "last_handshake_s", "packets_since_handshake",
+				      (json_int_t)(sa_packets(p->sa_in) + sa_packets(p->sa_out)),
+				      "handshakes", 0, "rekeys", 0);
+		} else {
+			o = json_pack(
+			    "{s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:I, s:I, s:I}", "name",
+			    lk->name, "keying", "noise", "state", state, "endpoint",
+			    net_endpoint_format(pep, ep, sizeof(ep)), "spi_in", spi_json(spi_in),
+			    "spi_out", spi_json(spi_out), "key_age_s",
+			    lk->cur.sa_in ? age_json(now, lk->cur.born_ms) : json_null(),
+			    "last_handshake_s", age_json(now, lk->last_handshake_ms),
+			    "packets_since_handshake",
+			    (json_int_t)(sa_packets(lk->cur.sa_in) + sa_packets(lk->cur.sa_out)),
+			    "handshakes", (json_int_t)lk->handshakes, "rekeys",
+			    (json_int_t)lk->rekeys);
+		}
+		json_array_append_new(arr, o);
+	}
+	return json_pack("{s:o}", "links", arr ? arr : json_null());
+}
+
+static json_t *key_json(struct ctl *c)
+{
+	if (!c->lm.have_id)
+		return NULL;
+	char b64[IPOP_KEY_B64_LEN + 1];
+	ipop_key_to_base64(c->lm.id.pub, b64);
+	return json_pack("{s:s}", "public_key", b64);
+}
+
+static void sa_add(json_t *arr, json_t *lines, const char *link, const char *role, const char *dir,
+		   const struct dp_sa *sa, const uint8_t *keymat, bool v6)
+{
+	if (!sa)
+		return;
+	char spi[16];
+	snprintf(spi, sizeof(spi), "0x%08x", sa->spi);
+	json_array_append_new(
+	    arr,
+	    json_pack("{s:s, s:s, s:s, s:s, s:I, s:I}", "link", link, "session", role, "dir", dir,
+		      "spi", spi, "packets",
+		      (json_int_t)atomic_load_explicit(&sa->packets, memory_order_relaxed), "bytes",
+		      (json_int_t)atomic_load_explicit(&sa->bytes, memory_order_relaxed)));
+	if (!lines || !keymat)
+		return;
+	/* tshark's esp_sa UAT: protocol, src, dst, SPI, encryption, key, auth, auth key */
+	char hex[2 * DP_SA_KEYMAT_LEN + 1], line[256];
+	hex_encode(keymat, DP_SA_KEYMAT_LEN, hex);
+	snprintf(line, sizeof(line),
+		 "\"%s\",\"*\",\"*\",\"%s\",\"AES-GCM with 16 octet ICV [RFC4106]\",\"0x%s\","
+		 "\"NULL\",\"\"",
+		 v6 ? "IPv6" : "IPv4", spi, hex);
+	explicit_bzero(hex, sizeof(hex));
+	json_array_append_new(lines, json_string(line));
+	explicit_bzero(line, sizeof(line));
+}
+
+/* Every live SA; with export (only when the config allows it) also the
+ * esp_sa lines with their keys. */
+static json_t *sas_json(struct ctl *c, bool export, const char **error)
+{
+	if (export && !c->cfg.key_export) {
+		*error = "key export is disabled (ipopd.key_export)";
+		return NULL;
+	}
+	json_t *arr = json_array();
+	json_t *lines = export ? json_array() : NULL;
+	for (unsigned i = 0; arr && i < c->peers.n; i++) {
+		const struct ctl_peer *p = &c->peers.v[i];
+		const struct ipop_peer_conf *pc = p->conf;
+		const struct lm_link *lk = p->lk;
+		if (!lk) {
+			bool v6 = pc->endpoint.family == AF_INET6;
+			sa_add(arr, lines, pc->name, "manual", "in", p->sa_in, pc->sa_in.keymat,
+			       v6);
+			sa_add(arr, lines, pc->name, "manual", "out", p->sa_out, pc->sa_out.keymat,
+			       v6);
+			continue;
+		}
+		bool v6 = lk->endpoint.family == AF_INET6;
+		const struct lm_session *ss[3] = {&lk->cur, &lk->next, &lk->prev};
+		static const char *const role[3] = {"current", "next", "previous"};
+		for (unsigned k = 0; k < 3; k++) {
+			const struct lm_session *s = ss[k];
+			sa_add(arr, lines, lk->name, role[k], "in", s->sa_in,
+			       s->has_keymat ? s->keymat_in : NULL, v6);
+			sa_add(arr, lines, lk->name, role[k], "out", s->sa_out,
+			       s->has_keymat ? s->keymat_out : NULL, v6);
+		}
+	}
+	json_t *o = json_pack("{s:o}", "sas", arr ? arr : json_null());
+	if (o && lines)
+		json_object_set_new(o, "esp_sa", lines);
+	else
+		json_decref(lines);
+	return o;
+}
+
+static json_t *handshake_json(const struct lm_counters *h)
+{
+	return json_pack(
+	    "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+	    "s:I, s:I}",
+	    "initiations_sent", (json_int_t)h->initiations_sent, "initiations_received",
+	    (json_int_t)h->initiations_received, "responses_sent", (json_int_t)h->responses_sent,
+	    "responses_received", (json_int_t)h->responses_received, "completed",
+	    (json_int_t)h->completed, "rekeys", (json_int_t)h->rekeys, "retransmits",
+	    (json_int_t)h->retransmits, "mac1_fail", (json_int_t)h->mac1_fail, "stale_timestamp",
+	    (json_int_t)h->stale_timestamp, "unknown_key", (json_int_t)h->unknown_key,
+	    "decrypt_fail", (json_int_t)h->decrypt_fail, "cookie_replies_sent",
+	    (json_int_t)h->cookie_replies_sent, "ratelimited", (json_int_t)h->ratelimited,
+	    "links_down", (json_int_t)h->links_down, "malformed", (json_int_t)h->malformed,
+	    "collisions", (json_int_t)h->collisions, "cookie_replies_received",
+	    (json_int_t)h->cookie_replies_received, "keepalives_sent",
+	    (json_int_t)h->keepalives_sent);
+}
+
 static json_t *counters_json(const struct dp_counters *k)
 {
 	json_t *drops = json_object();
@@ -109,7 +285,7 @@ static json_t *counters_json(const struct dp_counters *k)
 		json_object_set_new(drops, dp_drop_names[d], json_integer((json_int_t)k->drops[d]));
 	return json_pack(
 	    "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-	    "s:o}",
+	    "s:I, s:o}",
 	    "host_rx_packets", (json_int_t)k->host_rx_packets, "host_rx_bytes",
 	    (json_int_t)k->host_rx_bytes, "host_tx_packets", (json_int_t)k->host_tx_packets,
 	    "host_tx_bytes", (json_int_t)k->host_tx_bytes, "net_rx_packets",
@@ -119,7 +295,7 @@ static json_t *counters_json(const struct dp_counters *k)
 	    (json_int_t)k->arp_replies, "nd_replies", (json_int_t)k->nd_replies, "flooded",
 	    (json_int_t)k->flooded, "learn_events", (json_int_t)k->learn_events, "tables",
 	    (json_int_t)k->tables, "loops", (json_int_t)k->loops, "idle_sleeps",
-	    (json_int_t)k->idle_sleeps, "drops", drops);
+	    (json_int_t)k->idle_sleeps, "keepalives", (json_int_t)k->keepalives, "drops", drops);
 }
 
 static json_t *stats_json(struct ctl *c)
@@ -137,9 +313,11 @@ static json_t *stats_json(struct ctl *c)
 			json_object_set_new(o, "id", json_integer(i));
 		json_array_append_new(arr, o);
 	}
-	return json_pack("{s:o, s:o, s:I, s:I}", "workers", arr ? arr : json_null(), "total",
-			 counters_json(&total), "fdb_entries", (json_int_t)ctl_fdb_count(&c->fdb),
-			 "punted", (json_int_t)c->punted);
+	return json_pack("{s:o, s:o, s:I, s:I, s:I, s:o}", "workers", arr ? arr : json_null(),
+			 "total", counters_json(&total), "fdb_entries",
+			 (json_int_t)ctl_fdb_count(&c->fdb), "punted", (json_int_t)c->punted,
+			 "stun_punted", (json_int_t)c->stun_punts, "handshake",
+			 handshake_json(&c->lm.hs));
 }
 
 static char *error_json(const char *msg)
@@ -166,20 +344,47 @@ char *ctl_mgmt_respond(struct ctl *c, const char *line, size_t len)
 	}
 	const char *cmd = json_string_value(cmdv);
 	json_t *res = NULL;
+	const char *error = NULL;
 	if (strcmp(cmd, "status") == 0)
 		res = status_json(c);
 	else if (strcmp(cmd, "peers") == 0)
 		res = peers_json(c);
 	else if (strcmp(cmd, "stats") == 0)
 		res = stats_json(c);
+	else if (strcmp(cmd, "links") == 0)
+		res = links_json(c);
+	else if (strcmp(cmd, "key") == 0) {
+		res = key_json(c);
+		if (!res)
+			error = "this instance has no node identity";
+	} else if (strcmp(cmd, "sas") == 0) {
+		res = sas_json(c, json_is_true(json_object_get(req, "export")), &error);
+	}
 	if (!res) {
-		char msg[120];
-		snprintf(msg, sizeof(msg), "unknown command \"%.60s\" (status, peers, stats)", cmd);
+		char msg[160];
+		if (!error) {
+			snprintf(
+			    msg, sizeof(msg),
+			    "unknown command \"%.60s\" (status, peers, stats, links, key, sas)",
+			    cmd);
+			error = msg;
+		}
+		char *out = error_json(error);
 		json_decref(req);
-		return error_json(msg);
+		return out;
 	}
 	json_decref(req);
 	char *s = json_dumps(res, JSON_COMPACT);
+	/* An export answer holds keys: wipe jansson's copies of them. */
+	json_t *lines = json_object_get(res, "esp_sa");
+	size_t k;
+	json_t *l;
+	json_array_foreach(lines, k, l)
+	{
+		char *txt = (char *)json_string_value(l);
+		if (txt)
+			explicit_bzero(txt, strlen(txt));
+	}
 	json_decref(res);
 	return s;
 }

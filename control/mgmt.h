@@ -1,6 +1,7 @@
 /* The management socket: a unix stream socket per instance speaking one line
- * of JSON each way ({"cmd":"status"|"peers"|"stats"} in, one object out, then
- * the server closes). Clients are served from the control loop without ever
+ * of JSON each way ({"cmd":"status"|"peers"|"stats"|"links"|"key"|"sas"} in,
+ * {"cmd":"sas","export":true} for tshark esp_sa lines when key_export is on;
+ * one object out, then the server closes). Clients are served from the control loop without ever
  * blocking it: non-blocking fds, a bounded request buffer, a bounded number of
  * clients and a deadline per client.
  */

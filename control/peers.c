@@ -1,6 +1,7 @@
 /* Statically keyed peers (see peers.h): link and SA lifetimes across reloads,
  * and the forwarding table built from the peer set. */
 #include "control/peers.h"
+#include "control/linkmgr.h"
 #include "control/seqstore.h"
 
 #include <errno.h>
@@ -26,6 +27,9 @@ static bool prefix_equal(const struct net_prefix *a, const struct net_prefix *b)
 /* Everything that goes into the peer's link, SAs or table entries. */
 static bool peer_conf_equal(const struct ipop_peer_conf *a, const struct ipop_peer_conf *b)
 {
+	if (a->keyed != b->keyed ||
+	    (a->keyed && memcmp(a->public_key, b->public_key, sizeof(a->public_key)) != 0))
+		return false;
 	if (strcmp(a->name, b->name) != 0 || !net_endpoint_equal(&a->endpoint, &b->endpoint) ||
 	    a->ip4 != b->ip4 || memcmp(a->ip6, b->ip6, 16) != 0 || a->nroutes != b->nroutes ||
 	    !sa_conf_equal(&a->sa_in, &b->sa_in) || !sa_conf_equal(&a->sa_out, &b->sa_out))
@@ -50,8 +54,10 @@ static void peer_destroy(struct ctl_peer *p)
 {
 	dp_sa_destroy(p->sa_in);
 	dp_sa_destroy(p->sa_out);
+	ctl_linkmgr_link_destroy(p->lk);
 	free(p->link);
 	p->sa_in = p->sa_out = NULL;
+	p->lk = NULL;
 	p->link = NULL;
 }
 
@@ -87,14 +93,18 @@ void ctl_peers_seq_extend(struct ctl_peers *set, const char *state_dir)
 {
 	for (unsigned i = 0; state_dir[0] && i < set->n; i++) {
 		struct ctl_peer *p = &set->v[i];
+		if (!p->sa_out) /* keyed: fresh keys per handshake, nothing to persist */
+			continue;
 		uint64_t cur = atomic_load(&p->sa_out->seq);
-		if (cur + CTL_SEQ_RESERVE / 2 < p->seq_reserved || p->seq_reserved > DP_SA_SEQ_LIMIT)
+		if (cur + CTL_SEQ_RESERVE / 2 < p->seq_reserved ||
+		    p->seq_reserved > DP_SA_SEQ_LIMIT)
 			continue;
 		uint64_t reserve = cur + CTL_SEQ_RESERVE;
 		int err = ctl_seq_store(state_dir, p->sa_out->spi, reserve);
 		if (err) {
 			/* Fail closed: the data plane stops at the old limit. */
-			log_ratelimited(LOG_ERROR, "peer %s: cannot extend the sequence reservation: %s",
+			log_ratelimited(LOG_ERROR,
+					"peer %s: cannot extend the sequence reservation: %s",
 					p->conf->name, strerror(-err));
 			continue;
 		}
@@ -108,6 +118,8 @@ void ctl_peers_seq_final(const struct ctl_peers *set, const char *state_dir)
 {
 	for (unsigned i = 0; state_dir[0] && i < set->n; i++) {
 		const struct ctl_peer *p = &set->v[i];
+		if (!p->sa_out)
+			continue;
 		uint64_t cur = atomic_load(&p->sa_out->seq);
 		uint64_t limit = atomic_load(&p->sa_out->seq_limit);
 		/* Numbers past the limit were skipped, not used. */
@@ -126,6 +138,8 @@ static int peer_create(struct ctl_peer *p, const struct ipop_peer_conf *conf, IM
 		return -ENOMEM;
 	p->link->id = link_id;
 	snprintf(p->link->name, sizeof(p->link->name), "%s", conf->name);
+	if (conf->keyed)
+		return 0; /* sessions come from the link manager */
 	p->sa_in = dp_sa_create(mgr, conf->sa_in.spi, conf->sa_in.keymat, link_id);
 	if (!p->sa_in)
 		goto fail;
@@ -176,9 +190,13 @@ int ctl_peers_diff(struct ctl_peers *old, const struct ipop_config *cfg, IMB_MGR
 			ctl_peers_abort(out, old);
 			return err;
 		}
-		log_info("peer %s: %s (link %u, spi in 0x%08x, out 0x%08x)", pc->name,
-			 o ? "changed" : "added", out->v[out->n].link->id, pc->sa_in.spi,
-			 pc->sa_out.spi);
+		if (pc->keyed)
+			log_info("peer %s: %s (link %u, keyed)", pc->name, o ? "changed" : "added",
+				 out->v[out->n].link->id);
+		else
+			log_info("peer %s: %s (link %u, spi in 0x%08x, out 0x%08x)", pc->name,
+				 o ? "changed" : "added", out->v[out->n].link->id, pc->sa_in.spi,
+				 pc->sa_out.spi);
 		out->n++;
 	}
 	return 0;
@@ -207,6 +225,8 @@ void ctl_peers_retire(struct ctl_peers *old, struct ctl_publisher *pub, struct c
 			ctl_fdb_remove_link(fdb, p->link->id);
 		/* If the publisher cannot queue them, leaking is the only safe
 		 * choice: a worker may still hold a table pointing to them. */
+		ctl_linkmgr_link_retire(p->lk, pub);
+		p->lk = NULL;
 		if (ctl_publish_defer_free(pub, p->sa_in, sa_free) ||
 		    ctl_publish_defer_free(pub, p->sa_out, sa_free) ||
 		    ctl_publish_defer_free(pub, p->link, link_free))
@@ -251,15 +271,17 @@ struct dp_table *ctl_peers_build_table(const struct ctl_peers *set,
 				       const struct dp_table_params *params,
 				       const struct ctl_fdb *fdb)
 {
-	uint32_t nroutes = 0;
-	for (unsigned i = 0; i < set->n; i++)
+	uint32_t nroutes = 0, nspi = 0;
+	for (unsigned i = 0; i < set->n; i++) {
 		nroutes += 2 + set->v[i].conf->nroutes;
+		nspi += set->v[i].conf->keyed ? 3 : 1; /* keyed: current, next, previous */
+	}
 	uint32_t nfdb = params->mode == DP_MODE_SWITCH && fdb ? ctl_fdb_count(fdb) : 0;
 	if (set->n >= DP_LINK_NONE) {
 		errno = E2BIG;
 		return NULL;
 	}
-	struct dp_table *t = dp_table_create(params, (uint16_t)set->n, set->n, nroutes, nfdb);
+	struct dp_table *t = dp_table_create(params, (uint16_t)set->n, nspi, nroutes, nfdb);
 	if (!t)
 		return NULL;
 
@@ -267,14 +289,26 @@ struct dp_table *ctl_peers_build_table(const struct ctl_peers *set,
 		const struct ctl_peer *p = &set->v[i];
 		const struct ipop_peer_conf *pc = p->conf;
 		uint16_t idx = (uint16_t)i;
-		dp_table_set_link(t, idx, p->link, p->sa_out, &pc->endpoint);
-		int err = dp_table_add_spi(t, p->sa_in, idx);
-		if (err) {
-			log_err("peer %s: inbound SPI 0x%08x: %s", pc->name, pc->sa_in.spi,
-				err == -EEXIST ? "used by another peer" : strerror(-err));
-			dp_table_free(t);
-			errno = -err;
-			return NULL;
+		struct dp_sa *in[3] = {p->sa_in};
+		unsigned nin = 1;
+		if (p->lk) {
+			dp_table_set_link(t, idx, p->link, ctl_linkmgr_link_sa_out(p->lk),
+					  &p->lk->endpoint);
+			nin = ctl_linkmgr_link_sa_in(p->lk, in);
+		} else {
+			dp_table_set_link(t, idx, p->link, p->sa_out, &pc->endpoint);
+		}
+		for (unsigned k = 0; k < nin; k++) {
+			if (!in[k])
+				continue; /* keyed peer without its lm_link (not attached) */
+			int err = dp_table_add_spi(t, in[k], idx);
+			if (err) {
+				log_err("peer %s: inbound SPI 0x%08x: %s", pc->name, in[k]->spi,
+					err == -EEXIST ? "used by another peer" : strerror(-err));
+				dp_table_free(t);
+				errno = -err;
+				return NULL;
+			}
 		}
 		if (pc->ip4) {
 			struct net_prefix h4 = {.len = 32, .family = AF_INET};

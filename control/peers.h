@@ -1,14 +1,17 @@
-/* Statically keyed peers: the links and SAs the control core creates from the
- * config's peer list, and the forwarding tables built from them.
+/* Static peers: the links and SAs the control core creates from the config's
+ * peer list, and the forwarding tables built from them.
  *
- * Each peer owns one struct dp_link (stable id) and two SAs: sa_in (we verify
- * with it, looked up by SPI) and sa_out (we encrypt with it). A reload diffs
- * the new peer list against the running one: a peer whose name, endpoint,
- * virtual address, routes and both SAs are unchanged keeps the very same
- * objects, so its sequence numbers, replay window and counters carry on and
- * its traffic is not disturbed; everything else gets fresh objects, and the
- * objects of removed or changed peers are retired through the publisher once a
- * table without them is out.
+ * Each peer owns one struct dp_link (stable id). A manually keyed peer owns
+ * two SAs from the config: sa_in (we verify with it, looked up by SPI) and
+ * sa_out (we encrypt with it). A keyed peer (public key) owns instead an
+ * lm_link (linkmgr.h) whose sessions hold the negotiated SAs; the diff leaves
+ * it NULL and ctl_linkmgr_attach() fills it in. A reload diffs the new peer
+ * list against the running one: a peer whose name, endpoint, virtual address,
+ * routes and both SAs (keyed: public key) are unchanged keeps the very same
+ * objects (keyed: its lm_link and live sessions), so its sequence numbers,
+ * replay windows and counters carry on and its traffic is not disturbed;
+ * everything else gets fresh objects, and the objects of removed or changed
+ * peers are retired through the publisher once a table without them is out.
  */
 #pragma once
 #include <stdbool.h>
@@ -20,12 +23,15 @@
 #include "control/publish.h"
 #include "dataplane/table.h"
 
+struct lm_link;
+
 struct ctl_peer {
 	const struct ipop_peer_conf *conf; /* points into the config it was built from */
 	struct dp_link *link;
-	struct dp_sa *sa_in, *sa_out;
-	bool kept;  /* old set only: objects carried over to the new set */
-	bool fresh; /* new set only: objects created by this diff */
+	struct dp_sa *sa_in, *sa_out; /* manual keys only (NULL for keyed peers) */
+	struct lm_link *lk;	      /* keyed peers only: sessions (linkmgr.h) */
+	bool kept;		      /* old set only: objects carried over to the new set */
+	bool fresh;		      /* new set only: objects created by this diff */
 	uint64_t last_rx_packets, last_rx_ms; /* control loop's view of the link's rx */
 	uint64_t seq_reserved; /* outbound sequence numbers reserved on disk up to here */
 };
@@ -60,8 +66,9 @@ void ctl_peers_seq_final(const struct ctl_peers *set, const char *state_dir);
 const struct ctl_peer *ctl_peers_find_link(const struct ctl_peers *set, uint32_t link_id);
 
 /* A sealed table with one link per peer (sa_out, endpoint), each peer's
- * inbound SPI, the host routes of its virtual IPv4 and ULA and its routed
- * subnets, and (switch mode) the FDB. NULL + errno. */
+ * inbound SPI (keyed peers: their live sessions' SPIs, the current outbound
+ * SA only while the link is up, and the endpoint it last roamed to), the host routes of its virtual
+ * IPv4 and ULA and its routed subnets, and (switch mode) the FDB. NULL + errno. */
 struct dp_table *ctl_peers_build_table(const struct ctl_peers *set,
 				       const struct dp_table_params *params,
 				       const struct ctl_fdb *fdb);

@@ -24,6 +24,8 @@
 #include "dataplane/l3.h"
 #include "dataplane/sa.h"
 
+#define NH_DUMMY 59 /* ESP next header of a dummy packet (RFC 4303 2.6): keepalives */
+
 static inline void drop_now(struct dp_ctx *ctx, struct dp_pkt *p, enum dp_drop reason)
 {
 	DP_COUNT_DROP(ctx->counters, reason);
@@ -396,6 +398,13 @@ static void from_net_chunk(struct dp_ctx *ctx, const struct dp_table *t, struct 
 
 	struct dp_learn_event last = {.link_id = UINT32_MAX};
 	for (unsigned i = 0; i < m; i++) {
+		/* RFC 4303 dummy packet: the control core's keepalive. It counted
+		 * as received on its link above, which is all it is for. */
+		if (unlikely(v[i]->next_hdr == NH_DUMMY)) {
+			DP_COUNT(ctx->counters, keepalives, 1);
+			dp_pool_put(ctx->pool, v[i]);
+			continue;
+		}
 		if (t->p.mode == DP_MODE_SWITCH)
 			net_switch(ctx, t, v[i], out, &last);
 		else

@@ -138,6 +138,7 @@ struct dp_counters {
 	uint64_t learn_events; /* L2: MAC learn events queued to the control core */
 	uint64_t tables;       /* forwarding tables adopted */
 	uint64_t loops, idle_sleeps;
+	uint64_t keepalives;   /* ESP dummy packets (next header 59) received and discarded */
 	uint64_t drops[DP_DROP__MAX];
 } __attribute__((aligned(64)));
 

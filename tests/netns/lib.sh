@@ -428,3 +428,226 @@ ping_fails()
 	fi
 	printf '%s\n' "$out"
 }
+
+# --- keyed links (issue 3): identities from ipopd, peers by public key ---
+
+# Identity state directory of SITE (ID distinguishes two overlays run side by
+# side by one site: each instance needs its own state directory and key).
+kstate_dir() { printf '%s/kstate-%s%s' "$T" "$1" "${2:+-$2}"; }
+
+# node_pubkey SITE [ID]: the base64 public key of SITE's identity, as
+# `ipopd --show-pubkey` prints it (which creates node.key on first use). Runs
+# ipopd against a stub config with the same state_dir and no peers, so the
+# keys exist before the real configs, which name each other's keys, are written.
+node_pubkey()
+{
+	local site=$1 id=${2:-} cache stub out
+	cache="$T/keys/pub-$site${id:+-$id}"
+	if [ ! -s "$cache" ]; then
+		stub="$T/keys/stub-$site${id:+-$id}.json"
+		cat >"$stub" <<-EOS
+			{
+			  "CFx": {"vpn_type": "GroupVPN", "ip4_mask": 24},
+			  "TincanSender": {"switchmode": 0, "svpn_port": 5800},
+			  "BaseTopologyManager": {"ip4": "10.254.0.${SITE_IDX[$site]:-1}"},
+			  "ipopd": {"tap": "stub", "mgmt_socket": "$T/keys/stub.sock",
+			            "state_dir": "$(kstate_dir "$site" "$id")", "peers": []}
+			}
+		EOS
+		out=$("$IPOPD" -c "$stub" --show-pubkey 2>&1) ||
+			fail "ipopd -c $stub --show-pubkey failed: $out"
+		[[ "$out" =~ ^[A-Za-z0-9+/]{43}=$ ]] ||
+			fail "ipopd --show-pubkey printed no 44-character base64 key: '$out'"
+		printf '%s\n' "$out" >"$cache"
+	fi
+	cat "$cache"
+}
+
+# A random 32-byte key in base64 (a public key nobody holds the private key of).
+rand_b64key() { head -c 32 /dev/urandom | base64; }
+
+# write_keyed_config FILE key=value...
+# Like write_config, but the peers are keyed by public key (no SAs):
+#   site= mode= port= tap= net= mask= hostoff= peers= epnet= bridge= workers=
+#   sock= extra= routes_<peer>=   as in write_config
+#   id=ID            identity/overlay tag: state_dir = kstate_dir SITE ID and
+#                    the peers' keys are node_pubkey PEER ID (default: none)
+#   state=DIR        state_dir override (the peers' keys still follow id=)
+#   key_<peer>=B64   public key written for that peer (default: its real one)
+#   psk=HEX64  psk_file=PATH  allowed='"b64", ...'  rekey=S  rekey_packets=N
+#   keepalive=S  link_timeout=S  key_export=true|false
+write_keyed_config()
+{
+	local file=$1
+	shift
+	local site="" mode=l3 port=5800 tap="" net=10.254.0 mask=24 peers="" epnet=198.18.0
+	local bridge="" workers=1 extra="" sock="" state="" hostoff=0 id="" kv k v
+	local psk="" psk_file="" allowed="" rekey="" rekey_packets="" keepalive="" link_timeout=""
+	local key_export=""
+	declare -A routes=() pkeys=()
+	for kv in "$@"; do
+		k=${kv%%=*}
+		v=${kv#*=}
+		case $k in
+		site) site=$v ;;
+		mode) mode=$v ;;
+		port) port=$v ;;
+		tap) tap=$v ;;
+		net) net=$v ;;
+		mask) mask=$v ;;
+		hostoff) hostoff=$v ;;
+		peers) peers=$v ;;
+		epnet) epnet=$v ;;
+		bridge) bridge=$v ;;
+		workers) workers=$v ;;
+		extra) extra=$v ;;
+		sock) sock=$v ;;
+		state) state=$v ;;
+		id) id=$v ;;
+		psk) psk=$v ;;
+		psk_file) psk_file=$v ;;
+		allowed) allowed=$v ;;
+		rekey) rekey=$v ;;
+		rekey_packets) rekey_packets=$v ;;
+		keepalive) keepalive=$v ;;
+		link_timeout) link_timeout=$v ;;
+		key_export) key_export=$v ;;
+		routes_*) routes[${k#routes_}]=$v ;;
+		key_*) pkeys[${k#key_}]=$v ;;
+		*) fail "write_keyed_config: unknown argument $kv" ;;
+		esac
+	done
+	[ -n "$site" ] || fail "write_keyed_config: site= missing"
+	[ -n "$tap" ] || tap="ipop$site"
+	[ -n "$sock" ] || sock="$T/$site-$tap.sock"
+	[ -n "$state" ] || state=$(kstate_dir "$site" "$id")
+	local swm=0
+	[ "$mode" = switch ] && swm=1
+	local idx=${SITE_IDX[$site]} p first=1 rt pk
+	# Keys first: node_pubkey may fail, and must not do so inside the redirection.
+	for p in $peers; do
+		[ -n "${pkeys[$p]:-}" ] || pkeys[$p]=$(node_pubkey "$p" "$id")
+	done
+	{
+		printf '{\n'
+		printf '  "CFx": {"vpn_type": "GroupVPN", "ip4_mask": %s},\n' "$mask"
+		printf '  "Logger": {"controller_logging": "%s"},\n' "$IPOP_LOG"
+		printf '  "TincanSender": {"switchmode": %s, "svpn_port": %s},\n' "$swm" "$port"
+		printf '  "BaseTopologyManager": {"ip4": "%s.%s"},\n' "$net" $((idx + hostoff))
+		printf '  "ipopd": {\n'
+		printf '    "tap": "%s", "workers": %s,\n' "$tap" "$workers"
+		printf '    "mgmt_socket": "%s", "state_dir": "%s",\n' "$sock" "$state"
+		[ -n "$bridge" ] && printf '    "bridge": "%s",\n' "$bridge"
+		[ -n "$psk" ] && printf '    "psk": "%s",\n' "$psk"
+		[ -n "$psk_file" ] && printf '    "psk_file": "%s",\n' "$psk_file"
+		[ -n "$allowed" ] && printf '    "allowed_keys": [%s],\n' "$allowed"
+		[ -n "$rekey" ] && printf '    "rekey_interval": %s,\n' "$rekey"
+		[ -n "$rekey_packets" ] && printf '    "rekey_packets": %s,\n' "$rekey_packets"
+		[ -n "$keepalive" ] && printf '    "keepalive_interval": %s,\n' "$keepalive"
+		[ -n "$link_timeout" ] && printf '    "link_timeout": %s,\n' "$link_timeout"
+		[ -n "$key_export" ] && printf '    "key_export": %s,\n' "$key_export"
+		[ -n "$extra" ] && printf '    %s,\n' "$extra"
+		printf '    "peers": ['
+		for p in $peers; do
+			[ $first = 1 ] || printf ','
+			first=0
+			rt=""
+			[ -n "${routes[$p]:-}" ] && rt=", \"routes\": [${routes[$p]}]"
+			pk=${pkeys[$p]}
+			printf '\n      {"name": "%s", "endpoint": "%s.%s:%s", "ip4": "%s.%s"%s,\n' \
+				"$p" "$epnet" "${SITE_IDX[$p]}" "$port" "$net" $((SITE_IDX[$p] + hostoff)) "$rt"
+			printf '       "public_key": "%s"}' "$pk"
+		done
+		printf '\n    ]\n  }\n}\n'
+	} >"$file.tmp"
+	mv "$file.tmp" "$file"
+}
+
+# 64 hex digits: an overlay PSK.
+gen_psk() { od -An -tx1 -N32 /dev/urandom | tr -d ' \n'; }
+
+# link_get SOCK PEER FIELD: a field of PEER's entry in `ipopctl links --json`.
+link_get() { ctl_get "$1" links "next(l for l in d['links'] if l['name']=='$2')['$3']"; }
+# link_state SOCK PEER: its state, or "absent".
+link_state()
+{
+	ctl_get "$1" links "next((l['state'] for l in d['links'] if l['name']=='$2'), 'absent')"
+}
+link_is_up() { [ "$(link_state "$1" "$2" 2>/dev/null)" = up ]; }
+# hs_get SOCK FIELD: a counter of the top-level "handshake" object of stats.
+hs_get() { ctl_get "$1" stats "d['handshake']['$2']"; }
+# drop_get SOCK NAME: stats total.drops.NAME.
+drop_get() { ctl_get "$1" stats "d['total']['drops']['$2']"; }
+
+# wait_link_up TIMEOUT SOCK PEER: fails unless the link is up within TIMEOUT s.
+wait_link_up()
+{
+	wait_for "$1" link_is_up "$2" "$3" ||
+		fail "link to $3 ($2) not up within $1 s: $(ctl "$2" links --json 2>&1 | head -c 600)"
+}
+
+# pcap_udp PCAP: one line per IPv4/UDP datagram of a capture (Ethernet, Linux
+# cooked v1/v2): "TIME SRC SPORT DST DPORT PAYLOAD_HEX".
+pcap_udp()
+{
+	"$PY" - "$1" <<-'EOPY'
+		import struct, sys
+		data = open(sys.argv[1], "rb").read()
+		if len(data) < 24:
+		    sys.exit(0)
+		magic = data[:4]
+		if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1"):
+		    e = "<"
+		elif magic in (b"\xa1\xb2\xc3\xd4", b"\xa1\xb2\x3c\x4d"):
+		    e = ">"
+		else:
+		    sys.exit("pcap_udp: not a pcap file: %s" % sys.argv[1])
+		nano = magic in (b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d")
+		linktype = struct.unpack(e + "I", data[20:24])[0] & 0xffff
+		off = 24
+		while off + 16 <= len(data):
+		    sec, frac, incl, _ = struct.unpack(e + "IIII", data[off:off + 16])
+		    frame = data[off + 16:off + 16 + incl]
+		    off += 16 + incl
+		    if linktype == 1:
+		        l2, et = 14, frame[12:14]
+		        while et == b"\x81\x00" and len(frame) >= l2 + 4:
+		            et, l2 = frame[l2 + 2:l2 + 4], l2 + 4
+		    elif linktype == 113:
+		        l2, et = 16, frame[14:16]
+		    elif linktype == 276:
+		        l2, et = 20, frame[0:2]
+		    else:
+		        sys.exit("pcap_udp: link type %d not supported" % linktype)
+		    if et != b"\x08\x00" or len(frame) < l2 + 20:
+		        continue
+		    ip = frame[l2:]
+		    ihl = (ip[0] & 15) * 4
+		    if ip[9] != 17 or len(ip) < ihl + 8:
+		        continue
+		    src = ".".join(map(str, ip[12:16]))
+		    dst = ".".join(map(str, ip[16:20]))
+		    sport, dport, ulen = struct.unpack(">HHH", ip[ihl:ihl + 6])
+		    payload = ip[ihl + 8:ihl + ulen]
+		    t = sec + frac / (1e9 if nano else 1e6)
+		    print("%.6f %s %d %s %d %s" % (t, src, sport, dst, dport, payload.hex() or "-"))
+	EOPY
+}
+
+# start_capture NS IFACE PCAP [FILTER...]: tcpdump in the background; waits until
+# it listens. Its PID is in CAP_PID; stop_capture PID ends it (the file is complete).
+start_capture()
+{
+	local n=$1 ifc=$2 pcap=$3
+	shift 3
+	spawn nsx "$n" tcpdump -i "$ifc" --immediate-mode -U -n -s 0 -w "$pcap" "$@" >"$pcap.txt" 2>&1
+	# shellcheck disable=SC2034 # read by the tests
+	CAP_PID=$SPAWN_PID
+	wait_for 5 grep -q "listening on" "$pcap.txt" || fail "tcpdump on $ifc did not start: $(cat "$pcap.txt")"
+}
+stop_capture()
+{
+	sleep 0.3 # the last packets reach the file
+	kill -INT "$1" 2>/dev/null || true
+	wait "$1" 2>/dev/null || true
+}

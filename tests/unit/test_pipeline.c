@@ -625,6 +625,61 @@ static void test_group_by_sa(void **state)
 	site_free(c);
 }
 
+/* Keepalives: an ESP dummy packet (next header 59, empty payload), as the
+ * control core builds them, counts as traffic received on its link and is
+ * discarded — in both modes, mixed into a burst of real packets — while a
+ * forged or replayed one is dropped like any other ESP. */
+static void test_keepalive(void **state)
+{
+	(void)state;
+	for (int mode = DP_MODE_L3; mode <= DP_MODE_SWITCH; mode++) {
+		struct site *a = site_new((enum dp_mode)mode, 1, 1, 64);
+		struct site *b = site_new((enum dp_mode)mode, 2, 1, 64);
+		site_connect(a, 0, b, 0, false);
+		dp_table_seal(a->t);
+		dp_table_seal(b->t);
+
+		/* keepalive, data, keepalive */
+		struct dp_pkt *ka[3];
+		uint8_t frame[1500];
+		size_t len = host_frame(a, 2, false, 64, 1, frame);
+		for (unsigned i = 0; i < 3; i++) {
+			ka[i] = dp_pool_get(&a->pool);
+			assert_non_null(ka[i]);
+			ka[i]->sa = a->sa_out[0];
+			ka[i]->next_hdr = 59;
+			if (i == 1) {
+				memcpy(ka[i]->data, mode == DP_MODE_SWITCH ? frame : frame + 14,
+				       mode == DP_MODE_SWITCH ? len : len - 14);
+				ka[i]->len = (uint16_t)(mode == DP_MODE_SWITCH ? len : len - 14);
+				ka[i]->next_hdr =
+				    mode == DP_MODE_SWITCH ? DP_ESP_NH_ETHERNET : DP_ESP_NH_IPV4;
+			}
+		}
+		dp_esp_encrypt_burst(mgr, ka, 3);
+		assert_int_equal(ka[0]->len, 8 + 8 + 4 + 16); /* header, IV, 2 pad + trailer, ICV */
+		struct dp_pkt *rx[4];
+		for (unsigned i = 0; i < 3; i++) {
+			rx[i] = pkt_new(b, ka[i]->data, ka[i]->len);
+			ep_of(a->id, &rx[i]->peer);
+		}
+		rx[3] = pkt_new(b, ka[0]->data, ka[0]->len); /* replayed keepalive */
+		ep_of(a->id, &rx[3]->peer);
+		dp_pool_put_bulk(&a->pool, ka, 3);
+
+		dp_pipeline_from_net(&b->ctx, rx, 4, &b->out);
+		assert_int_equal(b->c.keepalives, 2);
+		assert_int_equal(b->out.n_host, 1); /* only the data packet */
+		assert_int_equal(b->c.drops[DP_DROP_REPLAY], 1);
+		assert_int_equal(b->c.drops[DP_DROP_BAD_NEXT_HEADER], 0);
+		assert_int_equal(b->links[0].stats.rx_packets, 3);
+		assert_int_equal(b->links[0].stats.replay, 1);
+		site_out_free(b);
+		site_free(a);
+		site_free(b);
+	}
+}
+
 /* ---- switch mode ---- */
 
 static size_t eth_frame(const uint8_t dst[6], const uint8_t src[6], size_t payload, unsigned seed,
@@ -888,6 +943,7 @@ int main(void)
 	    cmocka_unit_test(test_switch_flood_limits),
 	    cmocka_unit_test(test_switch_learning),
 	    cmocka_unit_test(test_mode_mismatch),
+	    cmocka_unit_test(test_keepalive),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -8,8 +8,9 @@
 #
 #   sudo ./demo.sh [--once]          env: BUILD_DIR=build
 #
-# Keys: the links use static keys written into the generated configs (manual
-# keying); XMPP discovery and the Noise handshake replace them in a later step.
+# Keys: each gateway gets an X25519 identity; the generated configs name the
+# peer by public key and endpoint, and the links negotiate their ESP keys with
+# the Noise handshake. XMPP discovery (no endpoints at all) comes with a later step.
 set -uo pipefail
 cd "$(dirname "$0")" || exit 1
 ONCE=0
@@ -58,8 +59,10 @@ make_container a a1 10.0.3.11/24 fd00:3::11/64
 make_container a a2 10.0.3.12/24 fd00:3::12/64
 make_container b b1 10.0.3.21/24 fd00:3::21/64
 make_container b b2 10.0.3.22/24 fd00:3::22/64
-write_config "$T/site-a.json" site=a mode=switch tap=ipop net=10.0.3 hostoff=99 bridge=lxcbr0 peers=b
-write_config "$T/site-b.json" site=b mode=switch tap=ipop net=10.0.3 hostoff=99 bridge=lxcbr0 peers=a
+# Keyed links: each gateway has its own X25519 identity; the configs name the
+# other side by public key and the gateways negotiate their ESP SAs (Noise).
+write_keyed_config "$T/site-a.json" site=a mode=switch tap=ipop net=10.0.3 hostoff=99 bridge=lxcbr0 peers=b
+write_keyed_config "$T/site-b.json" site=b mode=switch tap=ipop net=10.0.3 hostoff=99 bridge=lxcbr0 peers=a
 sock_a=$(config_sock "$T/site-a.json")
 sock_b=$(config_sock "$T/site-b.json")
 start_ipopd a "$T/site-a.json"
@@ -72,7 +75,9 @@ echo "config of site a: $T/site-a.json"
 
 say "ipopctl on site a"
 show "$IPOPCTL" -s "$sock_a" status
-show "$IPOPCTL" -s "$sock_a" peers
+show "$IPOPCTL" -s "$sock_a" key
+wait_link_up 15 "$sock_a" b
+show "$IPOPCTL" -s "$sock_a" links
 
 say "capturing the WAN while containers ping across sites"
 spawn nsx wan tcpdump -i br0 --immediate-mode -U -n -w "$T/wan.pcap" udp >"$T/tcpdump.txt" 2>&1
@@ -93,8 +98,8 @@ if command -v tshark >/dev/null; then
 	tshark -r "$T/wan.pcap" -n -d udp.port==5800,udpencap -Y esp -c 2 2>/dev/null
 fi
 
-say "ipopctl peers on site b after the pings"
-show "$IPOPCTL" -s "$sock_b" peers
+say "ipopctl links on site b after the pings"
+show "$IPOPCTL" -s "$sock_b" links
 
 if [ $rc -ne 0 ]; then
 	echo "some pings failed: see the logs above"

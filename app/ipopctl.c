@@ -1,6 +1,6 @@
 /* ipopctl: asks a running ipopd over its management socket.
  *
- *   ipopctl [-s SOCKET | -i TAP] status|peers|stats|links|key|sas [--json] [--export]
+ *   ipopctl [-s SOCKET | -i TAP] status|peers|stats|links|key|sas|xmpp [--json] [--export]
  *
  * Sends {"cmd":...} as one line, reads one JSON object back and prints it
  * verbatim (--json) or as a table. `sas --export` prints the live SAs in
@@ -29,7 +29,8 @@ static void usage(FILE *f)
 	fprintf(f, "usage: ipopctl [-s SOCKET | -i TAP] COMMAND [--json]\n"
 		   "\n"
 		   "commands: status, peers, stats, links, key (our public key),\n"
-		   "          sas [--export] (live SAs; --export: tshark esp_sa lines with keys)\n"
+		   "          sas [--export] (live SAs; --export: tshark esp_sa lines with keys),\n"
+		   "          xmpp (signalling session, members, STUN, discovery counters)\n"
 		   "\n"
 		   "  -s, --socket PATH  management socket (default " DEFAULT_SOCKET ")\n"
 		   "  -i, --interface T  the instance whose TAP is T (" DEFAULT_RUN_DIR "/T.sock)\n"
@@ -237,9 +238,60 @@ static void print_links(const json_t *o)
 		print_age(json_object_get(l, "last_handshake_s"));
 		printf(" %10lld %6lld %6lld\n", int_of(l, "packets_since_handshake"),
 		       int_of(l, "handshakes"), int_of(l, "rekeys"));
+		const json_t *pair = json_object_get(l, "pair");
+		if (!json_is_object(pair))
+			continue;
+		printf("  pair: local %s", str_or(pair, "local", "-"));
+		if (json_is_string(json_object_get(pair, "local_mapped")))
+			printf(" (mapped %s)", str_or(pair, "local_mapped", "-"));
+		printf(" -> remote %s (%s): %s\n", str_or(pair, "remote", "-"),
+		       str_or(pair, "remote_type", "?"), str_or(pair, "why", "?"));
+		size_t k;
+		const json_t *cd;
+		json_array_foreach(json_object_get(l, "candidates"), k, cd) printf(
+		    "  candidate: %-6s %s\n", str_or(cd, "type", "?"), str_or(cd, "addr", "-"));
 	}
 	if (json_array_size(arr) == 0)
 		printf("(no links)\n");
+}
+
+static void print_counters(const json_t *o, const char *title)
+{
+	const char *key;
+	const json_t *v;
+	if (!json_is_object(o))
+		return;
+	printf("%s:", title);
+	json_object_foreach((json_t *)o, key, v)
+	    printf(" %s=%lld", key, (long long)json_integer_value(v));
+	putchar('\n');
+}
+
+static void print_xmpp(const json_t *o)
+{
+	const json_t *x = json_object_get(o, "xmpp");
+	size_t i;
+	const json_t *m, *s;
+	if (!json_is_true(json_object_get(x, "enabled")))
+		printf("xmpp: off (no CFx.xmpp_host)\n");
+	else {
+		printf("state: %s%s\n", str_or(x, "state", "?"),
+		       json_is_true(json_object_get(x, "secured")) ? " (TLS)" : "");
+		printf("server: %s:%lld\naccount: %s\nbound_jid: %s\n", str_or(x, "server", "?"),
+		       int_of(x, "port"), str_or(x, "account", "?"), str_or(x, "bound_jid", "-"));
+		printf("group: %s %s%s\n", str_or(x, "group", "?"), str_or(x, "room", ""),
+		       json_is_true(json_object_get(x, "in_group")) ? " (joined)" : "");
+		printf("%-40s %-15s %-44s %-12s %s\n", "MEMBER", "IP4", "PUBLIC_KEY", "LINK",
+		       "JID");
+		json_array_foreach(json_object_get(x, "members"), i, m)
+		    printf("%-40s %-15s %-44s %-12s %s\n", str_or(m, "node_id", "?"),
+			   str_or(m, "ip4", "-"), str_or(m, "public_key", "?"),
+			   str_or(m, "link", "?"), str_or(m, "jid", "?"));
+		print_counters(json_object_get(x, "counters"), "xmpp");
+	}
+	json_array_foreach(json_object_get(x, "stun"), i, s)
+	    printf("stun %s: mapped %s\n", str_or(s, "server", "?"), str_or(s, "mapped", "-"));
+	print_counters(json_object_get(x, "discovery"), "discovery");
 }
 
 static void print_sas(const json_t *o, bool export)
@@ -362,13 +414,15 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	const char *cmd = argv[optind];
-	static const char *const cmds[] = {"status", "peers", "stats", "links", "key", "sas"};
+	static const char *const cmds[] = {"status", "peers", "stats", "links",
+					   "key",    "sas",   "xmpp"};
 	bool known = false;
 	for (size_t k = 0; k < sizeof(cmds) / sizeof(cmds[0]); k++)
 		known |= strcmp(cmd, cmds[k]) == 0;
 	if (!known) {
 		fprintf(stderr,
-			"ipopctl: unknown command '%s' (status, peers, stats, links, key, sas)\n",
+			"ipopctl: unknown command '%s' (status, peers, stats, links, key, sas, "
+			"xmpp)\n",
 			cmd);
 		return 2;
 	}
@@ -425,6 +479,8 @@ int main(int argc, char **argv)
 		printf("%s\n", str_or(o, "public_key", "?"));
 	else if (strcmp(cmd, "sas") == 0)
 		print_sas(o, export);
+	else if (strcmp(cmd, "xmpp") == 0)
+		print_xmpp(o);
 	else
 		print_stats(o);
 	json_decref(o);

@@ -367,6 +367,7 @@ static const struct key_spec listener_keys[] = {IGN("socket_read_wait_time", JSO
 static const struct key_spec sender_keys[] = {FN("switchmode", mode, key_switchmode),
 					      U("svpn_port", port, 1, 65535),
 					      FN("stun", stun, key_stun),
+					      FN("turn", turn, cfg_key_turn),
 					      {0}};
 static const struct key_spec topo_keys[] = {
     FN("ip4", ip4, cfg_key_ip4),
@@ -569,6 +570,8 @@ static int check_config(struct loader *ld, struct ipop_config *c)
 		ipop_node_id(c->ip4, c->node_id);
 		ipop_ula_from_id(c->node_id, c->ip6);
 	}
+	if (cfg_disc_check(ld, c))
+		return -1;
 	return cfg_ipopd_check(ld, c);
 }
 
@@ -712,6 +715,10 @@ void ipop_config_free(struct ipop_config *c)
 		explicit_bzero(c->allowed_keys, c->n_allowed_keys * sizeof(*c->allowed_keys));
 	free(c->allowed_keys);
 	free(c->stun);
+	free(c->static_candidates);
+	if (c->turn)
+		explicit_bzero(c->turn, c->nturn * sizeof(*c->turn));
+	free(c->turn);
 	free(c->network_ignore_list);
 	explicit_bzero(c, sizeof(*c));
 }
@@ -793,6 +800,7 @@ void ipop_config_print(const struct ipop_config *c, FILE *f)
 		fprintf(f, "network_ignore: %s\n", c->network_ignore_list[i]);
 	fprintf(f, "log_level: %s\n", log_level_name(c->log_level));
 	fprintf(f, "tincan_logging: %d\n", c->tincan_logging);
+	cfg_disc_print(c, f);
 	cfg_ipopd_print(c, f);
 	fprintf(f, "mgmt_socket: %s\n", c->mgmt_socket);
 	fprintf(f, "state_dir: %s\n", c->state_dir);

@@ -21,6 +21,16 @@
 
 enum ipop_mode { IPOP_MODE_L3 = 0, IPOP_MODE_SWITCH = 1 };
 
+/* How the overlay's group is defined on the XMPP server. */
+enum ipop_group { IPOP_GROUP_MUC = 0, IPOP_GROUP_ROSTER = 1 };
+
+/* TincanSender.turn: [{"server": "ip:port", "user": "...", "pass": "..."}] */
+struct ipop_turn_conf {
+	struct net_endpoint server;
+	char user[256];
+	char pass[256];
+};
+
 struct ipop_sa_conf {
 	uint32_t spi;
 	uint8_t keymat[DP_SA_KEYMAT_LEN];
@@ -100,6 +110,16 @@ struct ipop_config {
 	unsigned keepalive_ms;      /* "keepalive_interval" seconds, default 10 */
 	unsigned link_timeout_ms;   /* "link_timeout" seconds without any packet: link down, default 30 */
 	bool key_export;            /* "key_export": allow `ipopctl sas --export` (tshark esp_sa) */
+
+	/* Discovery (XMPP signalling, NAT traversal); active when xmpp_host is set */
+	char xmpp_ca_file[PATH_MAX]; /* "xmpp_ca_file": PEM CA for the server's certificate */
+	bool xmpp_allow_plaintext;   /* "xmpp_allow_plaintext": STARTTLS optional (default false) */
+	enum ipop_group group;       /* "group": "muc" (default) or "roster" */
+	char muc_room[512];          /* "muc_room"; default derived (docs/configuration.md) */
+	struct net_endpoint *static_candidates; /* "static_candidates": ["ip:port", ...] */
+	unsigned nstatic_candidates;
+	struct ipop_turn_conf *turn; /* TincanSender.turn */
+	unsigned nturn;
 };
 
 /* Command-line overrides applied before validation. */

@@ -137,5 +137,21 @@ int cfg_key_psk(struct loader *ld, const struct key_spec *ks, void *base, const 
 		json_t *v);
 int cfg_key_psk_file(struct loader *ld, const struct key_spec *ks, void *base, const char *path,
 		     json_t *v);
+/* ---- config_disc.c: discovery (XMPP group, candidates, TURN) ---- */
+
+int cfg_key_group(struct loader *ld, const struct key_spec *ks, void *base, const char *path,
+		  json_t *v);
+int cfg_key_muc_room(struct loader *ld, const struct key_spec *ks, void *base, const char *path,
+		     json_t *v);
+int cfg_key_static_candidates(struct loader *ld, const struct key_spec *ks, void *base,
+			      const char *path, json_t *v);
+int cfg_key_turn(struct loader *ld, const struct key_spec *ks, void *base, const char *path,
+		 json_t *v);
+/* "ipop-" + 12 hex of SHA-1(domain "/" network "/" mask) "@conference." domain */
+void cfg_default_room(const struct ipop_config *c, char *out, size_t outlen);
+/* With xmpp_host: ip4 and credentials required; the default room. */
+int cfg_disc_check(struct loader *ld, struct ipop_config *c);
+void cfg_disc_print(const struct ipop_config *c, FILE *f);
+
 int cfg_key_allowed_keys(struct loader *ld, const struct key_spec *ks, void *base, const char *path,
 			 json_t *v);

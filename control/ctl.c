@@ -32,6 +32,7 @@
 enum ctl_stage {
 	ST_NONE = 0,
 	ST_CONFIG,  /* cfg loaded */
+	ST_DISC,    /* discovery objects (XMPP session not started) */
 	ST_EPOLL,   /* epfd, signalfd, timerfd, notify eventfd */
 	ST_KERNEL,  /* TAP and UDP sockets open, TAP configured */
 	ST_MGR,	    /* control crypto manager */
@@ -265,6 +266,9 @@ static void unwind(struct ctl *c)
 		close_fd(&c->sig_fd);
 		close_fd(&c->epfd);
 		__attribute__((fallthrough));
+	case ST_DISC:
+		ctl_disc_destroy(c);
+		__attribute__((fallthrough));
 	case ST_CONFIG:
 		ipop_config_free(&c->cfg);
 		__attribute__((fallthrough));
@@ -343,7 +347,10 @@ int ctl_init(struct ctl *c, const struct ctl_options *opt, char *errbuf, size_t 
 	struct ipop_config *cfg = &c->cfg;
 	apply_log_level(c, cfg);
 
-	int err;
+	int err = ctl_disc_create(c, errbuf, errlen);
+	if (err)
+		goto fail;
+	c->stage = ST_DISC;
 	if (strcmp(cfg->backend, "kernel") != 0) {
 		snprintf(errbuf, errlen, "%s: backend \"%s\" is not available in this build",
 			 c->config_path, cfg->backend);
@@ -450,6 +457,8 @@ int ctl_init(struct ctl *c, const struct ctl_options *opt, char *errbuf, size_t 
 	ctl_linkmgr_tick(&c->lm, ctl_now_ms());
 	if (c->lm.dirty)
 		ctl_publish_current(c);
+	/* Not fatal: static peers work without discovery. */
+	ctl_disc_start(c);
 	log_info("ipopd %s: %s mode, tap %s, port %u, backend %s, %u worker%s, %u peer%s, MTU %u",
 		 IPOPD_VERSION, cfg->mode == IPOP_MODE_SWITCH ? "switch" : "l3", c->kernel.tap_name,
 		 cfg->port, cfg->backend, c->nworkers, c->nworkers == 1 ? "" : "s", c->peers.n,
@@ -498,10 +507,8 @@ static void drain_worker(struct ctl *c, struct dp_worker *w, uint64_t now)
 				ctl_linkmgr_input(&c->lm, p->data, p->len, &p->from, now);
 				continue;
 			}
-			char ep[NET_ENDPOINT_STRLEN];
 			c->stun_punts++;
-			log_debug("worker %u: STUN datagram of %u bytes from %s (no handler yet)",
-				  w->id, p->len, net_endpoint_format(&p->from, ep, sizeof(ep)));
+			ctl_disc_stun_input(c, p->data, p->len, &p->from, now);
 		}
 		c->punted += n;
 		/* The free ring holds every slot, so this cannot fail. */
@@ -543,6 +550,7 @@ static void tick(struct ctl *c)
 			log_debug("fdb: %u entries aged out", aged);
 	}
 	track_peers(c, now);
+	ctl_disc_tick(c, now);
 	ctl_linkmgr_tick(&c->lm, now);
 	ctl_peers_seq_extend(&c->peers, c->cfg.state_dir);
 	if (c->fdb.dirty || c->table_dirty || c->lm.dirty)
@@ -598,6 +606,9 @@ int ctl_run(struct ctl *c)
 			case TAG_TIMER:
 				tick(c);
 				break;
+			case CTL_TAG_XMPP:
+				ctl_disc_xmpp_event(c);
+				break;
 			default:
 				ctl_mgmt_event(&c->mgmt, c, tag, evs[i].events);
 				break;
@@ -643,6 +654,12 @@ static void keep_restart_only(const struct ipop_config *old, struct ipop_config 
 	KEEP_STR(mgmt_socket, "mgmt_socket");
 	KEEP_STR(state_dir, "state_dir");
 	KEEP_NUM(ip4_mask, "ip4_mask");
+	/* The XMPP session holds its own copy (the password is never logged). */
+	KEEP_STR(xmpp_host, "CFx.xmpp_host");
+	KEEP_STR(xmpp_username, "CFx.xmpp_username");
+	KEEP_NUM(xmpp_port, "CFx.xmpp_port");
+	KEEP_NUM(group, "group");
+	KEEP_STR(muc_room, "muc_room");
 	if (n->ip4 != old->ip4) {
 		log_warn("reload: ip4 changed: needs a restart, keeping the running value");
 		n->ip4 = old->ip4;
@@ -664,7 +681,8 @@ int ctl_reload(struct ctl *c)
 	keep_restart_only(&c->cfg, &n);
 
 	struct ctl_peers np;
-	int rc = ctl_peers_diff(&c->peers, &n, c->mgr, &c->next_link_id, &np);
+	int rc = ctl_peers_diff_ext(&c->peers, &n, c->disc.confs, c->disc.ndyn, c->mgr,
+				    &c->next_link_id, &np);
 	if (rc) {
 		log_err("reload failed, keeping the running config: peers: %s", strerror(-rc));
 		goto fail;
@@ -695,6 +713,7 @@ int ctl_reload(struct ctl *c)
 	unsigned removed = c->peers.n - kept;
 	ctl_peers_retire(&c->peers, &c->pub, &c->fdb);
 	c->peers = np;
+	ctl_disc_swapped(c);
 	ipop_config_free(&c->cfg);
 	c->cfg = n;
 	apply_log_level(c, &c->cfg);

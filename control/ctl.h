@@ -2,11 +2,13 @@
  * runs (config, TAP and sockets, workers, published tables, peers, FDB,
  * management socket) and the epoll loop on the main thread.
  *
- * Startup order (ctl_init): config → log level → state and socket dirs →
+ * Startup order (ctl_init): config → discovery objects (XMPP context while
+ * few fds are open) → log level → state and socket dirs →
  * kernel backend (TAP + UDP sockets) → TAP configuration → control crypto
  * manager → node identity and link manager → publisher → workers → first
  * table → worker threads → management socket → signalfd/timerfd/epoll →
- * first initiations to keyed peers. ctl_fini undoes it in reverse.
+ * first initiations to keyed peers → STUN requests and XMPP login
+ * (disc.h). ctl_fini undoes it in reverse.
  *
  * Punted control datagrams (first 4 bytes zero) go to the link manager
  * (linkmgr.h), which publishes through ctl_publish_current: at once when an
@@ -28,6 +30,7 @@
 #include <intel-ipsec-mb.h>
 
 #include "control/config.h"
+#include "control/disc.h"
 #include "control/fdb.h"
 #include "control/linkmgr.h"
 #include "control/mgmt.h"
@@ -73,12 +76,13 @@ struct ctl {
 	struct dp_table_params params;
 	bool table_dirty;
 
+	struct ctl_disc disc; /* XMPP discovery, STUN */
 	struct ctl_mgmt mgmt;
 	int sig_fd, timer_fd, epfd;
 
 	uint64_t start_ms;
 	uint64_t punted;     /* punts received from workers */
-	uint64_t stun_punts; /* of which STUN (no handler yet) */
+	uint64_t stun_punts; /* of which STUN */
 	uint64_t reloads, reload_errors;
 };
 

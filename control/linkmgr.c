@@ -16,6 +16,7 @@
 
 #include <openssl/rand.h>
 
+#include "control/candidates.h"
 #include "control/peers.h"
 #include "control/publish.h"
 #include "dataplane/esp.h"
@@ -243,6 +244,31 @@ static void switch_in(struct ctl_linkmgr *lm, struct lm_link *lk, struct lm_sess
 	lm->dirty = true;
 }
 
+static bool is_candidate(const struct lm_link *lk, const struct net_endpoint *ep)
+{
+	for (unsigned i = 0; i < lk->ncand; i++)
+		if (net_endpoint_equal(&lk->cand[i].ep, ep))
+			return true;
+	return false;
+}
+
+/* Records which candidate (if any) a handshake chose and why. */
+static void note_choice(struct lm_link *lk, const struct net_endpoint *from, const char *how)
+{
+	if (!lk->ncand)
+		return; /* statically configured: nothing was chosen */
+	lk->ep_cand = -1;
+	for (unsigned i = 0; i < lk->ncand; i++)
+		if (net_endpoint_equal(&lk->cand[i].ep, from))
+			lk->ep_cand = (int)i;
+	if (lk->ep_cand >= 0)
+		snprintf(lk->why, sizeof(lk->why), "%s %s candidate", how,
+			 cand_type_name((enum cand_type)lk->cand[lk->ep_cand].type));
+	else
+		snprintf(lk->why, sizeof(lk->why), "%s an unadvertised address (peer-reflexive)",
+			 how);
+}
+
 static void update_endpoint(struct ctl_linkmgr *lm, struct lm_link *lk,
 			    const struct net_endpoint *from)
 {
@@ -326,7 +352,7 @@ static void initiate(struct ctl_linkmgr *lm, struct lm_link *lk, uint64_t now, b
 {
 	struct lm_pending *pd = &lk->pend;
 	const struct ipop_config *cfg = lm->cfg;
-	if (!lm->have_id || !lk->endpoint.port)
+	if (!lm->have_id || (!lk->endpoint.port && !lk->ncand))
 		return;
 	bool was_active = pd->active;
 	if (!was_active) {
@@ -370,7 +396,13 @@ static void initiate(struct ctl_linkmgr *lm, struct lm_link *lk, uint64_t now, b
 		pd->next_ms = now + jitter(delay, LM_JITTER_PCT);
 		pd->attempts++;
 	}
-	do_send(lm, &lk->endpoint, pd->msg, HS_INIT_LEN);
+	if (lk->endpoint.port)
+		do_send(lm, &lk->endpoint, pd->msg, HS_INIT_LEN);
+	/* Not up: every candidate in parallel (the copies share a timestamp,
+	 * so the peer accepts only the first to arrive). */
+	for (unsigned i = 0; lk->state != LM_UP && i < lk->ncand; i++)
+		if (!net_endpoint_equal(&lk->cand[i].ep, &lk->endpoint))
+			do_send(lm, &lk->cand[i].ep, pd->msg, HS_INIT_LEN);
 	lm->hs.initiations_sent++;
 }
 
@@ -431,6 +463,8 @@ static void on_response(struct ctl_linkmgr *lm, const uint8_t *msg, size_t len,
 	}
 	/* A response answers our own fresh initiation: it cannot be a replay,
 	 * so its source is where the peer is now. */
+	if (lk->state != LM_UP)
+		note_choice(lk, from, "first response came from");
 	update_endpoint(lm, lk, from);
 	lk->owe_init = false;
 	bury(lm, &lk->next);
@@ -550,7 +584,13 @@ static void on_initiation(struct ctl_linkmgr *lm, const uint8_t *msg, size_t len
 	memcpy(lk->last_ts, ip.tai64n, sizeof(lk->last_ts));
 	lk->has_ts = true;
 	if (lk->pend.active) {
-		if (we_are_lower(lm, lk) && now - lk->pend.first_ms < LM_COLLISION_WINDOW_MS) {
+		/* From an address we are not sending to (a NAT picked a new port
+		 * for the peer): ours cannot be what gets through on this path,
+		 * so insisting on it would only delay the link. */
+		bool prflx = lk->ncand && !net_endpoint_equal(from, &lk->endpoint) &&
+			     !is_candidate(lk, from);
+		if (!prflx && we_are_lower(lm, lk) &&
+		    now - lk->pend.first_ms < LM_COLLISION_WINDOW_MS) {
 			lm->hs.collisions++;
 			/* P is there now: ours (maybe sent while P was away)
 			 * goes again at once, or as soon as the guard allows. */
@@ -665,6 +705,9 @@ static void link_tick(struct ctl_linkmgr *lm, struct lm_link *lk, uint64_t now)
 			struct lm_session s = lk->next;
 			bool rekey = session_live(&lk->cur) && lk->next_rekey;
 			memset(&lk->next, 0, sizeof(lk->next));
+			if (lk->state != LM_UP)
+				note_choice(lk, &lk->next_ep,
+					    "first confirmed initiation came from");
 			update_endpoint(lm, lk, &lk->next_ep);
 			switch_in(lm, lk, &s, now);
 			count_handshake(lm, lk, rekey, now);
@@ -756,6 +799,7 @@ int ctl_linkmgr_attach(struct ctl_linkmgr *lm, struct ctl_peers *set, uint64_t n
 		hs_mac_keys_derive(lk->pub, &lk->keys);
 		lk->link = p->link;
 		lk->endpoint = p->conf->endpoint;
+		lk->ep_cand = -1;
 		lk->state = LM_CONNECTING;
 		lk->last_rx_ms = lk->ka_check_ms = now_ms;
 		p->lk = lk;
@@ -842,4 +886,36 @@ void ctl_linkmgr_set_io(struct ctl_linkmgr *lm, lm_send_fn send, lm_publish_fn p
 	lm->send = send;
 	lm->publish = publish;
 	lm->cb_ctx = ctx;
+}
+
+void ctl_linkmgr_set_candidates(struct ctl_linkmgr *lm, struct lm_link *lk,
+				const struct lm_cand *cand, unsigned n, uint64_t now_ms)
+{
+	if (n > LM_MAX_CAND)
+		n = LM_MAX_CAND;
+	bool same = n == lk->ncand;
+	for (unsigned i = 0; same && i < n; i++)
+		same = net_endpoint_equal(&cand[i].ep, &lk->cand[i].ep) &&
+		       cand[i].type == lk->cand[i].type;
+	if (!same) {
+		memcpy(lk->cand, cand, n * sizeof(*cand));
+		lk->ncand = n;
+		lk->ep_cand = -1;
+		for (unsigned i = 0; i < n; i++)
+			if (net_endpoint_equal(&cand[i].ep, &lk->endpoint))
+				lk->ep_cand = (int)i;
+	}
+	if (lk->state == LM_UP || !n)
+		return;
+	/* The peer is initiating towards us right now: go at once, but not
+	 * faster than the collision guard. */
+	if (lk->pend.active && now_ms - lk->pend.sent_ms < LM_COLLISION_RETX_MS) {
+		uint64_t soon = lk->pend.sent_ms + LM_COLLISION_RETX_MS;
+		if (lk->pend.next_ms > soon)
+			lk->pend.next_ms = soon;
+		return;
+	}
+	if (lk->pend.active)
+		lk->pend.attempts = 0; /* new information: restart the backoff */
+	initiate(lm, lk, now_ms, true, false);
 }

@@ -137,6 +137,19 @@ struct ctl_publisher;
 
 enum lm_state { LM_CONNECTING = 0, LM_UP, LM_DOWN };
 
+/* Candidate endpoints of a peer learned through signalling (discovery).
+ * While the link is not up, every initiation goes to all of them in
+ * parallel (and to the current endpoint, if any): with both sides doing
+ * this, the first initiation out of each NAT opens the mapping the other
+ * side's next one comes in through. The first handshake that completes
+ * decides: the source of the authenticated response (or of the confirmed
+ * initiation) becomes the endpoint. */
+#define LM_MAX_CAND 16
+struct lm_cand {
+	struct net_endpoint ep;
+	uint8_t type; /* enum cand_type (candidates.h) */
+};
+
 struct lm_session {
 	struct dp_sa *sa_in, *sa_out; /* both NULL: no session in this slot */
 	uint64_t born_ms;	      /* when the handshake that made it completed */
@@ -179,6 +192,11 @@ struct lm_link {
 	uint64_t ka_tx_packets, ka_check_ms;
 	uint64_t last_handshake_ms; /* 0: never */
 	uint64_t handshakes, rekeys;
+	/* discovery: the peer's advertised candidates and how the endpoint was chosen */
+	struct lm_cand cand[LM_MAX_CAND];
+	unsigned ncand;
+	int ep_cand; /* index in cand[] the endpoint matched, -1: none (static or peer-reflexive) */
+	char why[96]; /* why the endpoint is what it is ("" = configured) */
 };
 
 /* The "handshake" object of `ipopctl stats`. */
@@ -256,3 +274,9 @@ void ctl_linkmgr_link_retire(struct lm_link *lk, struct ctl_publisher *pub);
 void ctl_linkmgr_link_destroy(struct lm_link *lk);
 
 const char *ctl_linkmgr_state_name(enum lm_state s);
+
+/* Discovery learned (new) candidates of the peer. Stored; a link that is
+ * not up sends a fresh initiation to all of them at once (the peer does the
+ * same on its side: simultaneous open). n > LM_MAX_CAND keeps the first. */
+void ctl_linkmgr_set_candidates(struct ctl_linkmgr *lm, struct lm_link *lk,
+				const struct lm_cand *cand, unsigned n, uint64_t now_ms);

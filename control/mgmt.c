@@ -176,6 +176,10 @@ static json_t *links_json(struct ctl *c)
 			    (json_int_t)(sa_packets(lk->cur.sa_in) + sa_packets(lk->cur.sa_out)),
 			    "handshakes", (json_int_t)lk->handshakes, "rekeys",
 			    (json_int_t)lk->rekeys);
+			json_t *dj = o ? ctl_disc_link_json(c, lk) : NULL;
+			if (dj)
+				json_object_update(o, dj);
+			json_decref(dj);
 		}
 		json_array_append_new(arr, o);
 	}
@@ -357,6 +361,9 @@ char *ctl_mgmt_respond(struct ctl *c, const char *line, size_t len)
 		res = key_json(c);
 		if (!res)
 			error = "this instance has no node identity";
+	} else if (strcmp(cmd, "xmpp") == 0) {
+		json_t *x = ctl_disc_json(c);
+		res = x ? json_pack("{s:o}", "xmpp", x) : NULL;
 	} else if (strcmp(cmd, "sas") == 0) {
 		res = sas_json(c, json_is_true(json_object_get(req, "export")), &error);
 	}
@@ -365,7 +372,8 @@ char *ctl_mgmt_respond(struct ctl *c, const char *line, size_t len)
 		if (!error) {
 			snprintf(
 			    msg, sizeof(msg),
-			    "unknown command \"%.60s\" (status, peers, stats, links, key, sas)",
+			    "unknown command \"%.60s\" (status, peers, stats, links, key, sas, "
+			    "xmpp)",
 			    cmd);
 			error = msg;
 		}

@@ -163,12 +163,21 @@ fail:;
 int ctl_peers_diff(struct ctl_peers *old, const struct ipop_config *cfg, IMB_MGR *mgr,
 		   uint32_t *next_link_id, struct ctl_peers *out)
 {
+	return ctl_peers_diff_ext(old, cfg, NULL, 0, mgr, next_link_id, out);
+}
+
+int ctl_peers_diff_ext(struct ctl_peers *old, const struct ipop_config *cfg,
+		       const struct ipop_peer_conf *const *extra, unsigned nextra, IMB_MGR *mgr,
+		       uint32_t *next_link_id, struct ctl_peers *out)
+{
+	unsigned total = cfg->npeers + nextra;
 	out->n = 0;
-	out->v = calloc(cfg->npeers ? cfg->npeers : 1, sizeof(*out->v));
+	out->v = calloc(total ? total : 1, sizeof(*out->v));
 	if (!out->v)
 		return -ENOMEM;
-	for (unsigned i = 0; i < cfg->npeers; i++) {
-		const struct ipop_peer_conf *pc = &cfg->peers[i];
+	for (unsigned i = 0; i < total; i++) {
+		const struct ipop_peer_conf *pc =
+		    i < cfg->npeers ? &cfg->peers[i] : extra[i - cfg->npeers];
 		struct ctl_peer *o = NULL;
 		for (unsigned j = 0; old && j < old->n; j++) {
 			if (!old->v[j].kept && strcmp(old->v[j].conf->name, pc->name) == 0) {

@@ -47,6 +47,11 @@ struct ctl_peers {
  * and `old` is left as it was. */
 int ctl_peers_diff(struct ctl_peers *old, const struct ipop_config *cfg, IMB_MGR *mgr,
 		   uint32_t *next_link_id, struct ctl_peers *out);
+/* The same with further peers after cfg's (discovered ones: their confs
+ * must outlive the set built from them). */
+int ctl_peers_diff_ext(struct ctl_peers *old, const struct ipop_config *cfg,
+		       const struct ipop_peer_conf *const *extra, unsigned nextra, IMB_MGR *mgr,
+		       uint32_t *next_link_id, struct ctl_peers *out);
 /* Undoes a diff that was not published: frees the fresh objects of `set`,
  * clears the kept marks of `old`, frees the array. */
 void ctl_peers_abort(struct ctl_peers *set, struct ctl_peers *old);

@@ -651,3 +651,210 @@ stop_capture()
 	kill -INT "$1" 2>/dev/null || true
 	wait "$1" 2>/dev/null || true
 }
+
+# --- discovery (issue 4): XMPP server, STUN/TURN server, sites behind NAT ---
+
+XMPP_DOMAIN=xmpp.test
+XMPP_ADDR=198.18.0.250
+STUN_ADDR=198.18.0.251
+XMPP_PASS=ipop-test-pw
+
+# start_prosody NS ADDR: a prosody for domain $XMPP_DOMAIN (MUC component
+# conference.$XMPP_DOMAIN) listening on ADDR:5222 inside namespace NS, TLS
+# required, certificate from a test CA ($T/xmpp/ca.crt). The first call makes
+# the CA and config; later calls (a restart) reuse them and the accounts.
+# PID in PROSODY_PID.
+start_prosody()
+{
+	local n=$1 addr=$2 d="$T/xmpp" i
+	need_cmd prosody prosodyctl openssl
+	if [ ! -f "$d/prosody.cfg.lua" ]; then
+		mkdir -p "$d/certs" "$d/data"
+		(
+			cd "$d"
+			openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+				-keyout ca.key -out ca.crt -days 2 -subj /CN=ipopd-netns-ca
+			openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+				-keyout "certs/$XMPP_DOMAIN.key" -out srv.csr -subj "/CN=$XMPP_DOMAIN"
+			printf 'subjectAltName=DNS:%s,DNS:conference.%s\n' "$XMPP_DOMAIN" \
+				"$XMPP_DOMAIN" >ext.cnf
+			openssl x509 -req -in srv.csr -CA ca.crt -CAkey ca.key -CAcreateserial \
+				-out "certs/$XMPP_DOMAIN.crt" -days 2 -extfile ext.cnf
+		) >"$d/openssl.out" 2>&1 || fail "cannot make the test CA: $(cat "$d/openssl.out")"
+		cat >"$d/prosody.cfg.lua" <<-EOC
+			run_as_root = true
+			pidfile = "$d/prosody.pid"; data_path = "$d/data"
+			interfaces = { "$addr" }; c2s_ports = { 5222 }
+			s2s_ports = {}; component_ports = {}; http_ports = {}; https_ports = {}
+			modules_enabled = { "roster"; "saslauth"; "tls"; "disco"; "ping"; "posix" }
+			modules_disabled = { "s2s"; "offline" }
+			authentication = "internal_hashed"; storage = "internal"
+			c2s_require_encryption = true
+			certificates = "$d/certs"
+			log = { { levels = { min = "info" }, to = "console" } }
+			VirtualHost "$XMPP_DOMAIN"
+			Component "conference.$XMPP_DOMAIN" "muc"
+			    restrict_room_creation = false
+			    muc_room_locking = false
+		EOC
+	fi
+	spawn nsx "$n" prosody -F --config "$d/prosody.cfg.lua" >>"$T/prosody.log" 2>&1
+	PROSODY_PID=$SPAWN_PID
+	for ((i = 0; i < 100; i++)); do
+		kill -0 "$PROSODY_PID" 2>/dev/null || fail "prosody exited at start (see $T/prosody.log)"
+		nsx "$n" bash -c "exec 3<>/dev/tcp/$addr/5222" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	fail "prosody did not listen on $addr:5222 within 10 s"
+}
+
+# stop_prosody: kills the running prosody (SIGKILL: a crash, not a goodbye).
+stop_prosody()
+{
+	kill -KILL "$PROSODY_PID" 2>/dev/null || true
+	wait "$PROSODY_PID" 2>/dev/null || true
+}
+
+# xmpp_register USER...: accounts USER@$XMPP_DOMAIN with password $XMPP_PASS.
+xmpp_register()
+{
+	local u
+	for u in "$@"; do
+		prosodyctl --config "$T/xmpp/prosody.cfg.lua" register "$u" "$XMPP_DOMAIN" \
+			"$XMPP_PASS" >/dev/null 2>&1 || fail "prosodyctl register $u failed"
+	done
+}
+
+# start_coturn NS ADDR [PORT]: coturn (STUN, and TURN with user turn:$XMPP_PASS)
+# on ADDR:PORT (default 3478) inside namespace NS. PID in COTURN_PID.
+start_coturn()
+{
+	local n=$1 addr=$2 port=${3:-3478} d="$T/coturn" i
+	need_cmd turnserver
+	mkdir -p "$d"
+	cat >"$d/turnserver.conf" <<-EOC
+		listening-ip=$addr
+		listening-port=$port
+		relay-ip=$addr
+		realm=test.invalid
+		lt-cred-mech
+		user=turn:$XMPP_PASS
+		fingerprint
+		no-tls
+		no-dtls
+		no-cli
+		no-multicast-peers
+		pidfile=$d/turnserver.pid
+		db=$d/turndb
+		log-file=stdout
+	EOC
+	spawn nsx "$n" turnserver -c "$d/turnserver.conf" >>"$T/coturn.log" 2>&1
+	COTURN_PID=$SPAWN_PID
+	for ((i = 0; i < 100; i++)); do
+		kill -0 "$COTURN_PID" 2>/dev/null || fail "turnserver exited at start (see $T/coturn.log)"
+		grep -q "Total General servers" "$T/coturn.log" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 0
+}
+
+# make_home_site NAME IDX [LAN]: a gateway behind a home router. Router
+# namespace "rt-NAME": eth0 = 198.18.0.IDX/24 on the WAN, lan0 = LAN.1/24
+# (default 192.168.1: the same on every site, like real home networks),
+# nftables masquerade of everything leaving eth0. Gateway namespace NAME:
+# eth0 = LAN.2/24, default route via the router, and an lxcbr0 like make_site's.
+make_home_site()
+{
+	local name=$1 idx=$2 lan=${3:-192.168.1} r n
+	new_ns "rt-$name"
+	new_ns "$name"
+	r=$(ns "rt-$name")
+	n=$(ns "$name")
+	SITE_IDX[$name]=$idx
+	SITE_GW[$name]=10.0.3.1
+	ip -n "$(ns wan)" link add "w-$name" type veth peer name eth0 netns "$r"
+	ip -n "$(ns wan)" link set "w-$name" master br0 up
+	ip -n "$r" addr add "198.18.0.$idx/24" dev eth0
+	ip -n "$r" link set eth0 up
+	ip -n "$r" link add lan0 type veth peer name eth0 netns "$n"
+	ip -n "$r" addr add "$lan.1/24" dev lan0
+	ip -n "$r" link set lan0 up
+	ip netns exec "$r" sysctl -qw net.ipv4.ip_forward=1
+	ip netns exec "$r" nft -f - <<-EOF
+		table ip nat {
+			chain postrouting {
+				type nat hook postrouting priority srcnat; policy accept;
+				oifname "eth0" masquerade
+			}
+		}
+	EOF
+	ip -n "$n" addr add "$lan.2/24" dev eth0
+	ip -n "$n" link set eth0 up
+	ip -n "$n" route add default via "$lan.1"
+	ip -n "$n" link add lxcbr0 type bridge forward_delay 0 stp_state 0
+	ip -n "$n" addr add 10.0.3.1/24 dev lxcbr0
+	ip -n "$n" link set lxcbr0 up
+}
+
+# write_disc_config FILE site=NAME [user=gwN] [room=JID] [group=muc|roster]
+#   [stun=0|1] [net=10.254.0] [mask=24] [port=5800] [extra='"k": v, ...']
+#   [peers_json='{...}, ...']
+# A gateway that finds its peers over XMPP: no endpoints, STUN at
+# $STUN_ADDR:3478, lxcbr0 in network_ignore_list, the test CA.
+write_disc_config()
+{
+	local file=$1
+	shift
+	local site="" user="" room="" group="" stun=1 net=10.254.0 mask=24 port=5800 extra=""
+	local peers_json="" kv k v
+	for kv in "$@"; do
+		k=${kv%%=*}
+		v=${kv#*=}
+		case $k in
+		site) site=$v ;;
+		user) user=$v ;;
+		room) room=$v ;;
+		group) group=$v ;;
+		stun) stun=$v ;;
+		net) net=$v ;;
+		mask) mask=$v ;;
+		port) port=$v ;;
+		extra) extra=$v ;;
+		peers_json) peers_json=$v ;;
+		*) fail "write_disc_config: unknown argument $kv" ;;
+		esac
+	done
+	[ -n "$site" ] || fail "write_disc_config: site= missing"
+	[ -n "$user" ] || user="gw-$site"
+	local idx=${SITE_IDX[$site]} stunl=""
+	[ "$stun" = 1 ] && stunl=", \"stun\": [\"$STUN_ADDR:3478\"]"
+	{
+		printf '{\n'
+		printf '  "CFx": {"vpn_type": "GroupVPN", "ip4_mask": %s,\n' "$mask"
+		printf '          "xmpp_username": "%s@%s", "xmpp_password": "%s",\n' \
+			"$user" "$XMPP_DOMAIN" "$XMPP_PASS"
+		printf '          "xmpp_host": "%s", "xmpp_port": 5222,\n' "$XMPP_ADDR"
+		printf '          "network_ignore_list": ["lxcbr0"]},\n'
+		printf '  "Logger": {"controller_logging": "%s"},\n' "$IPOP_LOG"
+		printf '  "TincanSender": {"switchmode": 0, "svpn_port": %s%s},\n' "$port" "$stunl"
+		printf '  "BaseTopologyManager": {"ip4": "%s.%s"},\n' "$net" "$idx"
+		printf '  "ipopd": {\n'
+		printf '    "tap": "ipop%s", "workers": 1,\n' "$site"
+		printf '    "mgmt_socket": "%s/%s.sock", "state_dir": "%s",\n' "$T" "$site" \
+			"$(kstate_dir "$site")"
+		printf '    "xmpp_ca_file": "%s/xmpp/ca.crt",\n' "$T"
+		[ -n "$room" ] && printf '    "muc_room": "%s",\n' "$room"
+		[ -n "$group" ] && printf '    "group": "%s",\n' "$group"
+		[ -n "$extra" ] && printf '    %s,\n' "$extra"
+		printf '    "peers": [%s]\n  }\n}\n' "$peers_json"
+	} >"$file.tmp"
+	mv "$file.tmp" "$file"
+}
+
+# xmpp_get SOCK EXPR: EXPR over d = the "xmpp" object of `ipopctl xmpp --json`.
+xmpp_get() { ctl "$1" xmpp --json | json_get "(lambda d: $2)(d['xmpp'])"; }
+# links_up SOCK N: at least N links are up.
+links_up()
+{
+	[ "$(ctl_get "$1" links "sum(1 for l in d['links'] if l['state']=='up')")" -ge "$2" ]
+}

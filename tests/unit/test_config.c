@@ -18,6 +18,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include "control/config.h"
 #include "control/identity.h"
 #include "control/jsonpos.h"
@@ -1511,6 +1513,106 @@ static void test_stun(void **state)
 		     "t.json:2: TincanSender.stun[0]: expected", NULL);
 }
 
+#define DISC_BASE                                                                                  \
+	"{\"CFx\": {\"xmpp_username\": \"gw1@xmpp.test\", \"xmpp_password\": \"pw\",\n"            \
+	"  \"xmpp_host\": \"198.18.0.250\", \"xmpp_port\": 5223, \"ip4_mask\": 16},\n"             \
+	" \"BaseTopologyManager\": {\"ip4\": \"10.254.3.7\"}"
+
+static void test_discovery(void **state)
+{
+	struct ipop_config c;
+	char room[128], in[64], hex[13];
+	uint8_t md[EVP_MAX_MD_SIZE];
+	unsigned mdlen = 0;
+	(void)state;
+
+	/* Defaults: TLS required, MUC named after the JID's domain and network. */
+	load_ok(DISC_BASE "}", NULL, &c);
+	assert_string_equal(c.xmpp_host, "198.18.0.250");
+	assert_int_equal(c.xmpp_port, 5223);
+	assert_false(c.xmpp_allow_plaintext);
+	assert_int_equal(c.group, IPOP_GROUP_MUC);
+	snprintf(in, sizeof(in), "xmpp.test/10.254.0.0/16");
+	assert_true(EVP_Digest(in, strlen(in), md, &mdlen, EVP_sha1(), NULL));
+	for (unsigned i = 0; i < 6; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	snprintf(room, sizeof(room), "ipop-%s@conference.xmpp.test", hex);
+	assert_string_equal(c.muc_room, room);
+	assert_int_equal(c.nstatic_candidates, 0);
+	assert_int_equal(c.nturn, 0);
+	ipop_config_free(&c);
+
+	/* Another address in the same /16 shares the room; a bare user name
+	 * takes the domain from xmpp_host. */
+	load_ok("{\"CFx\": {\"xmpp_username\": \"gw2\", \"xmpp_password\": \"pw\",\n"
+		"  \"xmpp_host\": \"xmpp.test\"},\n"
+		" \"BaseTopologyManager\": {\"ip4\": \"10.254.200.1\"}}",
+		NULL, &c);
+	assert_string_equal(c.muc_room, room);
+	ipop_config_free(&c);
+
+	load_ok(DISC_BASE
+		",\n \"TincanSender\": {\"turn\": [{\"server\": \"198.18.0.251:3478\",\n"
+		"   \"user\": \"u\", \"pass\": \"p\"}]},\n"
+		" \"ipopd\": {\"xmpp_ca_file\": \"/etc/ca.pem\", \"xmpp_allow_plaintext\": "
+		"true,\n  \"group\": \"roster\", \"muc_room\": \"r@conference.x\",\n"
+		"  \"static_candidates\": [\"198.18.0.9:5800\", \"[2001:db8::1]:5801\"]}}",
+		NULL, &c);
+	assert_string_equal(c.xmpp_ca_file, "/etc/ca.pem");
+	assert_true(c.xmpp_allow_plaintext);
+	assert_int_equal(c.group, IPOP_GROUP_ROSTER);
+	assert_string_equal(c.muc_room, "r@conference.x");
+	assert_int_equal(c.nstatic_candidates, 2);
+	assert_int_equal(c.static_candidates[0].port, 5800);
+	assert_int_equal(c.static_candidates[1].port, 5801);
+	assert_int_equal(c.nturn, 1);
+	assert_int_equal(c.turn[0].server.port, 3478);
+	assert_string_equal(c.turn[0].user, "u");
+	assert_string_equal(c.turn[0].pass, "p");
+	ipop_config_free(&c);
+
+	/* Errors name the key. */
+	expect_error(DISC_BASE ",\n \"ipopd\": {\"group\": \"friends\"}}", NULL,
+		     "t.json:4: ipopd.group: expected \"muc\" or \"roster\"", "friends");
+	expect_error(DISC_BASE ",\n \"ipopd\": {\"group\": 1}}", NULL,
+		     "t.json:4: ipopd.group: expected", NULL);
+	expect_error(DISC_BASE ",\n \"ipopd\": {\"muc_room\": \"noat\"}}", NULL,
+		     "t.json:4: ipopd.muc_room: expected a room JID", NULL);
+	expect_error(DISC_BASE ",\n \"ipopd\": {\"muc_room\": \"a@b/c\"}}", NULL,
+		     "t.json:4: ipopd.muc_room: expected a room JID", NULL);
+	expect_error(DISC_BASE ",\n \"ipopd\": {\"xmpp_allow_plaintext\": \"yes\"}}", NULL,
+		     "t.json:4: ipopd.xmpp_allow_plaintext: expected true or false", NULL);
+	expect_error(DISC_BASE ",\n \"ipopd\": {\"xmpp_ca_file\": \"\"}}", NULL,
+		     "t.json:4: ipopd.xmpp_ca_file: expected a path", NULL);
+	expect_error(DISC_BASE ",\n \"ipopd\": {\"static_candidates\": [\"198.18.0.9\"]}}", NULL,
+		     "t.json:4: ipopd.static_candidates[0]: expected \"IPv4:port\"", NULL);
+	expect_error(DISC_BASE ",\n \"ipopd\": {\"static_candidates\": \"198.18.0.9:1\"}}", NULL,
+		     "t.json:4: ipopd.static_candidates: expected an array", NULL);
+	expect_error(DISC_BASE ",\n \"TincanSender\": {\"turn\": {}}}", NULL,
+		     "t.json:4: TincanSender.turn: expected an array", NULL);
+	expect_error(DISC_BASE ",\n \"TincanSender\": {\"turn\": [\"198.18.0.1:3478\"]}}", NULL,
+		     "t.json:4: TincanSender.turn[0]: expected an object", NULL);
+	expect_error(DISC_BASE ",\n \"TincanSender\": {\"turn\": [{\"server\": \"x\", \"user\": "
+			       "\"u\", \"pass\": \"p\"}]}}",
+		     NULL, "t.json:4: TincanSender.turn[0].server: expected", NULL);
+	expect_error(DISC_BASE ",\n \"TincanSender\": {\"turn\": [{\"server\": \"198.18.0.1:3478\","
+			       " \"pass\": \"secret-pw\"}]}}",
+		     NULL, "t.json:4: TincanSender.turn[0].user: expected a string", NULL);
+	expect_error(DISC_BASE ",\n \"TincanSender\": {\"turn\": [{\"server\": \"198.18.0.1:3478\","
+			       " \"user\": \"u\", \"pass\": \"\"}]}}",
+		     NULL, "t.json:4: TincanSender.turn[0].pass: expected a string of 1..", NULL);
+	expect_error(DISC_BASE ",\n \"TincanSender\": {\"turn\": [{\"server\": \"198.18.0.1:3478\","
+			       " \"user\": \"u\", \"pass\": \"p\", \"realm\": \"r\"}]}}",
+		     NULL, "t.json:4: TincanSender.turn[0].realm: expected one of", NULL);
+	/* XMPP needs the virtual address (node id) and credentials. */
+	expect_error("{\"CFx\": {\"xmpp_username\": \"u@x\", \"xmpp_password\": \"p\", "
+		     "\"xmpp_host\": \"x\"},\n\"TincanSender\": {\"switchmode\": 1}}",
+		     NULL, "t.json:1: BaseTopologyManager.ip4: expected an IPv4 address", "XMPP");
+	expect_error("{\"CFx\": {\"xmpp_username\": \"u@x\", \"xmpp_host\": \"x\"},\n"
+		     "\"BaseTopologyManager\": {\"ip4\": \"10.1.1.1\"}}",
+		     NULL, "t.json:1: CFx.xmpp_password: expected", NULL);
+}
+
 static void test_unknown_sections_warn(void **state)
 {
 	struct ipop_config c;
@@ -1614,6 +1716,7 @@ int main(void)
 	    cmocka_unit_test(test_link_timers),
 	    cmocka_unit_test(test_conf_keyed_examples),
 	    cmocka_unit_test(test_stun),
+	    cmocka_unit_test(test_discovery),
 	    cmocka_unit_test(test_unknown_sections_warn),
 	    cmocka_unit_test(test_jsonpos),
 	};

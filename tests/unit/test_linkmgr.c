@@ -1041,6 +1041,53 @@ static void test_publish_failure_no_answer(void **state)
 }
 
 /* Also after a failed assertion, so one failure does not cascade. */
+/* Discovery: peers without an endpoint stay silent until candidates arrive;
+ * then initiations go to all candidates at once, the one that answers
+ * becomes the endpoint, and the link says which candidate and why. */
+static void test_candidates(void **state)
+{
+	(void)state;
+	struct node *a = node_new(1, "a"), *b = node_new(2, "b");
+	node_peer(a, b, 2);
+	node_peer(b, a, 1);
+	memset(&a->pc[0].endpoint, 0, sizeof(a->pc[0].endpoint));
+	memset(&b->pc[0].endpoint, 0, sizeof(b->pc[0].endpoint));
+	node_start(a);
+	node_start(b);
+	for (int i = 0; i < 5; i++) {
+		now += 1000;
+		tick_all();
+	}
+	assert_int_equal(qlen, 0);
+	assert_int_equal(lk_of(a)->state, LM_CONNECTING);
+
+	struct lm_cand ca[2] = {{.type = 0 /* host */}, {.type = 2 /* srflx */}};
+	ep_of(9, &ca[0].ep); /* nobody there */
+	ca[1].ep = b->ep;
+	struct lm_cand cb[1] = {{.ep = a->ep, .type = 2}};
+	ctl_linkmgr_set_candidates(&a->lm, lk_of(a), ca, 2, now);
+	assert_int_equal(qlen, 2); /* one initiation, to both candidates */
+	assert_int_equal(a->lm.hs.initiations_sent, 1);
+	ctl_linkmgr_set_candidates(&b->lm, lk_of(b), cb, 1, now);
+	settle();
+	now += LM_COLLISION_RETX_MS;
+	settle();
+	assert_linked(a, b);
+	assert_true(net_endpoint_equal(&lk_of(a)->endpoint, &b->ep));
+	assert_true(net_endpoint_equal(&lk_of(b)->endpoint, &a->ep));
+	assert_int_equal(lk_of(a)->ep_cand, 1);
+	assert_int_equal(lk_of(b)->ep_cand, 0);
+	assert_non_null(strstr(lk_of(a)->why, "srflx candidate"));
+	assert_non_null(strstr(lk_of(b)->why, "srflx candidate"));
+
+	/* Up: new candidates are stored, nothing is sent for them. */
+	qlen = 0;
+	ctl_linkmgr_set_candidates(&a->lm, lk_of(a), ca, 1, now);
+	assert_int_equal(qlen, 0);
+	assert_int_equal(lk_of(a)->ncand, 1);
+	assert_int_equal(lk_of(a)->ep_cand, -1);
+}
+
 static int per_test_teardown(void **state)
 {
 	(void)state;
@@ -1066,6 +1113,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_teardown(test_handshake, per_test_teardown),
+	    cmocka_unit_test_teardown(test_candidates, per_test_teardown),
 	    cmocka_unit_test_teardown(test_simultaneous, per_test_teardown),
 	    cmocka_unit_test_teardown(test_collision_after_loss, per_test_teardown),
 	    cmocka_unit_test_teardown(test_initiations_filtered_one_way, per_test_teardown),

@@ -242,14 +242,17 @@ link_key()
 #   epnet=198.18.0 (peer endpoints: epnet.IDX:port)  bridge=lxcbr0 (switch)
 #   workers=1  routes_<peer>='"192.168.50.0/24"'  extra='"key": value, ...'
 #   sock=PATH  state=DIR  (defaults under the temp dir, per site and TAP)
-# The SA keys come from link_key with the port as the overlay tag.
+#   keying=manual|noise  manual: SAs whose keys come from link_key with the
+#                    port as the overlay tag; noise: see write_keyed_config
 write_config()
 {
 	local file=$1
 	shift
 	local site="" mode=l3 port=5800 tap="" net=10.254.0 mask=24 peers="" epnet=198.18.0
-	local bridge="" workers=1 extra="" sock="" state="" hostoff=0 kv k v
-	declare -A routes=()
+	local bridge="" workers=1 extra="" sock="" state="" hostoff=0 keying=manual id="" kv k v
+	local psk="" psk_file="" allowed="" rekey="" rekey_packets="" keepalive="" link_timeout=""
+	local key_export=""
+	declare -A routes=() pkeys=()
 	for kv in "$@"; do
 		k=${kv%%=*}
 		v=${kv#*=}
@@ -268,17 +271,37 @@ write_config()
 		extra) extra=$v ;;
 		sock) sock=$v ;;
 		state) state=$v ;;
+		keying) keying=$v ;;
+		id) id=$v ;;
+		psk) psk=$v ;;
+		psk_file) psk_file=$v ;;
+		allowed) allowed=$v ;;
+		rekey) rekey=$v ;;
+		rekey_packets) rekey_packets=$v ;;
+		keepalive) keepalive=$v ;;
+		link_timeout) link_timeout=$v ;;
+		key_export) key_export=$v ;;
 		routes_*) routes[${k#routes_}]=$v ;;
+		key_*) pkeys[${k#key_}]=$v ;;
 		*) fail "write_config: unknown argument $kv" ;;
 		esac
 	done
 	[ -n "$site" ] || fail "write_config: site= missing"
+	case $keying in manual | noise) ;; *) fail "write_config: keying=$keying (manual or noise)" ;; esac
 	[ -n "$tap" ] || tap="ipop$site"
 	[ -n "$sock" ] || sock="$T/$site-$tap.sock"
-	[ -n "$state" ] || state="$T/state-$site-$tap"
+	if [ -z "$state" ]; then
+		if [ "$keying" = noise ]; then state=$(kstate_dir "$site" "$id"); else state="$T/state-$site-$tap"; fi
+	fi
 	local swm=0
 	[ "$mode" = switch ] && swm=1
 	local idx=${SITE_IDX[$site]} p first=1 rt
+	# Keys first: node_pubkey may fail, and must not do so inside the redirection.
+	if [ "$keying" = noise ]; then
+		for p in $peers; do
+			[ -n "${pkeys[$p]:-}" ] || pkeys[$p]=$(node_pubkey "$p" "$id")
+		done
+	fi
 	{
 		printf '{\n'
 		printf '  "CFx": {"vpn_type": "GroupVPN", "ip4_mask": %s},\n' "$mask"
@@ -289,6 +312,14 @@ write_config()
 		printf '    "tap": "%s", "workers": %s,\n' "$tap" "$workers"
 		printf '    "mgmt_socket": "%s", "state_dir": "%s",\n' "$sock" "$state"
 		[ -n "$bridge" ] && printf '    "bridge": "%s",\n' "$bridge"
+		[ -n "$psk" ] && printf '    "psk": "%s",\n' "$psk"
+		[ -n "$psk_file" ] && printf '    "psk_file": "%s",\n' "$psk_file"
+		[ -n "$allowed" ] && printf '    "allowed_keys": [%s],\n' "$allowed"
+		[ -n "$rekey" ] && printf '    "rekey_interval": %s,\n' "$rekey"
+		[ -n "$rekey_packets" ] && printf '    "rekey_packets": %s,\n' "$rekey_packets"
+		[ -n "$keepalive" ] && printf '    "keepalive_interval": %s,\n' "$keepalive"
+		[ -n "$link_timeout" ] && printf '    "link_timeout": %s,\n' "$link_timeout"
+		[ -n "$key_export" ] && printf '    "key_export": %s,\n' "$key_export"
 		[ -n "$extra" ] && printf '    %s,\n' "$extra"
 		printf '    "peers": ['
 		for p in $peers; do
@@ -298,10 +329,14 @@ write_config()
 			[ -n "${routes[$p]:-}" ] && rt=", \"routes\": [${routes[$p]}]"
 			printf '\n      {"name": "%s", "endpoint": "%s.%s:%s", "ip4": "%s.%s"%s,\n' \
 				"$p" "$epnet" "${SITE_IDX[$p]}" "$port" "$net" $((SITE_IDX[$p] + hostoff)) "$rt"
-			printf '       "sa_in": {"spi": "%s", "key": "%s"},\n' \
-				"$(spi_for "$p" "$site")" "$(link_key "$p" "$site" "$port")"
-			printf '       "sa_out": {"spi": "%s", "key": "%s"}}' \
-				"$(spi_for "$site" "$p")" "$(link_key "$site" "$p" "$port")"
+			if [ "$keying" = noise ]; then
+				printf '       "public_key": "%s"}' "${pkeys[$p]}"
+			else
+				printf '       "sa_in": {"spi": "%s", "key": "%s"},\n' \
+					"$(spi_for "$p" "$site")" "$(link_key "$p" "$site" "$port")"
+				printf '       "sa_out": {"spi": "%s", "key": "%s"}}' \
+					"$(spi_for "$site" "$p")" "$(link_key "$site" "$p" "$port")"
+			fi
 		done
 		printf '\n    ]\n  }\n}\n'
 	} >"$file.tmp"
@@ -467,7 +502,7 @@ node_pubkey()
 rand_b64key() { head -c 32 /dev/urandom | base64; }
 
 # write_keyed_config FILE key=value...
-# Like write_config, but the peers are keyed by public key (no SAs):
+# write_config with keying=noise: the peers are keyed by public key (no SAs):
 #   site= mode= port= tap= net= mask= hostoff= peers= epnet= bridge= workers=
 #   sock= extra= routes_<peer>=   as in write_config
 #   id=ID            identity/overlay tag: state_dir = kstate_dir SITE ID and
@@ -480,87 +515,7 @@ write_keyed_config()
 {
 	local file=$1
 	shift
-	local site="" mode=l3 port=5800 tap="" net=10.254.0 mask=24 peers="" epnet=198.18.0
-	local bridge="" workers=1 extra="" sock="" state="" hostoff=0 id="" kv k v
-	local psk="" psk_file="" allowed="" rekey="" rekey_packets="" keepalive="" link_timeout=""
-	local key_export=""
-	declare -A routes=() pkeys=()
-	for kv in "$@"; do
-		k=${kv%%=*}
-		v=${kv#*=}
-		case $k in
-		site) site=$v ;;
-		mode) mode=$v ;;
-		port) port=$v ;;
-		tap) tap=$v ;;
-		net) net=$v ;;
-		mask) mask=$v ;;
-		hostoff) hostoff=$v ;;
-		peers) peers=$v ;;
-		epnet) epnet=$v ;;
-		bridge) bridge=$v ;;
-		workers) workers=$v ;;
-		extra) extra=$v ;;
-		sock) sock=$v ;;
-		state) state=$v ;;
-		id) id=$v ;;
-		psk) psk=$v ;;
-		psk_file) psk_file=$v ;;
-		allowed) allowed=$v ;;
-		rekey) rekey=$v ;;
-		rekey_packets) rekey_packets=$v ;;
-		keepalive) keepalive=$v ;;
-		link_timeout) link_timeout=$v ;;
-		key_export) key_export=$v ;;
-		routes_*) routes[${k#routes_}]=$v ;;
-		key_*) pkeys[${k#key_}]=$v ;;
-		*) fail "write_keyed_config: unknown argument $kv" ;;
-		esac
-	done
-	[ -n "$site" ] || fail "write_keyed_config: site= missing"
-	[ -n "$tap" ] || tap="ipop$site"
-	[ -n "$sock" ] || sock="$T/$site-$tap.sock"
-	[ -n "$state" ] || state=$(kstate_dir "$site" "$id")
-	local swm=0
-	[ "$mode" = switch ] && swm=1
-	local idx=${SITE_IDX[$site]} p first=1 rt pk
-	# Keys first: node_pubkey may fail, and must not do so inside the redirection.
-	for p in $peers; do
-		[ -n "${pkeys[$p]:-}" ] || pkeys[$p]=$(node_pubkey "$p" "$id")
-	done
-	{
-		printf '{\n'
-		printf '  "CFx": {"vpn_type": "GroupVPN", "ip4_mask": %s},\n' "$mask"
-		printf '  "Logger": {"controller_logging": "%s"},\n' "$IPOP_LOG"
-		printf '  "TincanSender": {"switchmode": %s, "svpn_port": %s},\n' "$swm" "$port"
-		printf '  "BaseTopologyManager": {"ip4": "%s.%s"},\n' "$net" $((idx + hostoff))
-		printf '  "ipopd": {\n'
-		printf '    "tap": "%s", "workers": %s,\n' "$tap" "$workers"
-		printf '    "mgmt_socket": "%s", "state_dir": "%s",\n' "$sock" "$state"
-		[ -n "$bridge" ] && printf '    "bridge": "%s",\n' "$bridge"
-		[ -n "$psk" ] && printf '    "psk": "%s",\n' "$psk"
-		[ -n "$psk_file" ] && printf '    "psk_file": "%s",\n' "$psk_file"
-		[ -n "$allowed" ] && printf '    "allowed_keys": [%s],\n' "$allowed"
-		[ -n "$rekey" ] && printf '    "rekey_interval": %s,\n' "$rekey"
-		[ -n "$rekey_packets" ] && printf '    "rekey_packets": %s,\n' "$rekey_packets"
-		[ -n "$keepalive" ] && printf '    "keepalive_interval": %s,\n' "$keepalive"
-		[ -n "$link_timeout" ] && printf '    "link_timeout": %s,\n' "$link_timeout"
-		[ -n "$key_export" ] && printf '    "key_export": %s,\n' "$key_export"
-		[ -n "$extra" ] && printf '    %s,\n' "$extra"
-		printf '    "peers": ['
-		for p in $peers; do
-			[ $first = 1 ] || printf ','
-			first=0
-			rt=""
-			[ -n "${routes[$p]:-}" ] && rt=", \"routes\": [${routes[$p]}]"
-			pk=${pkeys[$p]}
-			printf '\n      {"name": "%s", "endpoint": "%s.%s:%s", "ip4": "%s.%s"%s,\n' \
-				"$p" "$epnet" "${SITE_IDX[$p]}" "$port" "$net" $((SITE_IDX[$p] + hostoff)) "$rt"
-			printf '       "public_key": "%s"}' "$pk"
-		done
-		printf '\n    ]\n  }\n}\n'
-	} >"$file.tmp"
-	mv "$file.tmp" "$file"
+	write_config "$file" keying=noise "$@"
 }
 
 # 64 hex digits: an overlay PSK.

@@ -716,7 +716,9 @@ start_coturn()
 # make_home_site NAME IDX [LAN]: a gateway behind a home router. Router
 # namespace "rt-NAME": eth0 = 198.18.0.IDX/24 on the WAN, lan0 = LAN.1/24
 # (default 192.168.1: the same on every site, like real home networks),
-# nftables masquerade of everything leaving eth0. Gateway namespace NAME:
+# nftables masquerade of everything leaving eth0 and, like every home router's
+# firewall, new connections from the WAN dropped (to the router itself and
+# through it: only replies to what went out come in). Gateway namespace NAME:
 # eth0 = LAN.2/24, default route via the router, and an lxcbr0 like make_site's.
 make_home_site()
 {
@@ -740,6 +742,16 @@ make_home_site()
 			chain postrouting {
 				type nat hook postrouting priority srcnat; policy accept;
 				oifname "eth0" masquerade
+			}
+		}
+		table inet fw {
+			chain input {
+				type filter hook input priority filter; policy accept;
+				iifname "eth0" ct state new drop
+			}
+			chain forward {
+				type filter hook forward priority filter; policy accept;
+				iifname "eth0" ct state new drop
 			}
 		}
 	EOF

@@ -3,25 +3,19 @@
 #
 # Topology: a WAN namespace (bridge br0, 198.18.0.0/24) that also runs prosody
 # (198.18.0.250:5222, TLS with a test CA, one account per gateway, a MUC room
-# per overlay) and coturn as the STUN server (198.18.0.251:3478). Site s1 is a
-# gateway behind a home router (make_home_site: the router namespace has
-# 198.18.0.1 on the WAN and masquerades everything it forwards; the gateway
-# sits at 192.168.1.2 behind it); s2 and s3 are gateways on the WAN itself
-# (DISC_NAT_SITES="s1 s2 s3" puts them behind NAT too, DISC_NAT_SITES=""
-# none). No endpoint is configured anywhere: the gateways find each other in
-# the room, learn their server-reflexive address with STUN from the data
-# port, exchange candidates over XMPP and handshake to all of them in
-# parallel from both ends.
-#
-# Why only one NAT per pair by default: two Linux masquerade routers with
-# port-preserving mappings defeat plain simultaneous open on a bridged WAN.
-# The first initiation to reach the other router finds no mapping and leaves
-# an unreplied conntrack entry there (peer:5800 -> router:5800); the other
-# gateway's own outgoing flow to that peer would need the same tuple, so its
-# router remaps it to a random port, and the packets from that port match no
-# mapping on the first router. Both sides' retransmissions keep both stale
-# entries alive. See docs/nat.md ("Two Linux NATs") for what fixes it
-# (TTL-limited opening packets over a routed WAN, or the TURN relay).
+# per overlay) and coturn as the STUN server (198.18.0.251:3478). Every site
+# is a gateway behind its own home router (make_home_site: the router has
+# 198.18.0.IDX on the WAN, masquerades what it forwards and, like every home
+# router, drops unsolicited new inbound traffic; the gateway sits at
+# 192.168.1.2 behind it, the same LAN address on every site).
+# DISC_NAT_SITES="s1" puts only s1 behind NAT (the others on the WAN itself),
+# DISC_NAT_SITES="" none. No endpoint is configured anywhere: the gateways
+# find each other in the room, learn their server-reflexive address with STUN
+# from the data port, exchange candidates over XMPP and handshake to all of
+# them in parallel from both ends; the first initiations out of each router
+# open its mapping, the ones that arrive before the other side's mapping
+# exists are dropped by that router's firewall, and the next ones get
+# through (simultaneous open).
 #
 # Checked: every pair of sites pings over the overlay; ipopctl shows the
 # session, the members and each link's chosen pair; a gateway whose account
@@ -34,7 +28,7 @@
 harness_init
 need_cmd prosody prosodyctl turnserver openssl
 
-NAT_SITES=${DISC_NAT_SITES-s1}
+NAT_SITES=${DISC_NAT_SITES-s1 s2 s3}
 natted() { [[ " $NAT_SITES " == *" $1 "* ]]; }
 make_wan
 ip -n "$(ns wan)" addr add "$XMPP_ADDR/24" dev br0
@@ -88,6 +82,16 @@ if natted s1 && ! natted s2; then
 	assert_contains "$(pair "$T/s2.sock" xmpp-10.254.0.1 remote)" '^198\.18\.0\.1:' "s2 -> s1 endpoint"
 	assert_contains "$(pair "$T/s2.sock" xmpp-10.254.0.1 remote_type)" '^(srflx|peer-reflexive)$' \
 		"s2 -> s1 remote type"
+	ok "chosen pairs: s1 -> s2 $(pair "$T/s1.sock" xmpp-10.254.0.2 why); s2 -> s1 $(pair "$T/s2.sock" xmpp-10.254.0.1 why)"
+elif natted s1 && natted s2; then
+	# Both behind NAT: each reaches the other's router, on the mapping
+	# it advertised (srflx) or one seen in an initiation (peer-reflexive);
+	# never through a relay (none is configured) or a private address.
+	pair() { ctl_get "$1" links "next(l for l in d['links'] if l['name']=='$2')['pair']['$3']"; }
+	assert_contains "$(pair "$T/s1.sock" xmpp-10.254.0.2 remote)" '^198\.18\.0\.2:' "s1 -> s2 endpoint"
+	assert_contains "$(pair "$T/s2.sock" xmpp-10.254.0.1 remote)" '^198\.18\.0\.1:' "s2 -> s1 endpoint"
+	assert_contains "$(pair "$T/s1.sock" xmpp-10.254.0.2 remote_type)" '^(srflx|peer-reflexive)$' \
+		"s1 -> s2 remote type"
 	ok "chosen pairs: s1 -> s2 $(pair "$T/s1.sock" xmpp-10.254.0.2 why); s2 -> s1 $(pair "$T/s2.sock" xmpp-10.254.0.1 why)"
 fi
 ctl "$T/s1.sock" links

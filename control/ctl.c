@@ -6,6 +6,7 @@
  * ctl_init and ctl_fini share the one reverse-order path.
  */
 #include "control/ctl.h"
+#include "control/underlay.h"
 
 #include <errno.h>
 #include <sched.h>
@@ -104,9 +105,17 @@ static void make_params(struct ctl *c)
 	memcpy(p->vip6, cfg->ip6, 16);
 }
 
+struct dp_table *ctl_build_table(struct ctl *c, const struct ctl_peers *set)
+{
+	struct dp_table *t = ctl_peers_build_table(set, &c->params, &c->fdb);
+	if (t)
+		ctl_turn_table(c, t);
+	return t;
+}
+
 int ctl_publish_current(struct ctl *c)
 {
-	struct dp_table *t = ctl_peers_build_table(&c->peers, &c->params, &c->fdb);
+	struct dp_table *t = ctl_build_table(c, &c->peers);
 	if (!t) {
 		int err = errno ? -errno : -ENOMEM;
 		log_err("cannot build the forwarding table: %s", strerror(-err));
@@ -227,6 +236,8 @@ static void unwind(struct ctl *c)
 		ctl_mgmt_close(&c->mgmt);
 		__attribute__((fallthrough));
 	case ST_STARTED:
+		/* while the data port is still open: release our TURN relays */
+		ctl_turn_destroy(c, true);
 		for (unsigned i = 0; i < c->nworkers_init; i++)
 			dp_worker_stop(&c->workers[i]);
 		__attribute__((fallthrough));
@@ -267,6 +278,7 @@ static void unwind(struct ctl *c)
 		close_fd(&c->epfd);
 		__attribute__((fallthrough));
 	case ST_DISC:
+		ctl_turn_destroy(c, false);
 		ctl_disc_destroy(c);
 		__attribute__((fallthrough));
 	case ST_CONFIG:
@@ -280,8 +292,9 @@ static void unwind(struct ctl *c)
 
 static int lm_send(void *ctx, const struct net_endpoint *to, const void *buf, size_t len)
 {
-	struct ctl *c = ctx;
-	return dp_kernel_send_control(&c->kernel, to, buf, len);
+	if (to->via)
+		return ctl_turn_send(ctx, to, buf, len); /* a peer behind our TURN relay */
+	return ctl_send_underlay(ctx, to, buf, len);
 }
 
 static int lm_publish(void *ctx)
@@ -351,6 +364,11 @@ int ctl_init(struct ctl *c, const struct ctl_options *opt, char *errbuf, size_t 
 	if (err)
 		goto fail;
 	c->stage = ST_DISC;
+	err = ctl_turn_create(c);
+	if (err) {
+		snprintf(errbuf, errlen, "turn: %s", strerror(-err));
+		goto fail;
+	}
 	if (strcmp(cfg->backend, "kernel") != 0) {
 		snprintf(errbuf, errlen, "%s: backend \"%s\" is not available in this build",
 			 c->config_path, cfg->backend);
@@ -458,6 +476,7 @@ int ctl_init(struct ctl *c, const struct ctl_options *opt, char *errbuf, size_t 
 	if (c->lm.dirty)
 		ctl_publish_current(c);
 	/* Not fatal: static peers work without discovery. */
+	ctl_turn_tick(c, ctl_now_ms()); /* first Allocate now, not at the first tick */
 	ctl_disc_start(c);
 	log_info("ipopd %s: %s mode, tap %s, port %u, backend %s, %u worker%s, %u peer%s, MTU %u",
 		 IPOPD_VERSION, cfg->mode == IPOP_MODE_SWITCH ? "switch" : "l3", c->kernel.tap_name,
@@ -507,6 +526,10 @@ static void drain_worker(struct ctl *c, struct dp_worker *w, uint64_t now)
 				ctl_linkmgr_input(&c->lm, p->data, p->len, &p->from, now);
 				continue;
 			}
+			if (turn_is_channel_data(p->data, p->len)) {
+				ctl_turn_channel_input(c, p->data, p->len, &p->from, now);
+				continue;
+			}
 			c->stun_punts++;
 			ctl_disc_stun_input(c, p->data, p->len, &p->from, now);
 		}
@@ -551,6 +574,7 @@ static void tick(struct ctl *c)
 	}
 	track_peers(c, now);
 	ctl_disc_tick(c, now);
+	ctl_turn_tick(c, now);
 	ctl_linkmgr_tick(&c->lm, now);
 	ctl_peers_seq_extend(&c->peers, c->cfg.state_dir);
 	if (c->fdb.dirty || c->table_dirty || c->lm.dirty)
@@ -693,7 +717,7 @@ int ctl_reload(struct ctl *c)
 		ctl_peers_abort(&np, &c->peers);
 		goto fail;
 	}
-	struct dp_table *t = ctl_peers_build_table(&np, &c->params, &c->fdb);
+	struct dp_table *t = ctl_build_table(c, &np);
 	if (!t) {
 		rc = errno ? -errno : -ENOMEM;
 		log_err("reload failed, keeping the running config: table: %s", strerror(-rc));

@@ -37,6 +37,7 @@
 #include "control/netif.h"
 #include "control/peers.h"
 #include "control/publish.h"
+#include "control/turn.h"
 #include "dataplane/kernel.h"
 #include "dataplane/worker.h"
 
@@ -77,6 +78,7 @@ struct ctl {
 	bool table_dirty;
 
 	struct ctl_disc disc; /* XMPP discovery, STUN */
+	struct ctl_turn turn; /* TURN relays */
 	struct ctl_mgmt mgmt;
 	int sig_fd, timer_fd, epfd;
 
@@ -96,6 +98,9 @@ void ctl_fini(struct ctl *c);
 /* Re-reads the config from the same path with the same overrides and applies
  * what can change at run time (SIGHUP). 0 or -errno (old config kept). */
 int ctl_reload(struct ctl *c);
+/* A table from the peer set and the FDB, with TURN relaying applied
+ * (ctl_turn_table). NULL + errno. */
+struct dp_table *ctl_build_table(struct ctl *c, const struct ctl_peers *set);
 /* Builds and publishes a table from the current peers and FDB. 0 or -errno. */
 int ctl_publish_current(struct ctl *c);
 

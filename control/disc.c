@@ -18,6 +18,8 @@
 #include "control/candidates.h"
 #include "control/ctl.h"
 #include "control/signal.h"
+#include "control/turn.h"
+#include "control/underlay.h"
 #include "control/xmpp.h"
 #include "util/log.h"
 
@@ -74,8 +76,8 @@ static unsigned our_candidates(struct ctl *c, struct sig_candidate *out, unsigne
 {
 	const struct ipop_config *cfg = &c->cfg;
 	struct candidate host[CAND_MAX], all[CAND_MAX];
-	struct net_endpoint srflx[8];
-	unsigned nsrflx = 0;
+	struct net_endpoint srflx[8], relay[TURN_MAX_ALLOC];
+	unsigned nsrflx = 0, nrelay = ctl_turn_relayed(c, relay, TURN_MAX_ALLOC);
 	int nh = cand_gather_host(cfg->port, (const char(*)[IFNAMSIZ])cfg->network_ignore_list,
 				  cfg->n_ignore, c->kernel.tap_name, host, CAND_MAX);
 	if (nh < 0) {
@@ -92,6 +94,8 @@ static unsigned our_candidates(struct ctl *c, struct sig_candidate *out, unsigne
 	    .nstatic = cfg->nstatic_candidates,
 	    .srflx = srflx,
 	    .nsrflx = nsrflx,
+	    .relay = relay,
+	    .nrelay = nrelay,
 	};
 	unsigned n = cand_merge(&src, all, max < CAND_MAX ? max : CAND_MAX);
 	for (unsigned i = 0; i < n; i++) {
@@ -224,7 +228,7 @@ int ctl_disc_rebuild(struct ctl *c)
 		ctl_peers_abort(&np, &c->peers);
 		goto fail;
 	}
-	struct dp_table *t = ctl_peers_build_table(&np, &c->params, &c->fdb);
+	struct dp_table *t = ctl_build_table(c, &np);
 	if (!t) {
 		rc = errno ? -errno : -ENOMEM;
 		ctl_peers_abort(&np, &c->peers);
@@ -403,8 +407,12 @@ static void take_candidates(struct ctl *c, struct disc_peer *dp, const struct si
 		if (mine)
 			continue;
 		e->cand.v[e->cand.n].ep = m->cand[i].addr;
+		e->cand.v[e->cand.n].ep.via = 0;
 		e->cand.v[e->cand.n].type = type_of(m->cand[i].kind);
 		e->cand.n++;
+		/* The peer may come to our relay from any of them (from its
+		 * NAT's address: srflx); the server lets only those in. */
+		ctl_turn_permit(c, &m->cand[i].addr);
 	}
 	e->cand_pending = true;
 	dp->con_in_ms = now;
@@ -494,7 +502,7 @@ static void stun_send(struct ctl *c, struct disc_stun *s, uint64_t now)
 		s->next_ms = now + DISC_STUN_RETRY_MS;
 		return;
 	}
-	int rc = dp_kernel_send_control(&c->kernel, &s->server, s->req, (size_t)s->reqlen);
+	int rc = ctl_send_underlay(c, &s->server, s->req, (size_t)s->reqlen);
 	if (rc)
 		log_ratelimited(LOG_DEBUG, "stun: send failed: %s", strerror(-rc));
 	stun_txn_start(&s->txn, now, 0);
@@ -513,7 +521,7 @@ static void stun_tick(struct ctl *c, uint64_t now)
 		}
 		int r = stun_txn_poll(&s->txn, now);
 		if (r == 1) {
-			dp_kernel_send_control(&c->kernel, &s->server, s->req, (size_t)s->reqlen);
+			ctl_send_underlay(c, &s->server, s->req, (size_t)s->reqlen);
 			c->disc.cnt.stun_retransmits++;
 		} else if (r == -ETIMEDOUT) {
 			char ep[NET_ENDPOINT_STRLEN];
@@ -526,8 +534,7 @@ static void stun_tick(struct ctl *c, uint64_t now)
 	}
 }
 
-/* Our candidates changed: members still waiting for a link hear it now. */
-static void candidates_changed(struct ctl *c, uint64_t now)
+void ctl_disc_candidates_changed(struct ctl *c, uint64_t now)
 {
 	for (unsigned i = 0; c->disc.x && i < c->disc.ndyn; i++) {
 		struct disc_peer *dp = c->disc.dyn[i];
@@ -541,11 +548,15 @@ void ctl_disc_stun_input(struct ctl *c, const uint8_t *data, size_t len,
 			 const struct net_endpoint *from, uint64_t now)
 {
 	struct stun_msg m;
-	(void)from; /* matched by the 96-bit random transaction id */
 	if (stun_parse(data, len, &m)) {
 		c->disc.cnt.stun_errors++;
 		return;
 	}
+	/* TURN answers and Data indications (the TURN server may also be
+	 * one of the STUN servers: transaction ids tell them apart). */
+	if (ctl_turn_stun_input(c, &m, from, now))
+		return;
+	/* Binding responses are matched by the 96-bit random transaction id. */
 	for (unsigned i = 0; i < c->disc.nstun; i++) {
 		struct disc_stun *s = &c->disc.stun[i];
 		struct net_endpoint mapped;
@@ -571,7 +582,7 @@ void ctl_disc_stun_input(struct ctl *c, const uint8_t *data, size_t len,
 			 net_endpoint_format(&mapped, b, sizeof(b)));
 		s->mapped = mapped;
 		s->have_mapped = true;
-		candidates_changed(c, now);
+		ctl_disc_candidates_changed(c, now);
 		return;
 	}
 	c->disc.cnt.stun_unmatched++;

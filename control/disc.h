@@ -83,6 +83,10 @@ struct ctl_disc {
 	struct disc_counters cnt;
 };
 
+/* Our candidates changed (a new srflx or relayed address): members still
+ * waiting for a link hear it now. */
+void ctl_disc_candidates_changed(struct ctl *c, uint64_t now);
+
 /* Early in ctl_init (few fds open: libstrophe watches its socket with
  * select()): creates the XMPP session object when xmpp_host is set. 0 or
  * -errno (errbuf says why). */

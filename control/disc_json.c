@@ -66,17 +66,32 @@ json_t *ctl_disc_link_json(struct ctl *c, const struct lm_link *lk)
 						"type", cand_type_name(lk->cand[i].type)));
 	struct net_endpoint local;
 	bool have_local = lk->endpoint.port && local_for(&lk->endpoint, c->cfg.port, &local) == 0;
-	const char *rtype = lk->ep_cand >= 0 && (unsigned)lk->ep_cand < lk->ncand
+	const char *rtype = lk->endpoint.via ? "relayed"
+			    : lk->ep_cand >= 0 && (unsigned)lk->ep_cand < lk->ncand
 				? cand_type_name(lk->cand[lk->ep_cand].type)
 			    : lk->ncand ? "peer-reflexive"
 					: "configured";
-	return json_pack(
+	json_t *o = json_pack(
 	    "{s:o, s:{s:o, s:o, s:o, s:s, s:s}}", "candidates", cands ? cands : json_null(), "pair",
 	    "local", have_local ? ep_json(&local) : json_null(), "local_mapped",
 	    ep_json(our_srflx(c)), "remote", ep_json(&lk->endpoint), "remote_type", rtype, "why",
 	    lk->why[0]	? lk->why
 	    : lk->ncand ? "no handshake completed yet"
 			: "endpoint from the config");
+	if (o && lk->endpoint.via) {
+		/* The peer reaches us at our relayed address; we reach it
+		 * through the TURN server. */
+		char srv[NET_ENDPOINT_STRLEN];
+		struct net_endpoint relayed[TURN_MAX_ALLOC];
+		unsigned n = ctl_turn_relayed(c, relayed, TURN_MAX_ALLOC);
+		json_t *pair = json_object_get(o, "pair");
+		json_object_set_new(
+		    pair, "relay",
+		    json_string(ctl_turn_server_name(c, lk->endpoint.via, srv, sizeof(srv))));
+		if (lk->endpoint.via <= n)
+			json_object_set_new(pair, "local", ep_json(&relayed[lk->endpoint.via - 1]));
+	}
+	return o;
 }
 
 static const char *peer_state(struct ctl *c, const uint8_t key[32], const char **name)
@@ -120,9 +135,11 @@ json_t *ctl_disc_json(struct ctl *c)
 	    (json_int_t)k->stun_retransmits, "stun_responses", (json_int_t)k->stun_responses,
 	    "stun_timeouts", (json_int_t)k->stun_timeouts, "stun_errors",
 	    (json_int_t)k->stun_errors, "stun_unmatched", (json_int_t)k->stun_unmatched);
+	json_t *turn = ctl_turn_json(c);
 	if (!d->x)
-		return json_pack("{s:b, s:o, s:o}", "enabled", 0, "stun", stun ? stun : json_null(),
-				 "discovery", disc ? disc : json_null());
+		return json_pack("{s:b, s:o, s:o, s:o}", "enabled", 0, "stun",
+				 stun ? stun : json_null(), "discovery", disc ? disc : json_null(),
+				 "turn", turn ? turn : json_null());
 
 	struct ctl_xmpp_counters xc;
 	ctl_xmpp_get_counters(d->x, &xc);
@@ -167,7 +184,12 @@ json_t *ctl_disc_json(struct ctl *c)
 						  : json_null(),
 	    "members", members ? members : json_null(), "counters", xcj ? xcj : json_null(),
 	    "discovery", disc ? disc : json_null());
-	if (o)
+	if (o) {
 		json_object_set_new(o, "stun", stun ? stun : json_null());
+		json_object_set_new(o, "turn", turn ? turn : json_null());
+	} else {
+		json_decref(stun);
+		json_decref(turn);
+	}
 	return o;
 }

@@ -264,6 +264,8 @@ static void note_choice(struct lm_link *lk, const struct net_endpoint *from, con
 	if (lk->ep_cand >= 0)
 		snprintf(lk->why, sizeof(lk->why), "%s %s candidate", how,
 			 cand_type_name((enum cand_type)lk->cand[lk->ep_cand].type));
+	else if (from->via)
+		snprintf(lk->why, sizeof(lk->why), "%s the peer through our TURN relay", how);
 	else
 		snprintf(lk->why, sizeof(lk->why), "%s an unadvertised address (peer-reflexive)",
 			 how);
@@ -399,10 +401,17 @@ static void initiate(struct ctl_linkmgr *lm, struct lm_link *lk, uint64_t now, b
 	if (lk->endpoint.port)
 		do_send(lm, &lk->endpoint, pd->msg, HS_INIT_LEN);
 	/* Not up: every candidate in parallel (the copies share a timestamp,
-	 * so the peer accepts only the first to arrive). */
-	for (unsigned i = 0; lk->state != LM_UP && i < lk->ncand; i++)
+	 * so the peer accepts only the first to arrive). Relay candidates
+	 * only from the second attempt: a direct pair that works answers
+	 * within the first, and a relay that won the race would carry the
+	 * link the long way round. */
+	for (unsigned i = 0; lk->state != LM_UP && i < lk->ncand; i++) {
+		if (lk->cand[i].type == CAND_RELAY && pd->attempts < 2 &&
+		    now - pd->first_ms < LM_RELAY_DELAY_MS)
+			continue;
 		if (!net_endpoint_equal(&lk->cand[i].ep, &lk->endpoint))
 			do_send(lm, &lk->cand[i].ep, pd->msg, HS_INIT_LEN);
+	}
 	lm->hs.initiations_sent++;
 }
 

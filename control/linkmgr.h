@@ -120,6 +120,7 @@
 #define LM_UNCONFIRMED_MS      10000  /* responder: a next session nobody uses expires */
 #define LM_COLLISION_RETX_MS   200
 #define LM_COLLISION_WINDOW_MS 1000 /* the lower key insists on its initiation this long */
+#define LM_RELAY_DELAY_MS      800 /* relay candidates get initiations after this */
 #define LM_RL_SLOTS	       4096
 #define LM_RL_RATE	       20 /* initiations per second per source address */
 #define LM_RL_BURST	       20

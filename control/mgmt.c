@@ -289,7 +289,7 @@ static json_t *counters_json(const struct dp_counters *k)
 		json_object_set_new(drops, dp_drop_names[d], json_integer((json_int_t)k->drops[d]));
 	return json_pack(
 	    "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-	    "s:I, s:o}",
+	    "s:I, s:I, s:o}",
 	    "host_rx_packets", (json_int_t)k->host_rx_packets, "host_rx_bytes",
 	    (json_int_t)k->host_rx_bytes, "host_tx_packets", (json_int_t)k->host_tx_packets,
 	    "host_tx_bytes", (json_int_t)k->host_tx_bytes, "net_rx_packets",
@@ -299,7 +299,8 @@ static json_t *counters_json(const struct dp_counters *k)
 	    (json_int_t)k->arp_replies, "nd_replies", (json_int_t)k->nd_replies, "flooded",
 	    (json_int_t)k->flooded, "learn_events", (json_int_t)k->learn_events, "tables",
 	    (json_int_t)k->tables, "loops", (json_int_t)k->loops, "idle_sleeps",
-	    (json_int_t)k->idle_sleeps, "keepalives", (json_int_t)k->keepalives, "drops", drops);
+	    (json_int_t)k->idle_sleeps, "keepalives", (json_int_t)k->keepalives, "injected",
+	    (json_int_t)k->injected, "drops", drops);
 }
 
 static json_t *stats_json(struct ctl *c)
@@ -313,8 +314,13 @@ static json_t *stats_json(struct ctl *c)
 		dp_counters_add_into(&one, &c->workers[i].counters);
 		dp_counters_add_into(&total, &c->workers[i].counters);
 		json_t *o = counters_json(&one);
-		if (o)
+		if (o) {
 			json_object_set_new(o, "id", json_integer(i));
+			/* the control core's count, not the worker's */
+			json_object_set_new(o, "inject_full",
+					    json_integer((json_int_t)atomic_load_explicit(
+						&c->workers[i].inject_full, memory_order_relaxed)));
+		}
 		json_array_append_new(arr, o);
 	}
 	return json_pack("{s:o, s:o, s:I, s:I, s:I, s:o}", "workers", arr ? arr : json_null(),

@@ -393,7 +393,13 @@ static void muc_presence(struct ctl_xmpp *x, xmpp_stanza_t *st, const char *from
 	}
 	if (type && !strcmp(type, "unavailable")) {
 		if (self) {
-			log_warn("xmpp: we left %s (kicked, banned or room closed)", x->room);
+			/* After ctl_xmpp_stop it is the room echoing our own
+			 * goodbye: no news, not worth a warning. */
+			if (x->started)
+				log_warn("xmpp: we left %s (kicked, banned or room closed)",
+					 x->room);
+			else
+				log_debug("xmpp: left %s", x->room);
 			x->in_group = false;
 		} else {
 			member_leaves(x, from);

@@ -29,6 +29,10 @@ enum dp_class dp_classify(const uint8_t *p, size_t len)
 		return len >= ESP_MIN_CLASSIFY ? DP_CLASS_ESP : DP_CLASS_GARBAGE;
 	if ((p[0] & 0xc0) == 0 && len >= STUN_HDR_LEN && be32(p + 4) == STUN_MAGIC_COOKIE)
 		return DP_CLASS_STUN;
+	/* Channel numbers are 0x4000..0x7FFF (RFC 5766 §11): first bits 01. The
+	 * source and the length are checked by the pipeline. */
+	if ((p[0] & 0xc0) == 0x40)
+		return DP_CLASS_CHANNEL;
 	return DP_CLASS_GARBAGE;
 }
 
@@ -41,6 +45,8 @@ const char *dp_class_name(enum dp_class c)
 		return "control";
 	case DP_CLASS_STUN:
 		return "stun";
+	case DP_CLASS_CHANNEL:
+		return "channel";
 	case DP_CLASS_GARBAGE:
 		return "garbage";
 	}

@@ -9,6 +9,7 @@ enum dp_class {
 	DP_CLASS_ESP,     /* SPI >= 0x80000000 and long enough to be ESP */
 	DP_CLASS_CONTROL, /* first 4 bytes zero (non-ESP marker), payload follows */
 	DP_CLASS_STUN,    /* top two bits 00 and magic cookie 0x2112A442 at offset 4 */
+	DP_CLASS_CHANNEL, /* top two bits 01: TURN ChannelData (RFC 5766 §11.4) from a relay */
 	DP_CLASS_GARBAGE, /* anything else: dropped and counted */
 };
 

@@ -58,6 +58,7 @@ static void endpoint_from_sa(const union sockaddr_any *a, struct net_endpoint *e
 	memcpy(ep->addr + 12, &a->sin.sin_addr, 4);
 	ep->port = ntohs(a->sin.sin_port);
 	ep->family = AF_INET;
+	ep->via = 0;
 }
 
 /* Returns the sockaddr length, or 0 when the socket's family cannot reach ep. */

@@ -25,8 +25,9 @@ int dp_kernel_open(struct dp_kernel *k, const char *tap_name, unsigned nqueues, 
 /* Closes every fd: the TAP disappears with its last queue. */
 void dp_kernel_close(struct dp_kernel *k);
 
-/* Sends one datagram from the data port (worker 0's socket): for the control
- * core's packets until the inject ring exists. 0 or -errno. */
+/* Sends one datagram from the data port (worker 0's socket) on the calling
+ * thread: the control core's fallback when worker 0's inject ring cannot take
+ * a datagram (control/underlay.h says when). 0 or -errno. */
 int dp_kernel_send_control(struct dp_kernel *k, const struct net_endpoint *to, const void *buf,
 			   size_t len);
 

@@ -58,9 +58,33 @@ static inline bool tx_add(struct dp_ctx *ctx, const struct dp_table *t, struct t
 	}
 	p->link = link;
 	p->sa = l->sa_out;
-	p->peer = l->endpoint;
+	if (likely(!l->endpoint.via)) {
+		p->peer = l->endpoint;
+	} else if (l->relay_chan) {
+		p->peer = l->relay; /* ChannelData header added after encryption */
+	} else {
+		/* reached through a relay whose channel is not bound yet */
+		drop_now(ctx, p, DP_DROP_LINK_DOWN);
+		return false;
+	}
 	w->pkt[w->n++] = p;
 	return true;
+}
+
+/* ChannelData header (RFC 5766 §11.4) in front of an encrypted packet of a
+ * relayed link: channel number and length. No padding: it is optional over
+ * UDP and would only cost bytes. */
+static inline void relay_wrap(const struct dp_table *t, struct dp_pkt *p)
+{
+	const struct dp_table_link *l = &t->links[p->link];
+	uint16_t len = p->len;
+
+	p->data -= 4;
+	p->len += 4;
+	p->data[0] = (uint8_t)(l->relay_chan >> 8);
+	p->data[1] = (uint8_t)l->relay_chan;
+	p->data[2] = (uint8_t)(len >> 8);
+	p->data[3] = (uint8_t)len;
 }
 
 /* Stable grouping by SA (a counting sort keyed through a small open-addressing
@@ -178,6 +202,9 @@ static void tx_finish(struct dp_ctx *ctx, const struct dp_table *t, struct tx_wo
 	tally_flush(&a);
 
 	n = dp_burst_compact(v, n, ctx->pool, ctx->counters);
+	for (unsigned i = 0; i < n; i++)
+		if (unlikely(t->links[v[i]->link].relay_chan))
+			relay_wrap(t, v[i]);
 	memcpy(&out->net[out->n_net], v, n * sizeof(v[0]));
 	out->n_net += n;
 }
@@ -366,6 +393,38 @@ static void from_net_chunk(struct dp_ctx *ctx, const struct dp_table *t, struct 
 			work[m++] = p;
 			break;
 		}
+		case DP_CLASS_CHANNEL: {
+			/* TURN ChannelData: only from a relay we use. ESP inside
+			 * is ours to decrypt (the SPI finds the link, as for
+			 * direct packets); anything else is the control core's,
+			 * header and all (it knows which peer the channel is). */
+			uint16_t dlen = (uint16_t)(p->data[2] << 8 | p->data[3]);
+			if (unlikely(!t || !dp_table_is_relay(t, &p->peer))) {
+				drop_now(ctx, p, DP_DROP_NOT_RELAY);
+				break;
+			}
+			/* unpadded, or padded to 4 bytes (RFC 5766 §11.5) */
+			unsigned want = 4u + dlen;
+			if (unlikely(p->len != want && p->len != ((want + 3u) & ~3u))) {
+				drop_now(ctx, p, DP_DROP_CHANNEL_LEN);
+				break;
+			}
+			if (dp_classify(p->data + 4, dlen) == DP_CLASS_ESP) {
+				const struct dp_spi_entry *e =
+				    dp_table_spi_lookup(t, dp_esp_spi(p->data + 4));
+				if (unlikely(!e || e->link >= t->nlinks)) {
+					drop_now(ctx, p, DP_DROP_UNKNOWN_SPI);
+					break;
+				}
+				p->data += 4;
+				p->len = dlen;
+				p->sa = e->sa;
+				p->link = e->link;
+				work[m++] = p;
+				break;
+			}
+		}
+			__attribute__((fallthrough));
 		case DP_CLASS_CONTROL:
 		case DP_CLASS_STUN:
 			if (unlikely(out->n_punt >= DP_BURST_MAX)) {

@@ -29,6 +29,8 @@ const char *const dp_drop_names[DP_DROP__MAX] = {
     [DP_DROP_RING_FULL] = "ring_full",
     [DP_DROP_HOST_TX] = "host_tx",
     [DP_DROP_NET_TX] = "net_tx",
+    [DP_DROP_NOT_RELAY] = "not_relay",
+    [DP_DROP_CHANNEL_LEN] = "channel_len",
 };
 
 #define HUGE_PAGE (2u << 20)

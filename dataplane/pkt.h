@@ -43,6 +43,8 @@ enum dp_drop {
 	DP_DROP_RING_FULL,       /* punt/learn ring to the control core full */
 	DP_DROP_HOST_TX,         /* write to the host side failed */
 	DP_DROP_NET_TX,          /* send on the underlay failed */
+	DP_DROP_NOT_RELAY,       /* TURN ChannelData from an address that is not our TURN server */
+	DP_DROP_CHANNEL_LEN,     /* ChannelData whose length field does not match the datagram */
 	DP_DROP__MAX
 };
 extern const char *const dp_drop_names[DP_DROP__MAX];
@@ -139,6 +141,7 @@ struct dp_counters {
 	uint64_t tables;       /* forwarding tables adopted */
 	uint64_t loops, idle_sleeps;
 	uint64_t keepalives;   /* ESP dummy packets (next header 59) received and discarded */
+	uint64_t injected;     /* control core's datagrams sent from the inject ring */
 	uint64_t drops[DP_DROP__MAX];
 } __attribute__((aligned(64)));
 

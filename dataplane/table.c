@@ -130,6 +130,38 @@ void dp_table_set_link(struct dp_table *t, uint16_t idx, struct dp_link *link, s
 		l->endpoint = *endpoint;
 	else
 		memset(&l->endpoint, 0, sizeof(l->endpoint));
+	l->relay_chan = 0;
+	memset(&l->relay, 0, sizeof(l->relay));
+}
+
+void dp_table_set_link_relay(struct dp_table *t, uint16_t idx, const struct net_endpoint *relay,
+			     uint16_t chan)
+{
+	if (idx >= t->nlinks)
+		return;
+	t->links[idx].relay = *relay;
+	t->links[idx].relay.via = 0;
+	t->links[idx].relay_chan = chan;
+}
+
+int dp_table_add_relay(struct dp_table *t, const struct net_endpoint *relay)
+{
+	if (dp_table_is_relay(t, relay))
+		return 0;
+	if (t->nrelays >= DP_MAX_RELAYS)
+		return -ENOSPC;
+	t->relays[t->nrelays] = *relay;
+	t->relays[t->nrelays].via = 0;
+	t->nrelays++;
+	return 0;
+}
+
+bool dp_table_is_relay(const struct dp_table *t, const struct net_endpoint *ep)
+{
+	for (unsigned i = 0; i < t->nrelays; i++)
+		if (t->relays[i].port == ep->port && memcmp(t->relays[i].addr, ep->addr, 16) == 0)
+			return true;
+	return false;
 }
 
 int dp_table_add_spi(struct dp_table *t, struct dp_sa *sa, uint16_t link)

@@ -18,7 +18,7 @@
 #include "util/addr.h"
 
 enum dp_mode {
-	DP_MODE_L3 = 0,     /* GroupVPN: IP packets routed by virtual address */
+	DP_MODE_L3 = 0,	    /* GroupVPN: IP packets routed by virtual address */
 	DP_MODE_SWITCH = 1, /* switch mode: Ethernet frames, MAC learning, flooding */
 };
 
@@ -40,7 +40,13 @@ struct dp_table_link {
 	struct dp_link *link;
 	struct dp_sa *sa_out; /* NULL: link down, packets to it are dropped (LINK_DOWN) */
 	struct net_endpoint endpoint;
+	/* Relayed link (endpoint.via != 0): ESP goes to `relay` (our TURN
+	 * server) as ChannelData on channel relay_chan. 0: direct. */
+	uint16_t relay_chan;
+	struct net_endpoint relay;
 };
+
+#define DP_MAX_RELAYS 4
 
 struct dp_spi_entry {
 	uint32_t spi; /* 0 = empty slot (valid SPIs have the top bit set) */
@@ -60,10 +66,10 @@ struct dp_fdb_entry {
 
 struct dp_table_params {
 	enum dp_mode mode;
-	uint16_t mtu;          /* largest inner packet (L3) / frame payload (switch) accepted */
+	uint16_t mtu;	       /* largest inner packet (L3) / frame payload (switch) accepted */
 	uint8_t host_mac[6];   /* MAC of the TAP: destination of frames we deliver in L3 mode */
 	uint8_t router_mac[6]; /* MAC we answer ARP/ND with for overlay addresses (L3) */
-	uint32_t vip4;         /* our virtual IPv4, network byte order (0 = none) */
+	uint32_t vip4;	       /* our virtual IPv4, network byte order (0 = none) */
 	uint8_t vip6[16];      /* our ULA (all zero = none) */
 };
 
@@ -77,13 +83,17 @@ struct dp_table {
 	uint32_t spi_mask; /* slots - 1; slots is a power of two */
 	struct dp_spi_entry *spi;
 
-	uint32_t host_mask;  /* host routes: /32 and /128, exact match hash */
+	uint32_t host_mask; /* host routes: /32 and /128, exact match hash */
 	struct dp_route *host;
-	uint16_t nnets;      /* other prefixes, sorted by decreasing length */
+	uint16_t nnets; /* other prefixes, sorted by decreasing length */
 	struct dp_route *nets;
 
 	uint32_t fdb_mask;
 	struct dp_fdb_entry *fdb;
+	/* TURN servers whose ChannelData we accept (ESP inside is decrypted
+	 * like any other; other contents are punted). */
+	uint8_t nrelays;
+	struct net_endpoint relays[DP_MAX_RELAYS];
 
 	/* Capacities given to dp_table_create, and counts filled. */
 	uint32_t cap_spi, cap_routes, cap_fdb, n_spi, n_routes, n_fdb;
@@ -94,8 +104,15 @@ struct dp_table *dp_table_create(const struct dp_table_params *p, uint16_t nlink
 				 uint32_t nroutes, uint32_t nfdb);
 void dp_table_free(struct dp_table *t);
 
-void dp_table_set_link(struct dp_table *t, uint16_t idx, struct dp_link *link,
-		       struct dp_sa *sa_out, const struct net_endpoint *endpoint);
+void dp_table_set_link(struct dp_table *t, uint16_t idx, struct dp_link *link, struct dp_sa *sa_out,
+		       const struct net_endpoint *endpoint);
+/* Sends link idx's packets as ChannelData on chan through relay. */
+void dp_table_set_link_relay(struct dp_table *t, uint16_t idx, const struct net_endpoint *relay,
+			     uint16_t chan);
+/* Accepts ChannelData from relay. 0 or -ENOSPC (DP_MAX_RELAYS). */
+int dp_table_add_relay(struct dp_table *t, const struct net_endpoint *relay);
+/* Whether ep is one of the table's relays (hot path: a handful of compares). */
+bool dp_table_is_relay(const struct dp_table *t, const struct net_endpoint *ep);
 /* 0, -EEXIST (SPI already present), -ENOSPC, -EINVAL (SPI without top bit). */
 int dp_table_add_spi(struct dp_table *t, struct dp_sa *sa, uint16_t link);
 /* 0, -EEXIST (same prefix already present), -ENOSPC. */

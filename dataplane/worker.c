@@ -42,6 +42,13 @@
 #define IDLE_WAIT_MS	  100
 
 _Static_assert(sizeof(struct dp_learn_event) == 16, "learn ring element is 16 bytes");
+_Static_assert(sizeof(struct dp_inject) % 4 == 0, "rte_ring elements are multiples of 4 bytes");
+/* An inject is dequeued in place: header in the headroom, data at p->data. */
+#define INJECT_HDR_LEN offsetof(struct dp_inject, data)
+_Static_assert(INJECT_HDR_LEN <= DP_HEADROOM && INJECT_HDR_LEN % 4 == 0,
+	       "inject header fits the headroom, 4-byte aligned");
+_Static_assert(DP_INJECT_DATA_MAX <= DP_BUF_SIZE - DP_HEADROOM, "an inject fits one buffer");
+_Static_assert(DP_INJECT_PER_LOOP <= DP_OUT_MAX, "injects fit an output burst");
 
 static struct rte_ring *ring_alloc(const char *name, unsigned esize, unsigned count, unsigned flags)
 {
@@ -79,6 +86,7 @@ static void worker_free(struct dp_worker *w)
 	if (w->pool.mem)
 		dp_pool_fini(&w->pool);
 	free(w->punts);
+	free(w->inject_ring);
 	free(w->punt_free_ring);
 	free(w->punt_ring);
 	free(w->learn_ring);
@@ -87,7 +95,7 @@ static void worker_free(struct dp_worker *w)
 	w->wake_fd = -1;
 	w->mgr = NULL;
 	w->punts = NULL;
-	w->punt_free_ring = w->punt_ring = w->learn_ring = w->table_ring = NULL;
+	w->inject_ring = w->punt_free_ring = w->punt_ring = w->learn_ring = w->table_ring = NULL;
 }
 
 int dp_worker_init(struct dp_worker *w, const struct dp_worker_config *cfg,
@@ -122,7 +130,11 @@ int dp_worker_init(struct dp_worker *w, const struct dp_worker_config *cfg,
 	/* Multi-producer: the control core returns slots, and the worker puts a
 	 * slot back itself if its punt ring ever refuses one. Punts are rare. */
 	w->punt_free_ring = ring_alloc(name, sizeof(void *), PUNT_RING_SIZE, RING_F_SC_DEQ);
-	if (!w->table_ring || !w->learn_ring || !w->punt_ring || !w->punt_free_ring) {
+	snprintf(name, sizeof(name), "w%u_inject", w->id);
+	w->inject_ring = ring_alloc(name, sizeof(struct dp_inject), DP_INJECT_SLOTS,
+				    RING_F_SP_ENQ | RING_F_SC_DEQ);
+	if (!w->table_ring || !w->learn_ring || !w->punt_ring || !w->punt_free_ring ||
+	    !w->inject_ring) {
 		ret = -errno;
 		goto err;
 	}
@@ -257,6 +269,36 @@ static unsigned flush(struct dp_worker *w, struct dp_burst *out)
 	return punted;
 }
 
+/* Moves queued injects into pool buffers and onto out->net, where the host
+ * burst's output joins them and one net_tx sends all. Returns how many. */
+static unsigned inject_drain(struct dp_worker *w, struct dp_burst *out)
+{
+	unsigned n = rte_ring_count(w->inject_ring);
+	unsigned got = 0;
+
+	if (likely(n == 0))
+		return 0;
+	if (n > DP_INJECT_PER_LOOP)
+		n = DP_INJECT_PER_LOOP;
+	for (; got < n; got++) {
+		/* Pool empty: leave the rest queued for a later loop. */
+		struct dp_pkt *p = dp_pool_get(&w->pool);
+		if (unlikely(!p))
+			break;
+		struct dp_inject *e = (struct dp_inject *)(p->data - INJECT_HDR_LEN);
+		if (unlikely(rte_ring_sc_dequeue_elem(w->inject_ring, e, sizeof(*e)) != 0)) {
+			dp_pool_put(&w->pool, p);
+			break;
+		}
+		/* e overlaps p's headroom: read it before anything reuses it. */
+		p->peer = e->to;
+		p->len = e->len;
+		out->net[out->n_net++] = p;
+	}
+	DP_COUNT(&w->counters, injected, got);
+	return got;
+}
+
 static void adopt_tables(struct dp_worker *w)
 {
 	void *t[TABLE_RING_SIZE];
@@ -291,6 +333,8 @@ unsigned dp_worker_poll_once(struct dp_worker *w)
 	    .learn_ring = w->learn_ring,
 	};
 	dp_burst_clear(&out);
+	/* Injects need no table: they are sent even before the first one. */
+	total += inject_drain(w, &out);
 
 	n = w->ops->host_rx(w->io, &w->pool, pkts, w->burst);
 	if (n) {
@@ -300,9 +344,11 @@ unsigned dp_worker_poll_once(struct dp_worker *w)
 			drop_all(w, pkts, n, DP_DROP_NO_ROUTE);
 		} else if (n) {
 			dp_pipeline_from_host(&ctx, pkts, n, &out);
-			punted += flush(w, &out);
 		}
 	}
+	/* Injects alone, or with the host burst's output: one net_tx. */
+	if (out.n_net || out.n_host || out.n_punt)
+		punted += flush(w, &out);
 
 	n = w->ops->net_rx(w->io, &w->pool, pkts, w->burst);
 	if (n) {
@@ -339,10 +385,19 @@ static void idle_sleep(struct dp_worker *w)
 	 * drains table_ring before touching any table. */
 	if (w->qsbr)
 		rte_rcu_qsbr_thread_offline(w->qsbr, w->id);
-	int ret = w->ops->wait(w->io, w->wake_fd, IDLE_WAIT_MS);
-	if (unlikely(ret < 0 && ret != -EINTR))
-		log_ratelimited(LOG_WARN, "worker %u: backend wait failed: %s", w->id,
-				strerror(-ret));
+	/* Dekker with dp_worker_inject(): we store `sleeping` then load the
+	 * ring, it stores the ring then loads `sleeping`, each with a full
+	 * fence between. Either we see its element here, or it sees the flag
+	 * and pokes wake_fd (which stays readable until we read it below). */
+	atomic_store_explicit(&w->sleeping, true, memory_order_relaxed);
+	atomic_thread_fence(memory_order_seq_cst);
+	if (rte_ring_count(w->inject_ring) == 0) {
+		int ret = w->ops->wait(w->io, w->wake_fd, IDLE_WAIT_MS);
+		if (unlikely(ret < 0 && ret != -EINTR))
+			log_ratelimited(LOG_WARN, "worker %u: backend wait failed: %s", w->id,
+					strerror(-ret));
+	}
+	atomic_store_explicit(&w->sleeping, false, memory_order_relaxed);
 	if (read(w->wake_fd, &v, sizeof(v)) < 0) {
 		/* EAGAIN: woken by traffic or the timeout, not by a poke */
 	}
@@ -427,5 +482,29 @@ int dp_worker_push_table(struct dp_worker *w, const struct dp_table *t)
 	if (rte_ring_sp_enqueue(w->table_ring, (void *)t) != 0)
 		return -ENOBUFS;
 	poke(w->wake_fd);
+	return 0;
+}
+
+int dp_worker_inject(struct dp_worker *w, const struct net_endpoint *to, const void *buf,
+		     size_t len)
+{
+	struct dp_inject e;
+
+	if (len == 0 || len > DP_INJECT_DATA_MAX)
+		return -EMSGSIZE;
+	e.to = *to;
+	e.len = (uint16_t)len;
+	e.reserved = 0;
+	memcpy(e.data, buf, len);
+	/* The ring copies the whole element, tail bytes past len included
+	 * (never sent): 1.5 KB of memcpy is cheap next to a syscall, and one
+	 * fixed size keeps the ring trivial. */
+	if (rte_ring_sp_enqueue_elem(w->inject_ring, &e, sizeof(e)) != 0) {
+		atomic_fetch_add_explicit(&w->inject_full, 1, memory_order_relaxed);
+		return -ENOBUFS;
+	}
+	atomic_thread_fence(memory_order_seq_cst); /* see idle_sleep() */
+	if (atomic_load_explicit(&w->sleeping, memory_order_relaxed))
+		poke(w->wake_fd);
 	return 0;
 }

@@ -15,6 +15,20 @@
  * control core returns the slot through punt_free_ring. Learn events go
  * through learn_ring. After queuing either, the worker writes notify_fd once
  * per burst.
+ *
+ * Injects: the control core's own datagrams (handshakes, cookie replies, ESP
+ * keepalives, STUN and TURN requests) leave through the worker too, so they
+ * go out of the data port on whatever backend the worker runs and punch the
+ * same NAT mappings the data uses. dp_worker_inject() copies the datagram
+ * into a fixed-size element of inject_ring (SPSC, control produces); the
+ * worker, right after adopting tables, takes up to DP_INJECT_PER_LOOP of them
+ * into its own pool buffers and sends them through net_tx together with the
+ * host burst's output. Nothing is allocated and no slot travels back.
+ *
+ * Waking: a worker about to sleep sets `sleeping`, then looks at inject_ring
+ * once more; the producer enqueues, then reads `sleeping` and pokes wake_fd
+ * only if it is set (both sides fence in between), so a busy worker costs
+ * the control core no syscall and a sleeping one cannot miss a datagram.
  */
 #pragma once
 #include <pthread.h>
@@ -34,9 +48,15 @@ enum dp_idle {
 	DP_IDLE_BUSY = 1,     /* pure poll */
 };
 
-#define DP_PUNT_SLOTS    64
+#define DP_PUNT_SLOTS	 64
 #define DP_PUNT_DATA_MAX 1500
-#define DP_RING_SIZE     1024 /* learn ring; table and punt rings are smaller */
+#define DP_RING_SIZE	 1024 /* learn ring; table and punt rings are smaller */
+
+/* The largest datagram the control core sends: STUN_MSG_MAX (the largest,
+ * TURN requests included), handshakes are at most 164 bytes, keepalives ~40. */
+#define DP_INJECT_DATA_MAX 1500
+#define DP_INJECT_SLOTS	   128 /* inject ring entries per worker (~190 KiB) */
+#define DP_INJECT_PER_LOOP 32  /* injects sent per loop iteration at most */
 
 struct dp_punt {
 	struct net_endpoint from;
@@ -45,11 +65,21 @@ struct dp_punt {
 	uint8_t data[DP_PUNT_DATA_MAX];
 };
 
+/* One inject ring element, copied by value (its size is a multiple of 4, as
+ * rte_ring's element API requires). The worker dequeues it straight into a
+ * pool buffer so that `data` lands at the buffer's data offset. */
+struct dp_inject {
+	struct net_endpoint to;
+	uint16_t len;
+	uint16_t reserved;
+	uint8_t data[DP_INJECT_DATA_MAX];
+};
+
 struct dp_worker_config {
 	unsigned id;
 	unsigned burst; /* 1..DP_BURST_MAX, default 32 */
 	enum dp_idle idle;
-	int cpu;        /* CPU to pin to, or -1 */
+	int cpu; /* CPU to pin to, or -1 */
 	uint32_t pool_size;
 };
 
@@ -63,15 +93,18 @@ struct dp_worker {
 	const struct dp_backend_ops *ops;
 	void *io;
 
-	struct rte_ring *table_ring;     /* control → worker: const struct dp_table * */
-	struct rte_ring *learn_ring;     /* worker → control: struct dp_learn_event */
-	struct rte_ring *punt_ring;      /* worker → control: struct dp_punt * */
+	struct rte_ring *table_ring;	 /* control → worker: const struct dp_table * */
+	struct rte_ring *learn_ring;	 /* worker → control: struct dp_learn_event */
+	struct rte_ring *punt_ring;	 /* worker → control: struct dp_punt * */
 	struct rte_ring *punt_free_ring; /* control → worker: struct dp_punt * */
+	struct rte_ring *inject_ring;	 /* control → worker: struct dp_inject (by value) */
 	struct dp_punt *punts;
 	struct rte_rcu_qsbr *qsbr;
 	int wake_fd;   /* eventfd owned by the worker: control pokes it */
 	int notify_fd; /* eventfd owned by the control core: worker pokes it */
 	_Atomic bool stop;
+	_Atomic bool sleeping;	      /* set while in (or about to enter) the idle wait */
+	_Atomic uint64_t inject_full; /* written by the control core: injects refused, ring full */
 
 	const struct dp_table *table; /* current; NULL until the first table arrives */
 	IMB_MGR *mgr;
@@ -93,6 +126,15 @@ void dp_worker_fini(struct dp_worker *w);
 /* Control side: hands a table to the worker (enqueue + poke). 0 or -ENOBUFS. */
 int dp_worker_push_table(struct dp_worker *w, const struct dp_table *t);
 
+/* Control side (the single producer): queues one datagram for the worker to
+ * send from the data port, and wakes the worker if it sleeps. 0, -EMSGSIZE
+ * (len 0 or > DP_INJECT_DATA_MAX), or -ENOBUFS (ring full; counted in
+ * inject_full). The worker counts what it sends in counters.injected. Works
+ * before the worker thread starts (the first loop sends what was queued). */
+int dp_worker_inject(struct dp_worker *w, const struct net_endpoint *to, const void *buf,
+		     size_t len);
+
 /* The loop body, exposed for tests: one iteration (quiescent report, table
- * adoption, one host burst and one net burst). Returns packets processed. */
+ * adoption, queued injects, one host burst and one net burst). Returns
+ * packets processed (injects included). */
 unsigned dp_worker_poll_once(struct dp_worker *w);

@@ -78,11 +78,12 @@ void net_endpoint_from_sin6(const struct sockaddr_in6 *sin6, struct net_endpoint
 	memcpy(ep->addr, &sin6->sin6_addr, 16);
 	ep->port = ntohs(sin6->sin6_port);
 	ep->family = memcmp(ep->addr, v4mapped_prefix, 12) == 0 ? AF_INET : AF_INET6;
+	ep->via = 0;
 }
 
 bool net_endpoint_equal(const struct net_endpoint *a, const struct net_endpoint *b)
 {
-	return a->port == b->port && memcmp(a->addr, b->addr, 16) == 0;
+	return a->port == b->port && a->via == b->via && memcmp(a->addr, b->addr, 16) == 0;
 }
 
 int net_prefix_parse(const char *s, bool allow_host_bits, struct net_prefix *out)

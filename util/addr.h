@@ -14,11 +14,17 @@ struct net_endpoint {
 	uint8_t addr[16];
 	uint16_t port;
 	uint8_t family; /* AF_INET or AF_INET6: how to print it and which header size to assume */
+	/* 0: reached directly from the data port. k > 0: a peer address seen
+	 * by our TURN allocation k-1 (control/turn.h); packets to it go to that
+	 * TURN server wrapped as ChannelData or a Send indication. Part of the
+	 * endpoint's identity: the same address direct and relayed are two
+	 * different paths. */
+	uint8_t via;
 };
 
 struct net_prefix {
 	uint8_t addr[16]; /* IPv4 as ::ffff:a.b.c.d like net_endpoint */
-	uint8_t len;      /* prefix length in the address's own family (0..32 or 0..128) */
+	uint8_t len;	  /* prefix length in the address's own family (0..32 or 0..128) */
 	uint8_t family;
 };
 

@@ -48,6 +48,10 @@ struct fuzz_state {
 
 static struct fuzz_state *st;
 
+/* Our TURN server: ChannelData from it is parsed, from anyone else dropped. */
+static const struct net_endpoint relay = {
+    .addr = {[10] = 0xff, 0xff, 198, 18, 0, 251}, .port = 3478, .family = AF_INET};
+
 static void die(const char *what)
 {
 	fprintf(stderr, "fuzz_net_rx: %s\n", what);
@@ -73,7 +77,13 @@ static struct dp_table *build_table(enum dp_mode mode)
 		die("table");
 	dp_table_set_link(t, 0, &st->links[0], st->sa_out, &ep);
 	dp_table_set_link(t, 1, &st->links[1], NULL, NULL); /* down */
-	dp_table_set_link(t, 2, &st->links[2], st->sa_out, &ep);
+	/* Link 2 is reached through the relay: what goes to it is wrapped. */
+	struct net_endpoint via = ep;
+	via.via = 1;
+	dp_table_set_link(t, 2, &st->links[2], st->sa_out, &via);
+	dp_table_set_link_relay(t, 2, &relay, 0x4000);
+	if (dp_table_add_relay(t, &relay))
+		die("relay");
 	if (dp_table_add_spi(t, st->sa_in, 0))
 		die("spi");
 
@@ -155,6 +165,7 @@ static struct dp_pkt *raw(const uint8_t *data, size_t len)
 		len = DP_BUF_SIZE - DP_HEADROOM;
 	memcpy(p->data, data, len);
 	p->len = (uint16_t)len;
+	memset(&p->peer, 0, sizeof(p->peer)); /* not the relay unless the caller says so */
 	return p;
 }
 
@@ -198,6 +209,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		dp_pipeline_from_net(&ctx, v, 1, &st->out);
 		settle();
 
+		/* The same bytes from the relay (ChannelData rules apply). */
+		v[0] = raw(data, size);
+		v[0]->peer = relay;
+		dp_pipeline_from_net(&ctx, v, 1, &st->out);
+		settle();
+
 		v[0] = raw(data, size);
 		dp_pipeline_from_host(&ctx, v, 1, &st->out);
 		settle();
@@ -222,6 +239,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		dp_pipeline_from_net(&ctx, v, n, &st->out);
 		settle();
+
+		/* The sealed packet as ChannelData from the relay, padded as
+		 * the input's first byte says (replayed by now: the decrypt
+		 * path up to the replay check). */
+		if (esp_len) {
+			static uint8_t cd[DP_BUF_SIZE];
+			size_t pad = data[0] & 3, cdlen = 4 + (size_t)esp_len + pad;
+			if (cdlen <= DP_BUF_SIZE - DP_HEADROOM) {
+				cd[0] = 0x40, cd[1] = 0x00;
+				cd[2] = (uint8_t)(esp_len >> 8), cd[3] = (uint8_t)esp_len;
+				memcpy(cd + 4, esp_copy, esp_len);
+				memset(cd + 4 + esp_len, 0, pad);
+				v[0] = raw(cd, cdlen);
+				v[0]->peer = relay;
+				dp_pipeline_from_net(&ctx, v, 1, &st->out);
+				settle();
+			}
+		}
 	}
 	return 0;
 }

@@ -40,6 +40,18 @@ TEST_NAME=$(basename "$0" .sh)
 
 log() { printf '[%s] %s\n' "$TEST_NAME" "$*"; }
 ok() { printf '[%s] ok: %s\n' "$TEST_NAME" "$*"; }
+
+# stop_pid PID: SIGTERM, up to 3 s to exit, then SIGKILL. By PID only.
+stop_pid()
+{
+	local pid=$1 n
+	kill -TERM "$pid" 2>/dev/null || return 0
+	for ((n = 0; n < 30; n++)); do
+		kill -0 "$pid" 2>/dev/null || return 0
+		sleep 0.1
+	done
+	kill -KILL "$pid" 2>/dev/null || true
+}
 fail()
 {
 	printf '[%s] FAIL: %s\n' "$TEST_NAME" "$*" >&2
@@ -79,14 +91,7 @@ cleanup()
 	set +eE
 	[ "$rc" -ne 0 ] && [ "$rc" -ne 77 ] && dump_logs
 	for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
-		pid=${PIDS[i]}
-		kill -0 "$pid" 2>/dev/null || continue
-		kill -TERM "$pid" 2>/dev/null
-		for ((n = 0; n < 30; n++)); do
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -KILL "$pid" 2>/dev/null
+		stop_pid "${PIDS[i]}"
 	done
 	wait 2>/dev/null
 	for ((i = ${#NSLIST[@]} - 1; i >= 0; i--)); do
@@ -648,6 +653,7 @@ start_prosody()
 			certificates = "$d/certs"
 			log = { { levels = { min = "info" }, to = "console" } }
 			VirtualHost "$XMPP_DOMAIN"
+			${PROSODY_EXTRA:-} -- \$PROSODY_EXTRA: options of the test for this host (e.g. mod_groups)
 			Component "conference.$XMPP_DOMAIN" "muc"
 			    restrict_room_creation = false
 			    muc_room_locking = false
@@ -713,16 +719,19 @@ start_coturn()
 	return 0
 }
 
-# make_home_site NAME IDX [LAN]: a gateway behind a home router. Router
+# make_home_site NAME IDX [LAN] [NATFLAGS]: a gateway behind a home router. Router
 # namespace "rt-NAME": eth0 = 198.18.0.IDX/24 on the WAN, lan0 = LAN.1/24
 # (default 192.168.1: the same on every site, like real home networks),
 # nftables masquerade of everything leaving eth0 and, like every home router's
 # firewall, new connections from the WAN dropped (to the router itself and
 # through it: only replies to what went out come in). Gateway namespace NAME:
 # eth0 = LAN.2/24, default route via the router, and an lxcbr0 like make_site's.
+# NATFLAGS "fully-random" makes it a symmetric NAT: every new flow (another
+# destination) gets a random source port, so the mapping STUN learns is of no
+# use to anybody but the STUN server.
 make_home_site()
 {
-	local name=$1 idx=$2 lan=${3:-192.168.1} r n
+	local name=$1 idx=$2 lan=${3:-192.168.1} natflags=${4:-} r n
 	new_ns "rt-$name"
 	new_ns "$name"
 	r=$(ns "rt-$name")
@@ -741,7 +750,7 @@ make_home_site()
 		table ip nat {
 			chain postrouting {
 				type nat hook postrouting priority srcnat; policy accept;
-				oifname "eth0" masquerade
+				oifname "eth0" masquerade $natflags
 			}
 		}
 		table inet fw {
@@ -764,7 +773,7 @@ make_home_site()
 }
 
 # write_disc_config FILE site=NAME [user=gwN] [room=JID] [group=muc|roster]
-#   [stun=0|1] [net=10.254.0] [mask=24] [port=5800] [extra='"k": v, ...']
+#   [stun=0|1] [turn=0|1] [net=10.254.0] [mask=24] [port=5800] [extra='"k": v, ...']
 #   [peers_json='{...}, ...']
 # A gateway that finds its peers over XMPP: no endpoints, STUN at
 # $STUN_ADDR:3478, lxcbr0 in network_ignore_list, the test CA.
@@ -772,7 +781,7 @@ write_disc_config()
 {
 	local file=$1
 	shift
-	local site="" user="" room="" group="" stun=1 net=10.254.0 mask=24 port=5800 extra=""
+	local site="" user="" room="" group="" stun=1 turn=0 net=10.254.0 mask=24 port=5800 extra=""
 	local peers_json="" kv k v
 	for kv in "$@"; do
 		k=${kv%%=*}
@@ -783,6 +792,7 @@ write_disc_config()
 		room) room=$v ;;
 		group) group=$v ;;
 		stun) stun=$v ;;
+		turn) turn=$v ;;
 		net) net=$v ;;
 		mask) mask=$v ;;
 		port) port=$v ;;
@@ -795,6 +805,7 @@ write_disc_config()
 	[ -n "$user" ] || user="gw-$site"
 	local idx=${SITE_IDX[$site]} stunl=""
 	[ "$stun" = 1 ] && stunl=", \"stun\": [\"$STUN_ADDR:3478\"]"
+	[ "$turn" = 1 ] && stunl="$stunl, \"turn\": [{\"server\": \"$STUN_ADDR:3478\", \"user\": \"turn\", \"pass\": \"$XMPP_PASS\"}]"
 	{
 		printf '{\n'
 		printf '  "CFx": {"vpn_type": "GroupVPN", "ip4_mask": %s,\n' "$mask"
@@ -816,6 +827,18 @@ write_disc_config()
 		printf '    "peers": [%s]\n  }\n}\n' "$peers_json"
 	} >"$file.tmp"
 	mv "$file.tmp" "$file"
+}
+
+# ping_mesh NET SITE...: every site pings every other one's NET.IDX.
+ping_mesh()
+{
+	local net=$1 a b
+	shift
+	for a in "$@"; do
+		for b in "$@"; do
+			[ "$a" = "$b" ] || ping_ok "$a" "$net.${SITE_IDX[$b]}"
+		done
+	done
 }
 
 # xmpp_get SOCK EXPR: EXPR over d = the "xmpp" object of `ipopctl xmpp --json`.

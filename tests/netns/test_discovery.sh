@@ -59,11 +59,7 @@ for i in 1 2 3; do
 		fail "s$i: not 2 links up: $(ctl "$T/s$i.sock" links 2>&1)"
 done
 ok "every gateway has 2 links up, no endpoint configured"
-for a in 1 2 3; do
-	for b in 1 2 3; do
-		[ "$a" = "$b" ] || ping_ok "s$a" "10.254.0.$b"
-	done
-done
+ping_mesh 10.254.0 s1 s2 s3
 
 # What ipopctl shows: the session, the members, the chosen pair.
 assert_eq "$(xmpp_get "$T/s1.sock" "d['state']")" online "s1 xmpp state"
@@ -127,19 +123,11 @@ ok "outsider not in the room: refused (unknown_key), no link"
 
 # The data plane does not depend on XMPP.
 stop_prosody
-for a in 1 2 3; do
-	for b in 1 2 3; do
-		[ "$a" = "$b" ] || ping_ok "s$a" "10.254.0.$b"
-	done
-done
+ping_mesh 10.254.0 s1 s2 s3
 wait_for 10 bash -c "[ \"\$($IPOPCTL -s $T/s1.sock xmpp --json | $PY -c 'import json,sys; print(json.load(sys.stdin)[\"xmpp\"][\"state\"])')\" != online ]" ||
 	fail "s1 did not notice that prosody is gone"
 sleep 3
-for a in 1 2 3; do
-	for b in 1 2 3; do
-		[ "$a" = "$b" ] || ping_ok "s$a" "10.254.0.$b"
-	done
-done
+ping_mesh 10.254.0 s1 s2 s3
 ok "prosody down: every pair still pings"
 
 start_prosody wan "$XMPP_ADDR"

@@ -42,8 +42,8 @@ static void test_stun(void **state)
 	assert_int_equal(dp_classify(b, sizeof(b)), DP_CLASS_GARBAGE);
 
 	memcpy(b, stun_request, sizeof(b));
-	b[0] = 0x40; /* top two bits 01: not STUN (and not ESP) */
-	assert_int_equal(dp_classify(b, sizeof(b)), DP_CLASS_GARBAGE);
+	b[0] = 0x40; /* top two bits 01: TURN ChannelData, not STUN (and not ESP) */
+	assert_int_equal(dp_classify(b, sizeof(b)), DP_CLASS_CHANNEL);
 	b[0] = 0x3f; /* top two bits still 00: STUN */
 	assert_int_equal(dp_classify(b, sizeof(b)), DP_CLASS_STUN);
 }
@@ -86,9 +86,9 @@ static void test_esp(void **state)
 
 	b[0] = 0xff, b[1] = 0xff, b[2] = 0xff, b[3] = 0xff;
 	assert_int_equal(dp_classify(b, sizeof(b)), DP_CLASS_ESP);
-	/* Just below the SPI range. */
+	/* Just below the SPI range: first bits 01, a TURN channel number. */
 	b[0] = 0x7f;
-	assert_int_equal(dp_classify(b, sizeof(b)), DP_CLASS_GARBAGE);
+	assert_int_equal(dp_classify(b, sizeof(b)), DP_CLASS_CHANNEL);
 	/* An ESP packet whose bytes 4..7 happen to equal the STUN cookie is ESP. */
 	b[0] = 0x80, b[4] = 0x21, b[5] = 0x12, b[6] = 0xa4, b[7] = 0x42;
 	assert_int_equal(dp_classify(b, sizeof(b)), DP_CLASS_ESP);
@@ -101,9 +101,11 @@ static void test_garbage(void **state)
 
 	assert_int_equal(dp_classify(NULL, 0), DP_CLASS_GARBAGE);
 	assert_int_equal(dp_classify(b, sizeof(b)), DP_CLASS_GARBAGE);
-	/* DNS-looking, HTTP-looking and IKE-looking junk. */
+	/* DNS-looking and HTTP-looking junk. "G" has the first bits 01 of a
+	 * TURN channel number: the pipeline drops it unless it comes from a
+	 * TURN server of ours and has a matching length (test_pipeline). */
 	const char *http = "GET / HTTP/1.1\r\n\r\n";
-	assert_int_equal(dp_classify((const uint8_t *)http, strlen(http)), DP_CLASS_GARBAGE);
+	assert_int_equal(dp_classify((const uint8_t *)http, strlen(http)), DP_CLASS_CHANNEL);
 	uint8_t dns[12] = {0x12, 0x34, 0x01, 0x00, 0x00, 0x01};
 	assert_int_equal(dp_classify(dns, sizeof(dns)), DP_CLASS_GARBAGE);
 	/* A single 0xff keepalive byte (RFC 3948 NAT-keepalive) is garbage, not ESP. */
@@ -139,6 +141,8 @@ static void test_random_consistent(void **state)
 		else if (len >= 20 && (b[0] & 0xc0) == 0 && b[4] == 0x21 && b[5] == 0x12 &&
 			 b[6] == 0xa4 && b[7] == 0x42)
 			assert_int_equal(c, DP_CLASS_STUN);
+		else if (len >= 4 && (b[0] & 0xc0) == 0x40)
+			assert_int_equal(c, DP_CLASS_CHANNEL);
 		else
 			assert_int_equal(c, DP_CLASS_GARBAGE);
 	}
@@ -151,6 +155,7 @@ static void test_names(void **state)
 	assert_string_equal(dp_class_name(DP_CLASS_CONTROL), "control");
 	assert_string_equal(dp_class_name(DP_CLASS_STUN), "stun");
 	assert_string_equal(dp_class_name(DP_CLASS_GARBAGE), "garbage");
+	assert_string_equal(dp_class_name(DP_CLASS_CHANNEL), "channel");
 }
 
 int main(void)

@@ -256,7 +256,7 @@ static void test_drop_names(void **state)
 	    "none",	 "garbage",	  "short",	     "unknown_spi", "replay",
 	    "auth",	 "bad_trailer",	  "bad_next_header", "src_check",   "no_route",
 	    "link_down", "seq_exhausted", "too_big",	     "not_ip",	    "no_buffer",
-	    "ring_full", "host_tx",	  "net_tx",
+	    "ring_full", "host_tx",	  "net_tx",	     "not_relay",   "channel_len",
 	};
 	for (int i = 0; i < DP_DROP__MAX; i++) {
 		assert_non_null(dp_drop_names[i]);
@@ -928,6 +928,113 @@ static void test_mode_mismatch(void **state)
 	site_free(b);
 }
 
+/* A link through a TURN relay: a's ESP leaves as ChannelData to the relay;
+ * b decrypts ChannelData from a relay it uses (unpadded or padded), drops it
+ * from anyone else or with a wrong length, and punts non-ESP content whole.
+ * A relayed link without a bound channel sends nothing. */
+static void test_relay_channel_data(void **state)
+{
+	(void)state;
+	struct site *a = site_new(DP_MODE_L3, 1, 1, 64);
+	struct site *b = site_new(DP_MODE_L3, 2, 1, 64);
+	site_connect(a, 0, b, 0, false);
+	struct net_endpoint relay, peer_x;
+	ep_of(251, &relay);
+	relay.port = 3478;
+	ep_of(2, &peer_x);
+	peer_x.port = 40000;
+	peer_x.via = 1;
+	dp_table_set_link(a->t, 0, &a->links[0], a->sa_out[0], &peer_x);
+	dp_table_set_link_relay(a->t, 0, &relay, 0x4001);
+	assert_int_equal(dp_table_add_relay(b->t, &relay), 0);
+	assert_int_equal(dp_table_add_relay(b->t, &relay), 0); /* once */
+	assert_int_equal(b->t->nrelays, 1);
+	dp_table_seal(a->t);
+	dp_table_seal(b->t);
+
+	uint8_t frame[1500], raw[DP_BUF_SIZE];
+	struct dp_pkt *in[1], *rx[4];
+	size_t flen = host_frame(a, 2, false, 200, 3, frame);
+	in[0] = pkt_new(a, frame, flen);
+	dp_pipeline_from_host(&a->ctx, in, 1, &a->out);
+	assert_int_equal(a->out.n_net, 1);
+	struct dp_pkt *p = a->out.net[0];
+	assert_true(net_endpoint_equal(&p->peer, &relay)); /* to the server, not to X */
+	assert_int_equal(p->data[0] << 8 | p->data[1], 0x4001);
+	assert_int_equal(p->data[2] << 8 | p->data[3], p->len - 4);
+	assert_int_equal(dp_esp_spi(p->data + 4), a->sa_out[0]->spi);
+	size_t rawlen = p->len;
+	memcpy(raw, p->data, rawlen);
+	dp_pool_put(&a->pool, p);
+	a->out.n_net = 0;
+
+	/* From the relay: decrypted and delivered; padded to 4 bytes too. */
+	for (unsigned pad = 0; pad < 2; pad++) {
+		size_t len = rawlen;
+		if (pad) {
+			/* a second packet: the first one's sequence is taken */
+			in[0] = pkt_new(a, frame, flen);
+			dp_pipeline_from_host(&a->ctx, in, 1, &a->out);
+			memcpy(raw, a->out.net[0]->data, a->out.net[0]->len);
+			len = a->out.net[0]->len;
+			site_out_free(a);
+			while (len % 4)
+				raw[len++] = 0;
+		}
+		rx[0] = pkt_new(b, raw, len);
+		rx[0]->peer = relay;
+		dp_pipeline_from_net(&b->ctx, rx, 1, &b->out);
+		assert_int_equal(total_drops(&b->c), 0);
+		assert_int_equal(b->out.n_host, 1);
+		assert_int_equal(b->out.host[0]->len, flen);
+		assert_memory_equal(b->out.host[0]->data + 12, frame + 12, flen - 12);
+		site_out_free(b);
+	}
+
+	/* Not from our relay: dropped before any lookup. */
+	rx[0] = pkt_new(b, raw, rawlen);
+	ep_of(9, &rx[0]->peer);
+	dp_pipeline_from_net(&b->ctx, rx, 1, &b->out);
+	assert_int_equal(b->c.drops[DP_DROP_NOT_RELAY], 1);
+	/* Length field off by one either way, or padding beyond 4 bytes. */
+	const int deltas[] = {1, -1};
+	for (unsigned i = 0; i < 2; i++) {
+		uint16_t l = (uint16_t)((raw[2] << 8 | raw[3]) + deltas[i]);
+		rx[0] = pkt_new(b, raw, rawlen);
+		rx[0]->data[2] = (uint8_t)(l >> 8), rx[0]->data[3] = (uint8_t)l;
+		rx[0]->peer = relay;
+		dp_pipeline_from_net(&b->ctx, rx, 1, &b->out);
+	}
+	memset(raw + rawlen, 0, 8);
+	rx[0] = pkt_new(b, raw, ((rawlen + 3) & ~(size_t)3) + 4);
+	rx[0]->peer = relay;
+	dp_pipeline_from_net(&b->ctx, rx, 1, &b->out);
+	assert_int_equal(b->c.drops[DP_DROP_CHANNEL_LEN], rawlen % 4 ? 3 : 2);
+	assert_int_equal(b->out.n_host + b->out.n_punt, 0);
+
+	/* A control message inside: punted with its header (the control core
+	 * knows which peer the channel is bound to). */
+	uint8_t ctl_msg[4 + 4 + 16] = {0x40, 0x01, 0, 20};
+	memset(ctl_msg + 4, 0, 4);
+	memset(ctl_msg + 8, 0xab, 16);
+	rx[0] = pkt_new(b, ctl_msg, sizeof(ctl_msg));
+	rx[0]->peer = relay;
+	dp_pipeline_from_net(&b->ctx, rx, 1, &b->out);
+	assert_int_equal(b->out.n_punt, 1);
+	assert_int_equal(b->out.punt[0]->len, sizeof(ctl_msg));
+	assert_memory_equal(b->out.punt[0]->data, ctl_msg, sizeof(ctl_msg));
+	site_out_free(b);
+
+	/* Relayed link whose channel is not bound: nothing goes to X directly. */
+	dp_table_set_link(a->t, 0, &a->links[0], a->sa_out[0], &peer_x);
+	in[0] = pkt_new(a, frame, flen);
+	dp_pipeline_from_host(&a->ctx, in, 1, &a->out);
+	assert_int_equal(a->out.n_net, 0);
+	assert_int_equal(a->c.drops[DP_DROP_LINK_DOWN], 1);
+	site_free(a);
+	site_free(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -944,6 +1051,7 @@ int main(void)
 	    cmocka_unit_test(test_switch_learning),
 	    cmocka_unit_test(test_mode_mismatch),
 	    cmocka_unit_test(test_keepalive),
+	    cmocka_unit_test(test_relay_channel_data),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -30,6 +30,7 @@
 #define NS_HINTS	   "urn:xmpp:hints"
 #define STABLE_MS	   30000 /* a session that lasted this long resets the backoff */
 #define CONNECTING_WAIT_MS 20
+#define ASKED_MAX	   16 /* subscription requests remembered per session */
 
 enum roster_sub { SUB_NONE = 0, SUB_TO, SUB_FROM, SUB_BOTH };
 
@@ -79,6 +80,13 @@ struct ctl_xmpp {
 
 	struct roster_item *roster;
 	unsigned nroster, roster_cap;
+	/* Bare JIDs that asked for our presence while not in our roster, oldest
+	 * first. The server keeps such a request pending but delivers it again
+	 * only at our next login: when the account's owner adds the JID later in
+	 * this session (a roster push), we approve it then, or the relation
+	 * would stay one-way until we reconnect. */
+	char *asked[ASKED_MAX];
+	unsigned nasked;
 
 	bool has_self;
 	struct sig_presence self;
@@ -440,6 +448,44 @@ static bool own_account(struct ctl_xmpp *x, const char *jid)
 	return bare_equals(jid, x->jid);
 }
 
+/* Removes `bare` from the pending requests; true when it was there. */
+static bool asked_take(struct ctl_xmpp *x, const char *bare)
+{
+	for (unsigned i = 0; i < x->nasked; i++) {
+		if (strcasecmp(x->asked[i], bare))
+			continue;
+		free(x->asked[i]);
+		memmove(&x->asked[i], &x->asked[i + 1], (x->nasked - i - 1) * sizeof(x->asked[0]));
+		x->nasked--;
+		return true;
+	}
+	return false;
+}
+
+/* Remembers a request from a JID not in our roster. Bounded: anyone may
+ * ask, so the oldest request is forgotten (the server still holds it). */
+static void asked_add(struct ctl_xmpp *x, const char *bare)
+{
+	char *dup;
+
+	asked_take(x, bare); /* asked again: now the newest */
+	if (!(dup = strdup(bare)))
+		return;
+	if (x->nasked == ASKED_MAX) {
+		free(x->asked[0]);
+		memmove(&x->asked[0], &x->asked[1], (ASKED_MAX - 1) * sizeof(x->asked[0]));
+		x->nasked--;
+	}
+	x->asked[x->nasked++] = dup;
+}
+
+static void asked_clear(struct ctl_xmpp *x)
+{
+	for (unsigned i = 0; i < x->nasked; i++)
+		free(x->asked[i]);
+	x->nasked = 0;
+}
+
 static void roster_presence(struct ctl_xmpp *x, xmpp_stanza_t *st, const char *from,
 			    const char *type)
 {
@@ -455,7 +501,9 @@ static void roster_presence(struct ctl_xmpp *x, xmpp_stanza_t *st, const char *f
 			send_typed_presence(x, bare, "subscribed");
 			log_info("xmpp: approved %s's subscription (in our roster)", bare);
 		} else {
-			log_info("xmpp: ignoring subscription request from %s (not in our roster)",
+			asked_add(x, bare);
+			log_info("xmpp: subscription request from %s not approved: not in our "
+				 "roster (approved if the account's owner adds it)",
 				 bare);
 		}
 		return;
@@ -571,6 +619,7 @@ static void roster_item_apply(struct ctl_xmpp *x, xmpp_stanza_t *item)
 		return;
 	it = roster_find(x, jid);
 	if (sub && !strcmp(sub, "remove")) {
+		asked_take(x, jid);
 		if (it) {
 			free(it->jid);
 			*it = x->roster[--x->nroster];
@@ -595,6 +644,13 @@ static void roster_item_apply(struct ctl_xmpp *x, xmpp_stanza_t *item)
 	it->sub = parse_sub(sub);
 	if (it->sub != SUB_TO && it->sub != SUB_BOTH && !own_account(x, jid))
 		sig_members_remove_bare(x->members, jid, member_gone, x);
+	/* It asked before it was in our roster: approve now (unless the owner
+	 * already did, which shows as "from"/"both"). */
+	if (asked_take(x, jid) && it->sub != SUB_FROM && it->sub != SUB_BOTH) {
+		send_typed_presence(x, jid, "subscribed");
+		log_info("xmpp: approved %s's earlier subscription request (added to our roster)",
+			 jid);
+	}
 }
 
 static void roster_apply(struct ctl_xmpp *x, xmpp_stanza_t *query)
@@ -749,6 +805,7 @@ static void on_conn(xmpp_conn_t *conn, xmpp_conn_event_t ev, int error, xmpp_str
 		x->in_group = x->roster_loaded = false;
 		x->nick[0] = 0;
 		roster_clear(x);
+		asked_clear(x); /* the server delivers pending requests again */
 		x->ctr.connects++;
 		log_info("xmpp: %s online over %s, SASL %s", x->bound,
 			 xmpp_conn_is_secured(conn) ? "TLS" : "PLAINTEXT",
@@ -1211,6 +1268,7 @@ void ctl_xmpp_destroy(struct ctl_xmpp *x)
 		xmpp_shutdown();
 	roster_clear(x);
 	free(x->roster);
+	asked_clear(x);
 	sig_members_destroy(x->members);
 	if (x->password) {
 		explicit_bzero(x->password, strlen(x->password));

@@ -83,21 +83,30 @@ ok "allocations ready, $bound channel(s) bound; s1 turn: $(tj "$T/s1.sock" "d['c
 # The wire: nothing goes between the two routers directly, the relay
 # carries it, and the payload is encrypted end to end.
 cap="$T/wan.pcap"
-spawn nsx wan tcpdump -U -n -i br0 -w "$cap" udp
+spawn nsx wan tcpdump --immediate-mode -U -n -i br0 -w "$cap" udp
 capid=$SPAWN_PID
 sleep 1
 nsx s1 ping -c 20 -i 0.05 -W 1 -p 5a5aa5a5c3c3 10.254.0.2 >/dev/null || fail "ping s1 -> s2 during the capture"
+# Full-size packets fit the relay path: the TAP MTU leaves room for the
+# ChannelData header, so nothing is fragmented on the way.
+mtu=$(nsx s1 cat /sys/class/net/ipops1/mtu)
+nsx s1 ping -c 5 -i 0.05 -W 1 -M do -s $((mtu - 28)) 10.254.0.2 >"$T/bigping.txt" ||
+	fail "full-size ping (MTU $mtu) s1 -> s2 through the relay"
 sleep 0.5
 kill -INT "$capid" 2>/dev/null || true
 wait "$capid" 2>/dev/null || true
 direct=$(nsx wan tcpdump -n -r "$cap" 'host 198.18.0.1 and host 198.18.0.2' 2>/dev/null | wc -l)
 relayed=$(nsx wan tcpdump -n -r "$cap" '(host 198.18.0.1 or host 198.18.0.2) and host 198.18.0.251' 2>/dev/null | wc -l)
 assert_eq "$direct" 0 "packets directly between the two NATs"
-[ "$relayed" -ge 40 ] || fail "only $relayed packets through the relay for 20 pings"
+frags=$(nsx wan tcpdump -n -r "$cap" 'ip[6:2] & 0x3fff != 0' 2>/dev/null | wc -l)
+assert_eq "$frags" 0 "IP fragments on the WAN (full-size packets through the relay)"
+[ "$relayed" -ge 80 ] || fail "only $relayed packets through the relay for 25 pings"
+big=$(nsx wan tcpdump -n -r "$cap" "host 198.18.0.251 and greater $((mtu + 40))" 2>/dev/null | wc -l)
+[ "$big" -ge 16 ] || fail "only $big full-size packets through the relay"
 if nsx wan tcpdump -n -r "$cap" -X 2>/dev/null | tr -d ' ' | grep -qi "5a5aa5a5c3c3"; then
 	fail "the ping payload is visible on the WAN"
 fi
-ok "on the WAN: 0 packets between the NATs, $relayed through coturn, payload not visible"
+ok "on the WAN: 0 packets between the NATs, $relayed through coturn ($big full-size, none fragmented), payload not visible"
 
 # Workers decrypted ChannelData and dropped nothing as foreign relay traffic.
 for s in s1 s2; do

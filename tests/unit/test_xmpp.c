@@ -213,9 +213,12 @@ static void register_user(const char *user)
 
 static int group_setup(void **state)
 {
+	/* clang-format off */
 	static const char *const users[] = {"alice", "bob", "carol", "dave", "mallory",
 					    "r1",    "r2",  "r3",    "ka",   "rc1",
-					    "rc2",   "rc3", "tls1",  "pt1",  "pt2"};
+					    "rc2",   "rc3", "tls1",  "pt1",  "pt2",
+					    "r4",    "r5"};
+	/* clang-format on */
 	(void)state;
 	snprintf(dir, sizeof(dir), "/tmp/ipopd-xmpp-XXXXXX");
 	if (!mkdtemp(dir)) {
@@ -859,6 +862,42 @@ static bool all_online(struct client **cs, unsigned n, void *arg)
 	return true;
 }
 
+/* A subscription request that arrives before the account's owner puts the
+ * JID in the roster is approved once they do (the roster push), instead of
+ * waiting for our next login, when the server would deliver it again. */
+static void test_roster_late_add(void **state)
+{
+	struct client a, b;
+	struct client *ab[] = {&a, &b};
+	struct ctl_xmpp_config ca = base_config("r4", CTL_XMPP_GROUP_ROSTER),
+			       cb = base_config("r5", CTL_XMPP_GROUP_ROSTER);
+	struct raw admin;
+	(void)state;
+
+	client_init(&a, "r4", &ca, 21);
+	client_init(&b, "r5", &cb, 22);
+	assert_true(pump(ab, 2, 10000, all_online, NULL));
+	/* r4 asks for r5's presence (and pre-approves r5): r5 has nobody in
+	 * its roster, so the request is not approved. */
+	assert_int_equal(ctl_xmpp_roster_add(a.x, "r5@localhost"), 0);
+	assert_false(pump(ab, 2, 1500, all_see_all, NULL));
+	assert_int_equal(a.nmembers, 0);
+	assert_int_equal(b.nmembers, 0);
+	/* r5's owner adds r4 from a client of their own: a subscription
+	 * request only, what "add contact" sends. r4 had pre-approved it, so
+	 * r5 sees r4; r5 approves r4's earlier request, so r4 sees r5. */
+	raw_open(&admin, "r5");
+	raw_send(&admin, "<presence to='r4@localhost' type='subscribe'/>");
+	assert_true(pump(ab, 2, 10000, all_see_all, NULL));
+	raw_close(&admin);
+	assert_sees(&a, ab, 2);
+	assert_sees(&b, ab, 2);
+	assert_string_equal(member_jid_of(&a, &b), "r5@localhost/ipopd");
+	assert_string_equal(member_jid_of(&b, &a), "r4@localhost/ipopd");
+	client_fini(&a);
+	client_fini(&b);
+}
+
 static void test_plaintext(void **state)
 {
 	struct client a, b;
@@ -1108,10 +1147,12 @@ static void test_resolve_name(void **state)
 
 int main(void)
 {
+	/* clang-format off */
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_config_errors),
 	    cmocka_unit_test(test_muc),
 	    cmocka_unit_test(test_roster),
+	    cmocka_unit_test(test_roster_late_add),
 	    cmocka_unit_test(test_tls_wrong_ca),
 	    cmocka_unit_test(test_resolve_name),
 	    cmocka_unit_test(test_keepalive),
@@ -1119,6 +1160,7 @@ int main(void)
 	    cmocka_unit_test(test_plaintext),
 	    cmocka_unit_test(test_prosody_log_scram),
 	};
+	/* clang-format on */
 	if (system("command -v prosody >/dev/null 2>&1 && command -v prosodyctl >/dev/null 2>&1 "
 		   "&& command -v openssl >/dev/null 2>&1") != 0) {
 		fprintf(stderr, "prosody (or openssl) not installed: skipping\n");

@@ -292,6 +292,19 @@ static void print_xmpp(const json_t *o)
 	json_array_foreach(json_object_get(x, "stun"), i, s)
 	    printf("stun %s: mapped %s\n", str_or(s, "server", "?"), str_or(s, "mapped", "-"));
 	print_counters(json_object_get(x, "discovery"), "discovery");
+	const json_t *turn = json_object_get(x, "turn");
+	json_array_foreach(json_object_get(turn, "servers"), i, s)
+	{
+		const json_t *ch;
+		size_t k, bound = 0;
+		json_array_foreach(json_object_get(s, "channels"), k, ch) bound +=
+		    json_is_true(json_object_get(ch, "bound"));
+		printf("turn %s: %s, relayed %s, %zu permission(s), %zu channel(s) bound\n",
+		       str_or(s, "server", "?"), str_or(s, "state", "?"), str_or(s, "relayed", "-"),
+		       json_array_size(json_object_get(s, "permissions")), bound);
+	}
+	if (json_array_size(json_object_get(turn, "servers")))
+		print_counters(json_object_get(turn, "counters"), "turn");
 }
 
 static void print_sas(const json_t *o, bool export)

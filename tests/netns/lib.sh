@@ -774,6 +774,7 @@ make_home_site()
 
 # write_disc_config FILE site=NAME [user=gwN] [room=JID] [group=muc|roster]
 #   [stun=0|1] [turn=0|1] [net=10.254.0] [mask=24] [port=5800] [extra='"k": v, ...']
+#   [switch=0|1] [ip4=A.B.C.D (default NET.IDX)]
 #   [peers_json='{...}, ...']
 # A gateway that finds its peers over XMPP: no endpoints, STUN at
 # $STUN_ADDR:3478, lxcbr0 in network_ignore_list, the test CA.
@@ -782,7 +783,7 @@ write_disc_config()
 	local file=$1
 	shift
 	local site="" user="" room="" group="" stun=1 turn=0 net=10.254.0 mask=24 port=5800 extra=""
-	local peers_json="" kv k v
+	local peers_json="" kv k v sw=0 ip4=""
 	for kv in "$@"; do
 		k=${kv%%=*}
 		v=${kv#*=}
@@ -793,6 +794,8 @@ write_disc_config()
 		group) group=$v ;;
 		stun) stun=$v ;;
 		turn) turn=$v ;;
+		switch) sw=$v ;;
+		ip4) ip4=$v ;;
 		net) net=$v ;;
 		mask) mask=$v ;;
 		port) port=$v ;;
@@ -804,6 +807,7 @@ write_disc_config()
 	[ -n "$site" ] || fail "write_disc_config: site= missing"
 	[ -n "$user" ] || user="gw-$site"
 	local idx=${SITE_IDX[$site]} stunl=""
+	[ -n "$ip4" ] || ip4="$net.$idx"
 	[ "$stun" = 1 ] && stunl=", \"stun\": [\"$STUN_ADDR:3478\"]"
 	[ "$turn" = 1 ] && stunl="$stunl, \"turn\": [{\"server\": \"$STUN_ADDR:3478\", \"user\": \"turn\", \"pass\": \"$XMPP_PASS\"}]"
 	{
@@ -814,8 +818,8 @@ write_disc_config()
 		printf '          "xmpp_host": "%s", "xmpp_port": 5222,\n' "$XMPP_ADDR"
 		printf '          "network_ignore_list": ["lxcbr0"]},\n'
 		printf '  "Logger": {"controller_logging": "%s"},\n' "$IPOP_LOG"
-		printf '  "TincanSender": {"switchmode": 0, "svpn_port": %s%s},\n' "$port" "$stunl"
-		printf '  "BaseTopologyManager": {"ip4": "%s.%s"},\n' "$net" "$idx"
+		printf '  "TincanSender": {"switchmode": %s, "svpn_port": %s%s},\n' "$sw" "$port" "$stunl"
+		printf '  "BaseTopologyManager": {"ip4": "%s"},\n' "$ip4"
 		printf '  "ipopd": {\n'
 		printf '    "tap": "ipop%s", "workers": 1,\n' "$site"
 		printf '    "mgmt_socket": "%s/%s.sock", "state_dir": "%s",\n' "$T" "$site" \

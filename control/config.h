@@ -18,6 +18,7 @@
 #include "util/log.h"
 
 #define IPOP_NAME_MAX 32
+#define IPOP_ADVERTISE_ROUTES_MAX 8 /* = SIG_MAX_ROUTES (signal.h) */
 
 enum ipop_mode { IPOP_MODE_L3 = 0, IPOP_MODE_SWITCH = 1 };
 
@@ -120,6 +121,10 @@ struct ipop_config {
 	unsigned nstatic_candidates;
 	struct ipop_turn_conf *turn; /* TincanSender.turn */
 	unsigned nturn;
+	/* "advertise_routes" (L3 mode): subnets behind us, sent in our presence;
+	 * the other gateways route them to us (docs/signalling.md) */
+	struct net_prefix advertise_routes[IPOP_ADVERTISE_ROUTES_MAX];
+	unsigned n_advertise_routes;
 };
 
 /* Command-line overrides applied before validation. */

@@ -11,6 +11,7 @@
 
 #include "control/config_internal.h"
 #include "control/identity.h"
+#include "control/signal.h"
 #include "dataplane/worker.h"
 
 #define REKEY_PACKETS_MAX ((1ll << 32) - (1ll << 20)) /* margin before the 32-bit seq wraps */
@@ -126,16 +127,33 @@ static int key_endpoint(struct loader *ld, const struct key_spec *ks, void *base
 	return 0;
 }
 
+#define ROUTE_EXPECTED "a prefix like \"10.1.0.0/16\" or \"fd00:1::/64\""
+
+/* One element of a prefix list (peers[].routes, advertise_routes). */
+static int get_prefix(struct loader *ld, const char *path, json_t *e, struct net_prefix *out)
+{
+	char q[64];
+	struct net_prefix tmp;
+	const char *s;
+	if (cfg_get_string(ld, path, e, ROUTE_EXPECTED, &s))
+		return -1;
+	if (net_prefix_parse(s, false, out) == 0)
+		return 0;
+	if (net_prefix_parse(s, true, &tmp) == 0)
+		return cfg_fail(ld, path, "expected a prefix without host bits, got %s",
+				cfg_quoted(s, q, sizeof(q)));
+	return cfg_fail(ld, path, "expected " ROUTE_EXPECTED ", got %s",
+			cfg_quoted(s, q, sizeof(q)));
+}
+
 static int key_routes(struct loader *ld, const struct key_spec *ks, void *base, const char *path,
 		      json_t *v)
 {
 	struct ipop_peer_conf *p = base;
-	char sub[PATH_STR], q[64];
-	struct net_prefix tmp;
+	char sub[PATH_STR];
 	size_t i;
 	json_t *e;
 	(void)ks;
-#define ROUTE_EXPECTED "a prefix like \"10.1.0.0/16\" or \"fd00:1::/64\""
 	if (!json_is_array(v))
 		return cfg_fail(ld, path, "expected an array of prefixes, got %s",
 				cfg_type_name(v));
@@ -144,19 +162,50 @@ static int key_routes(struct loader *ld, const struct key_spec *ks, void *base, 
 		return cfg_fail(ld, path, "expected a list that fits in memory");
 	json_array_foreach(v, i, e)
 	{
-		const char *s;
 		snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
-		if (cfg_get_string(ld, sub, e, ROUTE_EXPECTED, &s))
+		if (get_prefix(ld, sub, e, &p->routes[p->nroutes]))
 			return -1;
-		if (net_prefix_parse(s, false, &p->routes[p->nroutes]) == 0) {
-			p->nroutes++;
-			continue;
-		}
-		if (net_prefix_parse(s, true, &tmp) == 0)
-			return cfg_fail(ld, sub, "expected a prefix without host bits, got %s",
-					cfg_quoted(s, q, sizeof(q)));
-		return cfg_fail(ld, sub, "expected " ROUTE_EXPECTED ", got %s",
-				cfg_quoted(s, q, sizeof(q)));
+		p->nroutes++;
+	}
+	return 0;
+}
+
+/* Our own subnets, advertised in our presence: what every other gateway
+ * would accept there (signal.h), checked against our addresses in
+ * check_advertised() once the whole file is read. */
+static int key_advertise_routes(struct loader *ld, const struct key_spec *ks, void *base,
+				const char *path, json_t *v)
+{
+	struct ipop_config *c = base;
+	char sub[PATH_STR], a[INET6_ADDRSTRLEN + 4];
+	size_t i;
+	json_t *e;
+	(void)ks;
+	if (!json_is_array(v))
+		return cfg_fail(ld, path, "expected an array of prefixes, got %s",
+				cfg_type_name(v));
+	if (json_array_size(v) > IPOP_ADVERTISE_ROUTES_MAX)
+		return cfg_fail(ld, path, "expected at most %d prefixes, got %zu",
+				IPOP_ADVERTISE_ROUTES_MAX, json_array_size(v));
+	c->n_advertise_routes = 0;
+	json_array_foreach(v, i, e)
+	{
+		struct net_prefix *r = &c->advertise_routes[i];
+		const char *why;
+		snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
+		if (get_prefix(ld, sub, e, r))
+			return -1;
+		net_prefix_format(r, a, sizeof(a));
+		if ((why = sig_route_invalid(r)))
+			return cfg_fail(
+			    ld, sub, "expected a prefix that can be routed, got %s (%s)", a, why);
+		for (size_t k = 0; k < i; k++)
+			if (sig_prefix_overlap(r, &c->advertise_routes[k]))
+				return cfg_fail(ld, sub,
+						"expected a prefix that overlaps no other, got %s "
+						"(overlaps %s[%zu])",
+						a, path, k);
+		c->n_advertise_routes = (unsigned)i + 1;
 	}
 	return 0;
 }
@@ -255,6 +304,7 @@ static const struct key_spec ipopd_keys[] = {
     FN("group", group, cfg_key_group),
     FN("muc_room", muc_room, cfg_key_muc_room),
     FN("static_candidates", static_candidates, cfg_key_static_candidates),
+    FN("advertise_routes", advertise_routes, key_advertise_routes),
     {0}};
 const struct section_spec cfg_ipopd_section = {"ipopd", ipopd_keys, true};
 
@@ -468,6 +518,45 @@ static const char *seconds_str(unsigned ms, char *buf, size_t len)
 	return buf;
 }
 
+/* advertise_routes against the mode, our overlay subnet and the static
+ * peers' routes: the other gateways would refuse our presence (signal.h) or
+ * two places would claim one subnet. (Our ULA needs no check: no prefix
+ * overlapping the overlay's ULA /64 passes sig_route_invalid.) */
+static int check_advertised(struct loader *ld, const struct ipop_config *c)
+{
+	char path[PATH_STR], a[INET6_ADDRSTRLEN + 4], b[INET6_ADDRSTRLEN + 4];
+	struct net_prefix overlay = {.family = AF_INET, .len = (uint8_t)c->ip4_mask};
+	uint32_t net = c->ip4 & net_ip4_mask(c->ip4_mask);
+
+	if (!c->n_advertise_routes)
+		return 0;
+	if (c->mode == IPOP_MODE_SWITCH)
+		return cfg_fail(ld, "ipopd.advertise_routes",
+				"expected no routes in switch mode (the bridge carries the "
+				"subnets)");
+	overlay.addr[10] = overlay.addr[11] = 0xff;
+	memcpy(overlay.addr + 12, &net, 4);
+	net_prefix_format(&overlay, b, sizeof(b));
+	for (unsigned i = 0; i < c->n_advertise_routes; i++) {
+		const struct net_prefix *r = &c->advertise_routes[i];
+		snprintf(path, sizeof(path), "ipopd.advertise_routes[%u]", i);
+		net_prefix_format(r, a, sizeof(a));
+		if (c->ip4 && sig_prefix_overlap(r, &overlay))
+			return cfg_fail(ld, path,
+					"expected a prefix outside the overlay subnet %s "
+					"(BaseTopologyManager.ip4, CFx.ip4_mask), got %s",
+					b, a);
+		for (unsigned p = 0; p < c->npeers; p++)
+			for (unsigned k = 0; k < c->peers[p].nroutes; k++)
+				if (sig_prefix_overlap(r, &c->peers[p].routes[k]))
+					return cfg_fail(ld, path,
+							"expected a prefix no peer routes, got "
+							"%s (overlaps ipopd.peers[%u].routes[%u])",
+							a, p, k);
+	}
+	return 0;
+}
+
 int cfg_ipopd_check(struct loader *ld, struct ipop_config *c)
 {
 	char ka[24], lt[24];
@@ -483,7 +572,9 @@ int cfg_ipopd_check(struct loader *ld, struct ipop_config *c)
 				"too), got %s",
 				lt, ka);
 	}
-	return check_peers(ld, c);
+	if (check_peers(ld, c))
+		return -1;
+	return check_advertised(ld, c);
 }
 
 /* ---- --check output ---------------------------------------------------- */
@@ -510,6 +601,9 @@ void cfg_ipopd_print(const struct ipop_config *c, FILE *f)
 	print_seconds(f, "keepalive_interval", c->keepalive_ms);
 	print_seconds(f, "link_timeout", c->link_timeout_ms);
 	fprintf(f, "key_export: %s\n", c->key_export ? "yes" : "no");
+	for (unsigned i = 0; i < c->n_advertise_routes; i++)
+		fprintf(f, "advertise_route: %s\n",
+			net_prefix_format(&c->advertise_routes[i], a, sizeof(a)));
 	for (unsigned i = 0; i < c->npeers; i++) {
 		const struct ipop_peer_conf *p = &c->peers[i];
 		fprintf(f, "peer %s: endpoint %s\n", p->name,

@@ -33,6 +33,7 @@ struct disc_peer_ext {
 	struct disc_peer p;
 	struct disc_cands cand;
 	bool cand_pending;
+	bool was_up; /* the link was up at the last tick */
 };
 
 static struct disc_peer_ext *ext(struct disc_peer *dp)
@@ -201,8 +202,58 @@ static struct disc_peer *peer_add(struct ctl_disc *d, const char *jid, const str
 static void peer_free(struct disc_peer *dp)
 {
 	free(dp->jid);
+	free(dp->conf.routes);
 	explicit_bzero(ext(dp), sizeof(*ext(dp)));
 	free(ext(dp));
+}
+
+/* The member's routed subnets on its peer (L3 mode; switch mode bridges
+ * whole segments and ignores them). The running set points to dp->conf but
+ * only a table build reads the routes, on this core: replacing them and
+ * rebuilding is enough, and the diff keeps the link (the conf it compares
+ * is this very one). True when they changed. */
+static bool take_routes(struct disc_peer *dp, const struct sig_presence *p, bool l3)
+{
+	unsigned n = l3 ? p->nroutes : 0;
+	struct net_prefix *v = NULL;
+	if (n == dp->conf.nroutes &&
+	    (n == 0 || !memcmp(dp->conf.routes, p->routes, n * sizeof(*v))))
+		return false;
+	if (n) {
+		v = malloc(n * sizeof(*v));
+		if (!v) {
+			log_err("discovery: peer %s: out of memory for its routes", dp->conf.name);
+			return false;
+		}
+		memcpy(v, p->routes, n * sizeof(*v));
+	}
+	free(dp->conf.routes);
+	dp->conf.routes = v;
+	dp->conf.nroutes = n;
+	return true;
+}
+
+/* L3 mode: the kernel routes every discovered peer's subnets into the TAP
+ * (the table sends them on to the peer). Configured peers' routes are the
+ * admin's business. */
+static void sync_kernel_routes(struct ctl *c)
+{
+	struct ctl_disc *d = &c->disc;
+	unsigned total = 0, k = 0;
+	if (c->cfg.mode != IPOP_MODE_L3)
+		return;
+	for (unsigned i = 0; i < d->ndyn; i++)
+		total += d->dyn[i]->conf.nroutes;
+	struct net_prefix *v = total ? calloc(total, sizeof(*v)) : NULL;
+	if (total && !v) {
+		log_err("discovery: out of memory: kernel routes not updated");
+		return;
+	}
+	for (unsigned i = 0; i < d->ndyn; i++)
+		for (unsigned r = 0; r < d->dyn[i]->conf.nroutes; r++)
+			v[k++] = d->dyn[i]->conf.routes[r];
+	ctl_netif_sync_routes(&c->netif, v, total);
+	free(v);
 }
 
 static void apply_candidates(struct ctl *c, struct disc_peer *dp, uint64_t now)
@@ -244,6 +295,7 @@ int ctl_disc_rebuild(struct ctl *c)
 	c->peers = np;
 	ctl_disc_swapped(c);
 	d->rebuild = false;
+	sync_kernel_routes(c);
 	uint64_t now = ctl_now_ms();
 	for (unsigned i = 0; i < d->ndyn; i++)
 		apply_candidates(c, d->dyn[i], now);
@@ -311,14 +363,30 @@ static bool key_listed(const struct ipop_config *cfg, const uint8_t key[32])
 	return false;
 }
 
-/* A configured peer with the same key or address wins over the member. */
+/* A member route over a configured peer's subnet or address. */
+static bool routes_clash(const struct ipop_peer_conf *pc, const struct sig_presence *p)
+{
+	for (unsigned r = 0; r < p->nroutes; r++) {
+		if ((pc->ip4 && sig_prefix_has_ip4(&p->routes[r], pc->ip4)) ||
+		    (pc->ip4 && sig_prefix_has_ip6(&p->routes[r], pc->ip6)))
+			return true;
+		for (unsigned k = 0; k < pc->nroutes; k++)
+			if (sig_prefix_overlap(&p->routes[r], &pc->routes[k]))
+				return true;
+	}
+	return false;
+}
+
+/* A configured peer with the same key or address, or a subnet the member
+ * advertises too, wins over the member. */
 static const struct ipop_peer_conf *configured_clash(const struct ipop_config *cfg,
 						     const struct sig_presence *p)
 {
 	for (unsigned i = 0; i < cfg->npeers; i++) {
 		const struct ipop_peer_conf *pc = &cfg->peers[i];
 		if ((pc->keyed && memcmp(pc->public_key, p->public_key, 32) == 0) ||
-		    (pc->ip4 && pc->ip4 == p->ip4))
+		    (pc->ip4 && pc->ip4 == p->ip4) ||
+		    (cfg->mode == IPOP_MODE_L3 && routes_clash(pc, p)))
 			return pc;
 	}
 	return NULL;
@@ -329,11 +397,12 @@ static void on_member_available(void *arg, const char *jid, const struct sig_pre
 	struct ctl *c = arg;
 	struct ctl_disc *d = &c->disc;
 	uint64_t now = ctl_now_ms();
+	bool l3 = c->cfg.mode == IPOP_MODE_L3;
 	const struct ipop_peer_conf *clash = configured_clash(&c->cfg, p);
 	if (clash) {
 		d->cnt.members_refused++;
-		log_info("discovery: member %s: key or address of configured peer %s, using the "
-			 "configured one",
+		log_info("discovery: member %s: key, address or routes of configured peer %s, "
+			 "using the configured one",
 			 jid, clash->name);
 		return;
 	}
@@ -365,13 +434,20 @@ static void on_member_available(void *arg, const char *jid, const struct sig_pre
 			}
 		}
 		dp->present = true;
+		if (take_routes(dp, p, l3)) {
+			d->rebuild = true;
+			log_info("discovery: peer %s now routes %u subnet%s", dp->conf.name,
+				 dp->conf.nroutes, dp->conf.nroutes == 1 ? "" : "s");
+		}
 	} else {
 		dp = peer_add(d, jid, p);
 		if (!dp) {
 			log_err("discovery: member %s: out of memory", jid);
 			return;
 		}
-		log_info("discovery: member %s is peer %s", jid, dp->conf.name);
+		take_routes(dp, p, l3);
+		log_info("discovery: member %s is peer %s (%u routed subnet%s)", jid, dp->conf.name,
+			 dp->conf.nroutes, dp->conf.nroutes == 1 ? "" : "s");
 	}
 	if (d->rebuild)
 		ctl_disc_rebuild(c);
@@ -598,15 +674,32 @@ void ctl_disc_tick(struct ctl *c, uint64_t now)
 		xmpp_watch(c);
 	}
 	stun_tick(c, now);
+	bool restun = false;
 	for (unsigned i = d->ndyn; i-- > 0;) {
 		struct disc_peer *dp = d->dyn[i];
 		struct lm_link *lk = link_of(c, dp);
 		bool up = lk && lk->state == LM_UP;
+		if (ext(dp)->was_up && !up && dp->present) {
+			/* A link that went down often means a NAT mapping
+			 * changed (ours or the peer's): learn ours again now
+			 * rather than at the next refresh, and give the peer
+			 * our candidates, so both ends open the new path at
+			 * once (a changed mapping re-sends them again). */
+			log_info("discovery: link to %s went down: re-learning our address, "
+				 "new con_req",
+				 dp->conf.name);
+			restun = true;
+			send_con(c, dp, SIG_MSG_CON_REQ, true, NULL, now);
+		}
+		ext(dp)->was_up = up;
 		if (!dp->present && !up)
 			peer_remove(d, i, "left the group and its link is not up");
 		else if (dp->present && !up && now - dp->con_req_ms >= DISC_CON_RETRY_MS)
 			send_con(c, dp, SIG_MSG_CON_REQ, true, NULL, now);
 	}
+	for (unsigned i = 0; restun && i < d->nstun; i++)
+		if (!d->stun[i].active)
+			d->stun[i].next_ms = now;
 	if (d->rebuild)
 		ctl_disc_rebuild(c);
 }
@@ -670,6 +763,9 @@ int ctl_disc_start(struct ctl *c)
 	}
 	struct sig_presence p;
 	sig_presence_init(&p, c->cfg.ip4, c->netif.mac, c->lm.id.pub, c->cfg.port);
+	_Static_assert(IPOP_ADVERTISE_ROUTES_MAX == SIG_MAX_ROUTES, "advertise_routes fit");
+	p.nroutes = c->cfg.n_advertise_routes;
+	memcpy(p.routes, c->cfg.advertise_routes, p.nroutes * sizeof(p.routes[0]));
 	int rc = ctl_xmpp_set_presence(d->x, &p);
 	if (!rc)
 		rc = ctl_xmpp_start(d->x, now);

@@ -163,12 +163,19 @@ json_t *ctl_disc_json(struct ctl *c)
 		sig_node_id_hex(m->p.node_id, id);
 		ipop_key_to_base64(m->p.public_key, b64);
 		inet_ntop(AF_INET6, m->p.ip6, a6, sizeof(a6));
+		json_t *routes = json_array();
+		for (unsigned r = 0; routes && r < m->p.nroutes; r++) {
+			char pfx[INET6_ADDRSTRLEN + 4];
+			json_array_append_new(routes, json_string(net_prefix_format(
+							  &m->p.routes[r], pfx, sizeof(pfx))));
+		}
 		json_array_append_new(
 		    members,
-		    json_pack("{s:s, s:s, s:o, s:s, s:s, s:i, s:b, s:o, s:s}", "jid", m->jid,
+		    json_pack("{s:s, s:s, s:o, s:s, s:s, s:i, s:b, s:o, s:s, s:o}", "jid", m->jid,
 			      "node_id", id, "ip4", addr4_json(m->p.ip4), "ip6", a6, "public_key",
 			      b64, "port", (int)m->p.port, "stale", (int)m->stale, "peer",
-			      name ? json_string(name) : json_null(), "link", st));
+			      name ? json_string(name) : json_null(), "link", st, "routes",
+			      routes ? routes : json_null()));
 	}
 	uint64_t retry = 0;
 	enum ctl_xmpp_state st = ctl_xmpp_state(d->x, &retry);

@@ -150,6 +150,127 @@ static const char *presence_invalid(const struct sig_presence *p)
 	return NULL;
 }
 
+/* ---- routed subnets ---- */
+
+static const uint8_t v4mapped_prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+/* The first `bits` bits of a and b are equal. */
+static bool bits_equal(const uint8_t *a, const uint8_t *b, unsigned bits)
+{
+	unsigned full = bits / 8, rest = bits % 8;
+	if (memcmp(a, b, full))
+		return false;
+	return !rest || ((a[full] ^ b[full]) & (uint8_t)(0xff << (8 - rest))) == 0;
+}
+
+/* The prefix length in the address's own family, clamped for safety. */
+static unsigned plen(const struct net_prefix *p)
+{
+	unsigned max = p->family == AF_INET ? 32 : 128;
+	return p->len < max ? p->len : max;
+}
+
+bool sig_prefix_overlap(const struct net_prefix *a, const struct net_prefix *b)
+{
+	if (a->family != b->family)
+		return false;
+	unsigned off = a->family == AF_INET ? 12 : 0;
+	unsigned la = plen(a), lb = plen(b);
+	return bits_equal(a->addr + off, b->addr + off, la < lb ? la : lb);
+}
+
+bool sig_prefix_has_ip4(const struct net_prefix *p, uint32_t ip4_be)
+{
+	uint8_t a[4];
+	memcpy(a, &ip4_be, 4);
+	return p->family == AF_INET && bits_equal(p->addr + 12, a, plen(p));
+}
+
+bool sig_prefix_has_ip6(const struct net_prefix *p, const uint8_t ip6[16])
+{
+	return p->family == AF_INET6 && bits_equal(p->addr, ip6, plen(p));
+}
+
+static bool prefix_same(const struct net_prefix *a, const struct net_prefix *b)
+{
+	return a->family == b->family && a->len == b->len && !memcmp(a->addr, b->addr, 16);
+}
+
+const char *sig_route_invalid(const struct net_prefix *p)
+{
+	/* Nothing a gateway could sensibly route into the overlay, and the
+	 * overlay's own ULA prefix (every member's ip6 is in it). */
+	static const struct {
+		const char *prefix, *why;
+	} reserved[] = {
+	    {"0.0.0.0/8", "overlaps 0.0.0.0/8 (this network)"},
+	    {"127.0.0.0/8", "overlaps 127.0.0.0/8 (loopback)"},
+	    {"224.0.0.0/3", "overlaps 224.0.0.0/3 (multicast, reserved, broadcast)"},
+	    {"::/8", "overlaps ::/8 (unspecified, loopback, IPv4-mapped)"},
+	    {"fe80::/10", "overlaps fe80::/10 (link-local)"},
+	    {"ff00::/8", "overlaps ff00::/8 (multicast)"},
+	    {"fd50:dbc:41f2:4a3c::/64",
+	     "overlaps the overlay's ULA prefix fd50:dbc:41f2:4a3c::/64"},
+	};
+	unsigned max, off;
+	struct net_prefix r;
+
+	if (p->family == AF_INET) {
+		if (memcmp(p->addr, v4mapped_prefix, sizeof(v4mapped_prefix)))
+			return "not an IPv4 prefix";
+		max = 32;
+		off = 96;
+	} else if (p->family == AF_INET6) {
+		if (!memcmp(p->addr, v4mapped_prefix, sizeof(v4mapped_prefix)))
+			return "an IPv4 prefix written as IPv4-mapped IPv6";
+		max = 128;
+		off = 0;
+	} else {
+		return "not an IPv4 or IPv6 prefix";
+	}
+	if (p->len > max)
+		return "prefix length out of range";
+	for (unsigned bit = off + p->len; bit < 128; bit++)
+		if (p->addr[bit / 8] & (0x80 >> (bit % 8)))
+			return "host bits set";
+	if (p->len == 0)
+		return "a default route (/0)";
+	for (unsigned i = 0; i < NELEMS(reserved); i++)
+		if (net_prefix_parse(reserved[i].prefix, false, &r) == 0 &&
+		    sig_prefix_overlap(p, &r))
+			return reserved[i].why;
+	return NULL;
+}
+
+/* The first route that cannot be advertised (its index in *idx), or NULL.
+ * Unused slots must be zero so presences stay memcmp-comparable. */
+static const char *routes_invalid(const struct sig_presence *p, unsigned *idx)
+{
+	static const struct net_prefix zero;
+	const char *why;
+
+	*idx = 0;
+	if (p->nroutes > SIG_MAX_ROUTES)
+		return "more than 8 entries";
+	for (unsigned i = 0; i < SIG_MAX_ROUTES; i++) {
+		const struct net_prefix *r = &p->routes[i];
+		*idx = i;
+		if (i >= p->nroutes) {
+			if (memcmp(r, &zero, sizeof(zero)))
+				return "unused entry not zero";
+			continue;
+		}
+		if ((why = sig_route_invalid(r)))
+			return why;
+		for (unsigned k = 0; k < i; k++)
+			if (prefix_same(r, &p->routes[k]))
+				return "a duplicate";
+		if (sig_prefix_has_ip4(r, p->ip4) || sig_prefix_has_ip6(r, p->ip6))
+			return "covers the member's own ip4 or ip6";
+	}
+	return NULL;
+}
+
 static bool endpoint_usable(const struct net_endpoint *ep)
 {
 	static const uint8_t zero[16];
@@ -291,6 +412,46 @@ static int load(const char *json, size_t len, json_t **root, char *why, size_t w
 
 /* ---- presence ---- */
 
+/* "routes" (optional): syntax and one spelling here; what may be routed,
+ * duplicates and the member's own addresses in routes_invalid(). */
+static int parse_routes(json_t *o, struct sig_presence *p, char *why, size_t whylen)
+{
+	char canon[INET6_ADDRSTRLEN + 4];
+	json_t *v = json_object_get(o, "routes");
+	if (!v)
+		return 0;
+	if (!json_is_array(v))
+		return bad(why, whylen, "routes: expected an array of prefixes");
+	if (json_array_size(v) > SIG_MAX_ROUTES)
+		return bad(why, whylen, "routes: %zu entries, at most %d allowed",
+			   json_array_size(v), SIG_MAX_ROUTES);
+	for (unsigned i = 0; i < json_array_size(v); i++) {
+		json_t *e = json_array_get(v, i);
+		struct net_prefix *r = &p->routes[i];
+		if (!json_is_string(e))
+			return bad(why, whylen, "routes[%u]: expected a string", i);
+		const char *s = json_string_value(e);
+		size_t n = json_string_length(e);
+		/* The prefix is compared and printed as text: one spelling, the
+		 * one inet_ntop writes, with an explicit length. */
+		if (n >= sizeof(canon) || strlen(s) != n || !strchr(s, '/') ||
+		    net_prefix_parse(s, true, r))
+			return bad(why, whylen,
+				   "routes[%u]: expected a prefix like \"10.1.0.0/16\" or "
+				   "\"fd00:1::/64\"",
+				   i);
+		net_prefix_format(r, canon, sizeof(canon));
+		if (net_prefix_parse(s, false, r))
+			return bad(why, whylen, "routes[%u]: host bits set (expected %s)", i,
+				   canon);
+		if (strcmp(canon, s))
+			return bad(why, whylen, "routes[%u]: expected the canonical spelling %s", i,
+				   canon);
+		p->nroutes = i + 1;
+	}
+	return 0;
+}
+
 static int parse_presence_obj(json_t *o, struct sig_presence *p, char *why, size_t whylen)
 {
 	const char *s;
@@ -299,6 +460,7 @@ static int parse_presence_obj(json_t *o, struct sig_presence *p, char *why, size
 	int r;
 	char canon[INET_ADDRSTRLEN];
 	const char *invalid;
+	unsigned idx;
 
 	memset(p, 0, sizeof(*p));
 	if ((r = get_str(o, "node_id", "", REQUIRED, &s, &n, SIG_NODE_ID_HEXLEN, why, whylen)) < 0)
@@ -343,9 +505,15 @@ static int parse_presence_obj(json_t *o, struct sig_presence *p, char *why, size
 		return r;
 	p->port = (uint16_t)u;
 
+	if ((r = parse_routes(o, p, why, whylen)) < 0)
+		return r;
+
 	invalid = presence_invalid(p);
 	if (invalid)
 		return bad(why, whylen, "%s", invalid);
+	invalid = routes_invalid(p, &idx);
+	if (invalid)
+		return bad(why, whylen, "routes[%u]: %s", idx, invalid);
 	return 0;
 }
 
@@ -395,19 +563,36 @@ static int dump(json_t *root, char *buf, size_t len)
 int sig_presence_build(const struct sig_presence *p, char *buf, size_t len)
 {
 	char id[SIG_NODE_ID_HEXLEN + 1], ip4[INET_ADDRSTRLEN], ip6[INET6_ADDRSTRLEN], mac[18];
-	char key[IPOP_KEY_B64_LEN + 1];
+	char key[IPOP_KEY_B64_LEN + 1], pfx[INET6_ADDRSTRLEN + 4];
+	unsigned idx;
+	json_t *root, *routes;
 
-	if (presence_invalid(p))
+	if (presence_invalid(p) || routes_invalid(p, &idx))
 		return -EINVAL;
 	sig_node_id_hex(p->node_id, id);
 	inet_ntop(AF_INET, &p->ip4, ip4, sizeof(ip4));
 	inet_ntop(AF_INET6, p->ip6, ip6, sizeof(ip6));
 	mac_format(p->mac, mac);
 	ipop_key_to_base64(p->public_key, key);
-	return dump(json_pack("{s:s, s:i, s:s, s:s, s:s, s:s, s:i}", "node_id", id, "version",
-			      (int)p->version, "ip4", ip4, "ip6", ip6, "mac", mac, "public_key",
-			      key, "port", (int)p->port),
-		    buf, len);
+	root = json_pack("{s:s, s:i, s:s, s:s, s:s, s:s, s:i}", "node_id", id, "version",
+			 (int)p->version, "ip4", ip4, "ip6", ip6, "mac", mac, "public_key", key,
+			 "port", (int)p->port);
+	if (!root)
+		return -ENOMEM;
+	/* Only when there are any: older peers see the payload they know. */
+	if (p->nroutes) {
+		routes = json_array();
+		if (!routes || json_object_set_new(root, "routes", routes))
+			goto nomem;
+		for (unsigned i = 0; i < p->nroutes; i++)
+			if (json_array_append_new(routes, json_string(net_prefix_format(
+							      &p->routes[i], pfx, sizeof(pfx)))))
+				goto nomem;
+	}
+	return dump(root, buf, len);
+nomem:
+	json_decref(root);
+	return -ENOMEM;
 }
 
 /* ---- direct messages ---- */
@@ -603,44 +788,106 @@ static int find_idx(const struct sig_members *t, const char *jid)
 	return -1;
 }
 
-/* Which advertised identity two payloads share, or NULL. The ULA and the
- * node id follow from the IPv4 (the parser checks), so one compare covers
- * all three. */
-static const char *clash(const struct sig_presence *a, const struct sig_presence *b)
+enum clash_kind {
+	CLASH_NONE = 0,
+	CLASH_KEY,
+	CLASH_ADDR,
+	CLASH_MAC,
+	CLASH_ROUTES,	    /* a route of one overlaps a route of the other */
+	CLASH_ROUTE_COVERS, /* a route of the newcomer covers the other's address */
+	CLASH_ADDR_COVERED, /* the newcomer's address is in a route of the other */
+};
+
+static bool routes_cover(const struct sig_presence *r, const struct sig_presence *a)
+{
+	for (unsigned i = 0; i < r->nroutes && i < SIG_MAX_ROUTES; i++)
+		if (sig_prefix_has_ip4(&r->routes[i], a->ip4) ||
+		    sig_prefix_has_ip6(&r->routes[i], a->ip6))
+			return true;
+	return false;
+}
+
+/* What the newcomer `a` claims that `b` already holds. The ULA and the node
+ * id follow from the IPv4 (the parser checks), so one compare covers all
+ * three. Two routes that overlap would send one subnet to two gateways (or
+ * back to us); a route over an overlay address would steal it. */
+static enum clash_kind clash(const struct sig_presence *a, const struct sig_presence *b)
 {
 	if (!memcmp(a->public_key, b->public_key, SIG_KEY_LEN))
-		return "public_key";
+		return CLASH_KEY;
 	if (a->ip4 == b->ip4 || !memcmp(a->node_id, b->node_id, SIG_NODE_ID_LEN) ||
 	    !memcmp(a->ip6, b->ip6, 16))
-		return "ip4/node_id/ip6";
+		return CLASH_ADDR;
 	if (!memcmp(a->mac, b->mac, 6))
-		return "mac";
-	return NULL;
+		return CLASH_MAC;
+	for (unsigned i = 0; i < a->nroutes && i < SIG_MAX_ROUTES; i++)
+		for (unsigned k = 0; k < b->nroutes && k < SIG_MAX_ROUTES; k++)
+			if (sig_prefix_overlap(&a->routes[i], &b->routes[k]))
+				return CLASH_ROUTES;
+	if (routes_cover(a, b))
+		return CLASH_ROUTE_COVERS;
+	if (routes_cover(b, a))
+		return CLASH_ADDR_COVERED;
+	return CLASH_NONE;
+}
+
+/* "public_key equals ours", "routes overlap those of room/x", ... */
+static void clash_text(enum clash_kind k, const char *other, char *buf, size_t len)
+{
+	static const char *const field[] = {"", "public_key", "ip4/node_id/ip6", "mac"};
+	switch (k) {
+	case CLASH_ROUTES:
+		if (other)
+			snprintf(buf, len, "routes overlap those of %s", other);
+		else
+			snprintf(buf, len, "routes overlap ours");
+		break;
+	case CLASH_ROUTE_COVERS:
+		if (other)
+			snprintf(buf, len, "routes cover the overlay address of %s", other);
+		else
+			snprintf(buf, len, "routes cover our overlay address");
+		break;
+	case CLASH_ADDR_COVERED:
+		if (other)
+			snprintf(buf, len, "overlay address is in the routes of %s", other);
+		else
+			snprintf(buf, len, "overlay address is in our routes");
+		break;
+	default:
+		if (other)
+			snprintf(buf, len, "%s equals that of %s", field[k], other);
+		else
+			snprintf(buf, len, "%s equals ours", field[k]);
+		break;
+	}
 }
 
 int sig_members_update(struct sig_members *t, const char *jid, const struct sig_presence *p,
 		       char *why, size_t whylen)
 {
 	size_t jl = jid ? strnlen(jid, SIG_JID_MAX + 1) : 0;
-	const char *field;
+	enum clash_kind k;
+	char text[SIG_JID_MAX + 64];
 	int idx;
 
 	if (jl == 0 || jl > SIG_JID_MAX)
 		return -EINVAL;
-	if (t->has_self && (field = clash(p, &t->self))) {
-		log_warn("signal: refusing member %s: its %s equals ours", jid, field);
+	if (t->has_self && (k = clash(p, &t->self))) {
+		clash_text(k, NULL, text, sizeof(text));
+		log_warn("signal: refusing member %s: its %s", jid, text);
 		if (why && whylen)
-			snprintf(why, whylen, "%s equals ours", field);
+			snprintf(why, whylen, "%s", text);
 		return -EEXIST;
 	}
 	idx = find_idx(t, jid);
 	for (unsigned i = 0; i < t->n; i++) {
-		if ((int)i == idx || !(field = clash(p, &t->v[i].p)))
+		if ((int)i == idx || !(k = clash(p, &t->v[i].p)))
 			continue;
-		log_warn("signal: refusing member %s: its %s equals that of member %s", jid, field,
-			 t->v[i].jid);
+		clash_text(k, t->v[i].jid, text, sizeof(text));
+		log_warn("signal: refusing member %s: its %s", jid, text);
 		if (why && whylen)
-			snprintf(why, whylen, "%s equals that of %s", field, t->v[i].jid);
+			snprintf(why, whylen, "%s", text);
 		return -EEXIST;
 	}
 	if (idx >= 0) {

@@ -28,8 +28,10 @@
 #define SIG_KEY_LEN	   32	/* X25519 public key */
 #define SIG_REASON_MAX	   128	/* con_resp "reason", bytes without NUL */
 #define SIG_JID_MAX	   3071 /* RFC 7622: 1023 + 1 + 1023 + 1 + 1023 */
+#define SIG_MAX_ROUTES	   8	/* subnets a member may advertise behind it */
 
-/* What a member advertises in its presence. */
+/* What a member advertises in its presence. No padding, unused route slots
+ * zero: two presences compare with memcmp (the member table does). */
 struct sig_presence {
 	uint8_t node_id[SIG_NODE_ID_LEN];
 	uint16_t version;		 /* 1..65535 */
@@ -38,6 +40,10 @@ struct sig_presence {
 	uint8_t mac[6];			 /* unicast, not all zero */
 	uint8_t public_key[SIG_KEY_LEN]; /* static X25519 key */
 	uint16_t port;			 /* underlay (data) UDP port, 1..65535 */
+	uint32_t nroutes;		 /* 0..SIG_MAX_ROUTES */
+	/* L3 mode: subnets routed behind the member ("routes", optional; see
+	 * sig_route_invalid), no duplicates, none covering its own addresses. */
+	struct net_prefix routes[SIG_MAX_ROUTES];
 };
 
 enum sig_msg_type { SIG_MSG_CON_REQ = 0, SIG_MSG_CON_RESP, SIG_MSG_PING, SIG_MSG_PONG };
@@ -88,9 +94,23 @@ int sig_message_parse(const char *json, size_t len, struct sig_message *out, cha
 int sig_presence_build(const struct sig_presence *p, char *buf, size_t len);
 int sig_message_build(const struct sig_message *m, char *buf, size_t len);
 
-/* Fills a presence from a virtual IPv4: node id, ULA, version. */
+/* Fills a presence from a virtual IPv4: node id, ULA, version; no routes
+ * (the caller adds them: nroutes, routes[0..nroutes)). */
 void sig_presence_init(struct sig_presence *p, uint32_t ip4_be, const uint8_t mac[6],
 		       const uint8_t public_key[SIG_KEY_LEN], uint16_t port);
+
+/* Why a prefix may not be advertised as a route behind a gateway, or NULL:
+ * host bits set, /0, IPv4 written as v4-mapped IPv6, or overlapping
+ * 0.0.0.0/8, 127.0.0.0/8, 224.0.0.0/3, ::/8, fe80::/10, ff00::/8 or the
+ * overlay's ULA prefix fd50:dbc:41f2:4a3c::/64. The config's
+ * advertise_routes is checked with the same rule. */
+const char *sig_route_invalid(const struct net_prefix *p);
+/* Whether two prefixes share an address (same family, one contains the
+ * other). */
+bool sig_prefix_overlap(const struct net_prefix *a, const struct net_prefix *b);
+/* Whether p contains the IPv4 address (network order) or the IPv6 address. */
+bool sig_prefix_has_ip4(const struct net_prefix *p, uint32_t ip4_be);
+bool sig_prefix_has_ip6(const struct net_prefix *p, const uint8_t ip6[16]);
 
 const char *sig_msg_type_name(enum sig_msg_type t);
 const char *sig_link_kind_name(enum sig_link_kind k); /* "" for NONE */
@@ -104,7 +124,9 @@ int sig_node_id_parse(const char *hex, uint8_t id[SIG_NODE_ID_LEN]);
  *
  * The members seen in the group, by JID (the MUC occupant JID or the
  * contact's full JID), with what they advertise. A member whose public key,
- * node id, virtual IPv4, ULA or MAC equals another member's (or ours) is
+ * node id, virtual IPv4, ULA or MAC equals another member's (or ours), whose
+ * routes overlap another member's routes (or ours), or whose routes cover
+ * another member's overlay address (or ours) or the other way round, is
  * refused and logged: the first holder keeps it. Linear scans: groups are
  * tens to a few hundred members and presence changes rarely. Not
  * thread-safe: the control core owns it. */

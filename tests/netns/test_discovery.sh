@@ -24,6 +24,16 @@
 # flowing; after a restart the gateways log in again and a fourth site
 # started afterwards links with all of them. Also prints the time from start
 # to the first ping across sites.
+#
+# Routed subnets (L3 mode): site i's containers sit on 10.0.(10+i).0/24 behind
+# its gateway (lxcbr0 re-addressed, forwarding on), and the gateway advertises
+# that subnet in its presence ("advertise_routes"). Nobody configures a route:
+# every gateway routes the others' subnets into its TAP by itself, so
+# containers on every pair of sites ping each other; ipopctl shows each
+# member's routes; when site 4 stops, its subnet's route goes from the others
+# once its peer is removed (short link timers make that quick) — except on s3,
+# whose admin had routed that subnet into the TAP already: ipopd leaves an
+# existing route alone and never deletes it.
 . "$(dirname "$0")/lib.sh"
 harness_init
 need_cmd prosody prosodyctl turnserver openssl
@@ -37,14 +47,36 @@ start_prosody wan "$XMPP_ADDR"
 xmpp_register gw-s1 gw-s2 gw-s3 gw-s4 gw-x
 start_coturn wan "$STUN_ADDR"
 
+subnet() { printf '10.0.%s' "$((10 + $1))"; }
 add_site()
 {
+	local sub n
+	sub=$(subnet "$2")
 	if natted "$1"; then
 		make_home_site "$1" "$2"
+		n=$(ns "$1")
+		ip -n "$n" addr flush dev lxcbr0
+		ip -n "$n" addr add "$sub.1/24" dev lxcbr0
+		ip netns exec "$n" sysctl -qw net.ipv4.ip_forward=1
+		SITE_GW[$1]=$sub.1
 	else
-		make_site "$1" "$2"
+		make_site "$1" "$2" "$sub.1"
 	fi
-	write_disc_config "$T/$1.json" site="$1"
+	make_container "$1" "c$2" "$sub.2/24"
+	write_disc_config "$T/$1.json" site="$1" \
+		extra="\"advertise_routes\": [\"$sub.0/24\"], \"keepalive_interval\": 2, \"link_timeout\": 6"
+}
+# routes_of SITE: the kernel's routes into SITE's TAP (one per line).
+routes_of() { nsx "$1" ip -4 route show dev "ipop$1" | sort; }
+# container_mesh IDX...: the containers of every pair of these sites ping.
+container_mesh()
+{
+	local a b
+	for a in "$@"; do
+		for b in "$@"; do
+			[ "$a" = "$b" ] || ping_ok "c$a" "$(subnet "$b").2"
+		done
+	done
 }
 for i in 1 2 3; do add_site "s$i" "$i"; done
 
@@ -93,6 +125,26 @@ fi
 ctl "$T/s1.sock" links
 ctl "$T/s1.sock" xmpp
 
+# Routed subnets: each gateway routes the two others' subnets into its TAP
+# (proto 73: ipopd's), and containers behind every pair of sites ping.
+for i in 1 2 3; do
+	r=$(routes_of "s$i")
+	for j in 1 2 3; do
+		if [ "$i" = "$j" ]; then
+			grep -q "^$(subnet "$j")\.0/24" <<<"$r" && fail "s$i routes its own subnet into the TAP: $r"
+		else
+			assert_contains "$r" "^$(subnet "$j")\.0/24 proto 73 scope link" \
+				"s$i: route to s$j's subnet via ipops$i"
+		fi
+	done
+done
+log "s1's routes into its TAP: $(routes_of s1 | tr '\n' ';')"
+ok "every gateway routes the other sites' subnets into its TAP, none configured"
+assert_eq "$(xmpp_get "$T/s1.sock" "sorted(r for m in d['members'] for r in m['routes'])")" \
+	"['$(subnet 2).0/24', '$(subnet 3).0/24']" "s1: members' routes (ipopctl xmpp)"
+container_mesh 1 2 3
+ok "containers behind every pair of sites ping each other"
+
 # An account outside the room: on site 1's LAN, configured with site 1's key
 # and address, it still gets nothing (the key did not come from the group).
 if natted s1; then
@@ -137,7 +189,9 @@ for i in 1 2 3; do
 done
 ok "gateways logged in again and rejoined the room"
 add_site s4 4
+nsx s3 ip route add "$(subnet 4).0/24" dev ipops3 proto static
 start_ipopd s4 "$T/s4.json"
+s4pid=$IPOPD_PID
 for i in 1 2 3 4; do
 	wait_for 40 links_up "$T/s$i.sock" 3 ||
 		fail "s$i: not 3 links up: $(ctl "$T/s$i.sock" links 2>&1)"
@@ -147,3 +201,20 @@ for a in 1 2 3; do
 	ping_ok "s$a" 10.254.0.4
 done
 ok "a fourth site started after the restart joined every site"
+container_mesh 1 4
+container_mesh 3 4
+assert_contains "$(routes_of s1)" "^$(subnet 4)\.0/24 proto 73 " "s1: route to s4's subnet"
+assert_contains "$(routes_of s3)" "^$(subnet 4)\.0/24 proto static " "s3: the admin's route kept"
+assert_eq "$(routes_of s3 | grep -c ' proto 73 ')" 2 "s3: ipopd's routes (s4's was there)"
+
+# Site 4 goes: once its peer is removed (left the room, link timed out) the
+# others no longer route its subnet; the rest stays, and so does the admin's.
+stop_ipopd "$s4pid"
+for i in 1 2 3; do
+	wait_for 20 bash -c "! ip netns exec $(ns "s$i") ip -4 route show dev ipops$i | grep -q '^$(subnet 4)\.0/24 proto 73 '" ||
+		fail "s$i still routes s4's subnet: $(routes_of "s$i")"
+	assert_eq "$(routes_of "s$i" | grep -c ' proto 73 ')" 2 "s$i: routes left after s4 went"
+done
+assert_contains "$(routes_of s3)" "^$(subnet 4)\.0/24 proto static " "s3: the admin's route after s4 went"
+ok "s4 stopped: its subnet's route is gone from every other gateway (the admin's stays)"
+ping_ok c1 "$(subnet 2).2"

@@ -20,10 +20,12 @@
 #     mapping) until link_timeout, then handshakes again from the new port;
 #     s2 answers and moves its endpoint (recovery ~ link_timeout).
 #   s1-s3 (both behind NAT): s1's initiations from the new port are dropped
-#     by s3's router, s3's to the old mapping by s1's; nothing gets through
-#     until s1's periodic STUN refresh (every 60 s) learns the new mapping and
-#     discovery re-sends the candidates to s3, whose initiations then open
-#     s3's router for s1's (recovery ~ up to the STUN refresh period).
+#     by s3's router, s3's to the old mapping by s1's. When a discovered
+#     peer's link goes down, discovery re-runs STUN at once and sends the
+#     peer a con_req with our candidates; s1 learns its new mapping, the
+#     candidates reach s3 over XMPP, and simultaneous open links them again
+#     (recovery ~ link_timeout + a second; it used to wait for the periodic
+#     STUN refresh, every 60 s).
 # keepalive_interval ROAM_KEEPALIVE (default 1 s), link_timeout ROAM_TIMEOUT
 # (default 3 s), so that the link timeouts take seconds, not minutes.
 . "$(dirname "$0")/lib.sh"
@@ -32,7 +34,7 @@ need_cmd prosody prosodyctl turnserver openssl
 
 KA=${ROAM_KEEPALIVE:-1}
 TO=${ROAM_TIMEOUT:-3}
-LIMIT=${ROAM_LIMIT:-100}
+LIMIT=${ROAM_LIMIT:-20}
 make_wan
 ip -n "$(ns wan)" addr add "$XMPP_ADDR/24" dev br0
 ip -n "$(ns wan)" addr add "$STUN_ADDR/24" dev br0

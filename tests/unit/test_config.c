@@ -1613,6 +1613,103 @@ static void test_discovery(void **state)
 		     NULL, "t.json:1: CFx.xmpp_password: expected", NULL);
 }
 
+/* ipopd.advertise_routes: parsed with the peers' prefix parser, what the
+ * presence may carry (signal.h), L3 only, outside the overlay, not routed to
+ * a static peer. */
+static void test_advertise_routes(void **state)
+{
+	struct ipop_config c;
+	char pfx[64], *out = NULL;
+	size_t outlen = 0;
+	(void)state;
+#define ADV_HEAD "{\"BaseTopologyManager\": {\"ip4\": \"10.254.0.1\"},\n\"ipopd\": {\n"
+	load_ok(ADV_HEAD "\"advertise_routes\": [\"10.0.11.0/24\", \"fd00:11::/64\"]}}", NULL, &c);
+	assert_int_equal(c.n_advertise_routes, 2);
+	assert_string_equal(net_prefix_format(&c.advertise_routes[0], pfx, sizeof(pfx)),
+			    "10.0.11.0/24");
+	assert_string_equal(net_prefix_format(&c.advertise_routes[1], pfx, sizeof(pfx)),
+			    "fd00:11::/64");
+	FILE *f = open_memstream(&out, &outlen);
+	assert_non_null(f);
+	ipop_config_print(&c, f);
+	fclose(f);
+	assert_contains(out, "advertise_route: 10.0.11.0/24\n");
+	assert_contains(out, "advertise_route: fd00:11::/64\n");
+	free(out);
+	ipop_config_free(&c);
+	load_ok(ADV_HEAD "\"advertise_routes\": []}}", NULL, &c);
+	assert_int_equal(c.n_advertise_routes, 0);
+	ipop_config_free(&c);
+	load_ok(ADV_HEAD "\"advertise_routes\": [\"10.0.0.0/24\", \"10.0.1.0/24\", "
+			 "\"10.0.2.0/24\", \"10.0.3.0/24\", \"10.0.4.0/24\", \"10.0.5.0/24\", "
+			 "\"10.0.6.0/24\", \"fd00::/16\"]}}",
+		NULL, &c);
+	assert_int_equal(c.n_advertise_routes, IPOP_ADVERTISE_ROUTES_MAX);
+	ipop_config_free(&c);
+
+	log_set_level(LOG_ERROR);
+	expect_error(
+	    ADV_HEAD "\"advertise_routes\": \"10.0.11.0/24\"}}", NULL,
+	    "t.json:3: ipopd.advertise_routes: expected an array of prefixes, got a string", NULL);
+	expect_error(
+	    ADV_HEAD "\"advertise_routes\": [\n\"10.0.11.1/24\"]}}", NULL,
+	    "t.json:4: ipopd.advertise_routes[0]: expected a prefix without host bits, got "
+	    "\"10.0.11.1/24\"",
+	    NULL);
+	expect_error(ADV_HEAD "\"advertise_routes\": [\"10.0.11.0/24\",\n\"x\"]}}", NULL,
+		     "t.json:4: ipopd.advertise_routes[1]: expected a prefix like", NULL);
+	expect_error(ADV_HEAD "\"advertise_routes\": [\n24]}}", NULL,
+		     "t.json:4: ipopd.advertise_routes[0]: expected a prefix like",
+		     "got an integer");
+	expect_error(ADV_HEAD "\"advertise_routes\": [\"10.0.0.0/24\", \"10.0.1.0/24\", "
+			      "\"10.0.2.0/24\", \"10.0.3.0/24\", \"10.0.4.0/24\", \"10.0.5.0/24\", "
+			      "\"10.0.6.0/24\", \"10.0.7.0/24\", \"10.0.8.0/24\"]}}",
+		     NULL, "t.json:3: ipopd.advertise_routes: expected at most 8 prefixes, got 9",
+		     NULL);
+	expect_error(ADV_HEAD "\"advertise_routes\": [\"0.0.0.0/0\"]}}", NULL,
+		     "t.json:3: ipopd.advertise_routes[0]: expected a prefix that can be routed, "
+		     "got 0.0.0.0/0 (a default route (/0))",
+		     NULL);
+	expect_error(ADV_HEAD "\"advertise_routes\": [\"127.0.0.0/8\"]}}", NULL,
+		     "t.json:3: ipopd.advertise_routes[0]: expected a prefix that can be routed",
+		     "loopback");
+	expect_error(ADV_HEAD "\"advertise_routes\": [\"fd50:dbc:41f2::/48\"]}}", NULL,
+		     "t.json:3: ipopd.advertise_routes[0]: expected a prefix that can be routed",
+		     "ULA");
+	expect_error(
+	    ADV_HEAD "\"advertise_routes\": [\"10.0.0.0/16\",\n\"10.0.11.0/24\"]}}", NULL,
+	    "t.json:4: ipopd.advertise_routes[1]: expected a prefix that overlaps no other, "
+	    "got 10.0.11.0/24 (overlaps ipopd.advertise_routes[0])",
+	    NULL);
+	expect_error(ADV_HEAD "\"advertise_routes\": [\"10.0.11.0/24\", \"10.0.11.0/24\"]}}", NULL,
+		     "t.json:3: ipopd.advertise_routes[1]: expected a prefix that overlaps", NULL);
+	/* Our own overlay subnet (ip4_mask defaults to 16), from inside or outside. */
+	expect_error(ADV_HEAD "\"advertise_routes\": [\"10.254.7.0/24\"]}}", NULL,
+		     "t.json:3: ipopd.advertise_routes[0]: expected a prefix outside the overlay "
+		     "subnet 10.254.0.0/16",
+		     "got 10.254.7.0/24");
+	expect_error(ADV_HEAD "\"advertise_routes\": [\"10.0.0.0/8\"]}}", NULL,
+		     "t.json:3: ipopd.advertise_routes[0]: expected a prefix outside the overlay",
+		     NULL);
+	/* A subnet a static peer routes too. */
+	expect_error(ADV_HEAD "\"advertise_routes\": [\"10.0.11.0/24\"],\n"
+			      "\"peers\": [{\"endpoint\": \"198.18.0.2:5800\", \"ip4\": "
+			      "\"10.254.0.2\",\n"
+			      "  \"routes\": [\"10.0.0.0/16\"], \"public_key\": "
+			      "\"AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=\"}]}}",
+		     NULL,
+		     "t.json:3: ipopd.advertise_routes[0]: expected a prefix no peer routes, got "
+		     "10.0.11.0/24 (overlaps ipopd.peers[0].routes[0])",
+		     NULL);
+	/* An L3 feature. */
+	expect_error("{\"TincanSender\": {\"switchmode\": 1},\n\"ipopd\": {\n"
+		     "\"advertise_routes\": [\"10.0.11.0/24\"]}}",
+		     NULL, "t.json:3: ipopd.advertise_routes: expected no routes in switch mode",
+		     NULL);
+	log_set_level(LOG_INFO);
+#undef ADV_HEAD
+}
+
 static void test_unknown_sections_warn(void **state)
 {
 	struct ipop_config c;
@@ -1717,6 +1814,7 @@ int main(void)
 	    cmocka_unit_test(test_conf_keyed_examples),
 	    cmocka_unit_test(test_stun),
 	    cmocka_unit_test(test_discovery),
+	    cmocka_unit_test(test_advertise_routes),
 	    cmocka_unit_test(test_unknown_sections_warn),
 	    cmocka_unit_test(test_jsonpos),
 	};

@@ -288,6 +288,302 @@ static void test_presence_envelope(void **state)
 	assert_int_equal(sig_presence_parse("{", 1, &p, NULL, 0), -EBADMSG);
 }
 
+/* ---- routed subnets ---- */
+
+static struct net_prefix pfx(const char *s)
+{
+	struct net_prefix p;
+	assert_int_equal(net_prefix_parse(s, false, &p), 0);
+	return p;
+}
+
+static void routes_set(struct sig_presence *p, unsigned n, const char *const *v)
+{
+	memset(p->routes, 0, sizeof(p->routes));
+	p->nroutes = n;
+	for (unsigned i = 0; i < n; i++)
+		p->routes[i] = pfx(v[i]);
+}
+
+static void test_presence_routes_round_trip(void **state)
+{
+	static const char *const two[] = {"10.0.11.0/24", "fd00:11::/64"};
+	static const char *const eight[] = {"10.0.0.0/24", "10.0.1.0/24",   "10.0.2.0/24",
+					    "10.0.3.0/25", "192.0.2.0/24",  "2001:db8::/32",
+					    "fd00:1::/48", "203.0.113.7/32"};
+	struct sig_presence p, q;
+	char buf[SIG_MAX_PAYLOAD + 1], why[160] = "";
+	int n;
+	(void)state;
+
+	/* Without routes the key is not sent at all (older peers see nothing new). */
+	presence_make(&p, "10.254.0.1", mac_a, 7);
+	n = sig_presence_build(&p, buf, sizeof(buf));
+	assert_true(n > 0);
+	assert_null(strstr(buf, "routes"));
+
+	routes_set(&p, 2, two);
+	n = sig_presence_build(&p, buf, sizeof(buf));
+	assert_true(n > 0);
+	assert_non_null(strstr(buf, "\"routes\":[\"10.0.11.0/24\",\"fd00:11::/64\"]"));
+	memset(&q, 0x55, sizeof(q));
+	if (sig_presence_parse(buf, (size_t)n, &q, why, sizeof(why)))
+		fail_msg("%s: %s", buf, why);
+	assert_memory_equal(&p, &q, sizeof(p));
+	assert_int_equal(q.nroutes, 2);
+	assert_int_equal(q.routes[1].family, AF_INET6);
+
+	routes_set(&p, SIG_MAX_ROUTES, eight);
+	n = sig_presence_build(&p, buf, sizeof(buf));
+	assert_true(n > 0);
+	memset(&q, 0x55, sizeof(q));
+	assert_int_equal(sig_presence_parse(buf, (size_t)n, &q, why, sizeof(why)), 0);
+	assert_memory_equal(&p, &q, sizeof(p));
+
+	/* An empty list is the same as none. */
+	presence_make(&p, "10.254.0.1", mac_a, 7);
+	n = sig_presence_build(&p, buf, sizeof(buf));
+	assert_true(n > 0 && buf[n - 1] == '}');
+	memcpy(buf + n - 1, ",\"routes\":[]}", 14);
+	assert_int_equal(sig_presence_parse(buf, strlen(buf), &q, why, sizeof(why)), 0);
+	assert_memory_equal(&p, &q, sizeof(p));
+
+	/* The builder refuses routes the parser would refuse. */
+	routes_set(&p, 2, two);
+	q = p;
+	q.nroutes = SIG_MAX_ROUTES + 1;
+	assert_int_equal(sig_presence_build(&q, buf, sizeof(buf)), -EINVAL);
+	q = p;
+	q.routes[0].addr[15] = 1; /* host bit */
+	assert_int_equal(sig_presence_build(&q, buf, sizeof(buf)), -EINVAL);
+	q = p;
+	q.routes[1] = q.routes[0];
+	assert_int_equal(sig_presence_build(&q, buf, sizeof(buf)), -EINVAL);
+	q = p;
+	q.routes[0] = pfx("0.0.0.0/0");
+	assert_int_equal(sig_presence_build(&q, buf, sizeof(buf)), -EINVAL);
+	q = p;
+	q.routes[0] = pfx("10.254.0.0/24"); /* its own ip4 */
+	assert_int_equal(sig_presence_build(&q, buf, sizeof(buf)), -EINVAL);
+	q = p;
+	q.routes[5] = pfx("10.9.0.0/16"); /* past nroutes: must be zero */
+	assert_int_equal(sig_presence_build(&q, buf, sizeof(buf)), -EINVAL);
+	q = p;
+	q.routes[0].family = 0;
+	assert_int_equal(sig_presence_build(&q, buf, sizeof(buf)), -EINVAL);
+	q = p;
+	assert_true(sig_presence_build(&q, buf, sizeof(buf)) > 0);
+}
+
+static void routes_bad(json_t *routes, const char *expect_in_why)
+{
+	char why[256] = "";
+	json_t *o = presence_obj();
+	json_object_set_new(o, "routes", routes);
+	char *s = json_dumps(o, JSON_COMPACT);
+	int r = parse_presence_obj(o, why, sizeof(why));
+	if (r != -EBADMSG)
+		fail_msg("presence with bad routes accepted: %s", s);
+	if (!strstr(why, expect_in_why))
+		fail_msg("reason for %s: \"%s\" lacks \"%s\"", s, why, expect_in_why);
+	free(s);
+}
+
+/* A good route first, so the index in the reason is checked as well. */
+static void route_bad(const char *prefix, const char *expect_in_why)
+{
+	routes_bad(json_pack("[s, s]", "10.9.0.0/16", prefix), expect_in_why);
+}
+
+static void test_presence_routes_malformed(void **state)
+{
+	char big[200];
+	(void)state;
+
+	/* The presence mutated here is 10.0.3.100's (see presence_obj). */
+	routes_bad(json_string("10.0.11.0/24"), "routes: expected an array");
+	routes_bad(json_object(), "routes: expected an array");
+	routes_bad(json_null(), "routes: expected an array");
+	routes_bad(json_true(), "routes: expected an array");
+	routes_bad(json_integer(1), "routes: expected an array");
+	routes_bad(json_pack("[s,s,s,s,s,s,s,s,s]", "10.1.0.0/16", "10.2.0.0/16", "10.3.0.0/16",
+			     "10.4.0.0/16", "10.5.0.0/16", "10.6.0.0/16", "10.7.0.0/16",
+			     "10.8.0.0/16", "10.9.0.0/16"),
+		   "routes: 9 entries, at most 8");
+	routes_bad(json_pack("[i]", 24), "routes[0]: expected a string");
+	routes_bad(json_pack("[s, n]", "10.1.0.0/16"), "routes[1]: expected a string");
+	routes_bad(json_pack("[[s]]", "10.1.0.0/16"), "routes[0]: expected a string");
+	/* syntax */
+	route_bad("", "routes[1]: expected a prefix");
+	route_bad("10.0.11.0", "routes[1]: expected a prefix"); /* the length is required */
+	route_bad("10.0.11.0/", "routes[1]: expected a prefix");
+	route_bad("10.0.11.0/33", "routes[1]: expected a prefix");
+	route_bad("10.0.11.0/-1", "routes[1]: expected a prefix");
+	route_bad("10.0.11.0/+24", "routes[1]: expected a prefix");
+	route_bad("10.0.11.0/24 ", "routes[1]: expected a prefix");
+	route_bad(" 10.0.11.0/24", "routes[1]: expected a prefix");
+	route_bad("10.0.11/24", "routes[1]: expected a prefix");
+	route_bad("fd00::/129", "routes[1]: expected a prefix");
+	route_bad("fd00::g/64", "routes[1]: expected a prefix");
+	route_bad("eth0", "routes[1]: expected a prefix");
+	memset(big, '1', sizeof(big) - 1);
+	big[sizeof(big) - 1] = 0;
+	route_bad(big, "routes[1]: expected a prefix");
+	/* host bits, one spelling */
+	route_bad("10.0.11.1/24", "routes[1]: host bits set (expected 10.0.11.0/24)");
+	route_bad("fd00::1/64", "routes[1]: host bits set");
+	route_bad("10.0.11.0/024", "routes[1]: expected the canonical spelling 10.0.11.0/24");
+	route_bad("FD00:11::/64", "canonical spelling fd00:11::/64");
+	route_bad("fd00:11:0::/64", "canonical spelling fd00:11::/64");
+	route_bad("fd00:0011::/64", "canonical spelling fd00:11::/64");
+	/* what may be routed */
+	route_bad("0.0.0.0/0", "routes[1]: a default route");
+	route_bad("::/0", "routes[1]: a default route");
+	route_bad("0.0.0.0/8", "0.0.0.0/8");
+	route_bad("127.0.0.0/8", "loopback");
+	route_bad("127.0.0.1/32", "loopback");
+	route_bad("224.0.0.0/4", "multicast");
+	route_bad("255.255.255.255/32", "broadcast");
+	route_bad("192.0.0.0/2", "224.0.0.0/3"); /* contains it */
+	route_bad("::1/128", "::/8");
+	route_bad("::ffff:10.0.0.0/104", "IPv4-mapped");
+	route_bad("fe80::/64", "link-local");
+	route_bad("ff02::/16", "multicast");
+	route_bad("fd50:dbc:41f2:4a3c::/64", "ULA");
+	route_bad("fd50:dbc:41f2::/48", "ULA");
+	route_bad("fd50:dbc:41f2:4a3c:1::/80", "ULA");
+	route_bad("fc00::/7", "ULA");
+	route_bad("10.9.0.0/16", "routes[1]: a duplicate");
+	/* its own addresses */
+	route_bad("10.0.3.0/24", "routes[1]: covers the member's own ip4 or ip6");
+	route_bad("10.0.3.100/32", "own ip4");
+	route_bad("10.0.0.0/8", "own ip4");
+}
+
+static void test_prefix_helpers(void **state)
+{
+	struct net_prefix a = pfx("10.0.0.0/16"), b = pfx("10.0.11.0/24"), c = pfx("10.1.0.0/16"),
+			  d = pfx("fd00::/16"), e = pfx("fd00:1::/32"),
+			  f = pfx("::ffff:10.0.0.0/112");
+	uint8_t ip6[16];
+	(void)state;
+
+	assert_true(sig_prefix_overlap(&a, &b));
+	assert_true(sig_prefix_overlap(&b, &a));
+	assert_true(sig_prefix_overlap(&a, &a));
+	assert_false(sig_prefix_overlap(&a, &c));
+	assert_false(sig_prefix_overlap(&b, &c));
+	assert_true(sig_prefix_overlap(&d, &e));
+	assert_false(sig_prefix_overlap(&a, &d));
+	/* An IPv4 prefix and the same bits written as IPv6 are different families. */
+	assert_false(sig_prefix_overlap(&a, &f));
+	struct net_prefix g = pfx("10.0.11.128/25"), h = pfx("10.0.11.0/25");
+	assert_false(sig_prefix_overlap(&g, &h));
+	assert_true(sig_prefix_overlap(&g, &b));
+
+	assert_true(sig_prefix_has_ip4(&a, ip4("10.0.200.1")));
+	assert_false(sig_prefix_has_ip4(&a, ip4("10.1.0.1")));
+	assert_false(sig_prefix_has_ip4(&d, ip4("10.0.0.1")));
+	assert_int_equal(inet_pton(AF_INET6, "fd00:1:2::3", ip6), 1);
+	assert_true(sig_prefix_has_ip6(&e, ip6));
+	assert_false(sig_prefix_has_ip6(&a, ip6));
+	assert_int_equal(inet_pton(AF_INET6, "fd01::3", ip6), 1);
+	assert_false(sig_prefix_has_ip6(&d, ip6));
+
+	assert_null(sig_route_invalid(&a));
+	assert_null(sig_route_invalid(&d));
+	assert_non_null(sig_route_invalid(&f));
+	struct net_prefix x = a;
+	x.len = 33;
+	assert_non_null(sig_route_invalid(&x));
+	x = a;
+	x.addr[14] = 1;
+	assert_string_equal(sig_route_invalid(&x), "host bits set");
+	x = a;
+	x.addr[10] = 0;
+	assert_non_null(sig_route_invalid(&x)); /* AF_INET without the v4-mapped form */
+	x = d;
+	x.family = 0;
+	assert_non_null(sig_route_invalid(&x));
+}
+
+static void test_members_routes(void **state)
+{
+	static const char *const r_self[] = {"10.0.1.0/24"};
+	static const char *const r_a[] = {"10.0.11.0/24", "fd00:11::/64"};
+	static const char *const r_b[] = {"10.254.1.0/24"};
+	static const char *const r_in_a[] = {"10.0.11.128/25"};
+	static const char *const r_v6[] = {"fd00::/16"};
+	static const char *const r_over_self[] = {"10.0.0.0/16"};
+	static const char *const r_cover_self[] = {"10.254.0.0/24"};
+	static const char *const r_cover_a[] = {"10.254.0.2/32"};
+	static const char *const r_c[] = {"10.0.13.0/24"};
+	static const char *const r_c2[] = {"10.0.13.0/25", "10.0.14.0/24"};
+	const uint8_t mac_c[6] = {0x02, 0, 0, 0, 0, 0x0c}, mac_s[6] = {0x02, 0, 0, 0, 0, 0x0d};
+	struct sig_members *t = sig_members_create();
+	struct sig_presence self, a, b, c, q;
+	char why[160];
+	(void)state;
+
+	assert_non_null(t);
+	presence_make(&self, "10.254.0.1", mac_s, 9);
+	routes_set(&self, 1, r_self);
+	presence_make(&a, "10.254.0.2", mac_a, 1);
+	routes_set(&a, 2, r_a);
+	presence_make(&b, "10.254.0.3", mac_b, 2);
+	routes_set(&b, 1, r_b);
+	presence_make(&c, "10.254.1.4", mac_c, 3); /* inside b's routes */
+	sig_members_set_self(t, &self);
+	assert_int_equal(sig_members_update(t, "a@x/r", &a, why, sizeof(why)), SIG_MEMBER_ADDED);
+	assert_int_equal(sig_members_update(t, "b@x/r", &b, why, sizeof(why)), SIG_MEMBER_ADDED);
+
+	/* Routes over another member's routes (either family), or ours. */
+	presence_make(&q, "10.254.2.4", mac_c, 3);
+	routes_set(&q, 1, r_in_a);
+	assert_int_equal(sig_members_update(t, "c@x/r", &q, why, sizeof(why)), -EEXIST);
+	assert_string_equal(why, "routes overlap those of a@x/r");
+	routes_set(&q, 1, r_v6);
+	assert_int_equal(sig_members_update(t, "c@x/r", &q, why, sizeof(why)), -EEXIST);
+	assert_string_equal(why, "routes overlap those of a@x/r");
+	routes_set(&q, 1, r_over_self);
+	assert_int_equal(sig_members_update(t, "c@x/r", &q, why, sizeof(why)), -EEXIST);
+	assert_string_equal(why, "routes overlap ours");
+	/* Routes over an overlay address: ours, another member's. */
+	routes_set(&q, 1, r_cover_self);
+	assert_int_equal(sig_members_update(t, "c@x/r", &q, why, sizeof(why)), -EEXIST);
+	assert_string_equal(why, "routes cover our overlay address");
+	routes_set(&q, 1, r_cover_a);
+	assert_int_equal(sig_members_update(t, "c@x/r", &q, why, sizeof(why)), -EEXIST);
+	assert_string_equal(why, "routes cover the overlay address of a@x/r");
+	/* An overlay address inside another member's routes, or ours. */
+	assert_int_equal(sig_members_update(t, "c@x/r", &c, why, sizeof(why)), -EEXIST);
+	assert_string_equal(why, "overlay address is in the routes of b@x/r");
+	presence_make(&q, "10.0.1.7", mac_c, 3);
+	assert_int_equal(sig_members_update(t, "c@x/r", &q, why, sizeof(why)), -EEXIST);
+	assert_string_equal(why, "overlay address is in our routes");
+	assert_int_equal(sig_members_count(t), 2);
+	assert_null(sig_members_find(t, "c@x/r"));
+
+	/* Disjoint routes are fine; a member may change its own (same JID). */
+	presence_make(&q, "10.254.2.4", mac_c, 3);
+	routes_set(&q, 1, r_c);
+	assert_int_equal(sig_members_update(t, "c@x/r", &q, why, sizeof(why)), SIG_MEMBER_ADDED);
+	assert_int_equal(sig_members_update(t, "c@x/r", &q, why, sizeof(why)), SIG_MEMBER_SAME);
+	routes_set(&q, 2, r_c2);
+	assert_int_equal(sig_members_update(t, "c@x/r", &q, why, sizeof(why)), SIG_MEMBER_CHANGED);
+	assert_int_equal(sig_members_find(t, "c@x/r")->p.nroutes, 2);
+	/* ... but not onto a's, and the refused change leaves the old routes. */
+	routes_set(&q, 2, r_a);
+	assert_int_equal(sig_members_update(t, "c@x/r", &q, why, sizeof(why)), -EEXIST);
+	assert_int_equal(sig_members_find(t, "c@x/r")->p.nroutes, 2);
+	struct net_prefix kept = pfx("10.0.14.0/24");
+	assert_memory_equal(&sig_members_find(t, "c@x/r")->p.routes[1], &kept, sizeof(kept));
+	/* Once a is gone its subnets are free. */
+	assert_int_equal(sig_members_remove(t, "a@x/r"), 0);
+	assert_int_equal(sig_members_update(t, "c@x/r", &q, why, sizeof(why)), SIG_MEMBER_CHANGED);
+	sig_members_destroy(t);
+}
+
 /* ---- messages ---- */
 
 static void message_make(struct sig_message *m, enum sig_msg_type type)
@@ -754,6 +1050,10 @@ int main(void)
 	    cmocka_unit_test(test_presence_round_trip),
 	    cmocka_unit_test(test_presence_malformed),
 	    cmocka_unit_test(test_presence_envelope),
+	    cmocka_unit_test(test_presence_routes_round_trip),
+	    cmocka_unit_test(test_presence_routes_malformed),
+	    cmocka_unit_test(test_prefix_helpers),
+	    cmocka_unit_test(test_members_routes),
 	    cmocka_unit_test(test_message_round_trips),
 	    cmocka_unit_test(test_message_malformed),
 	    cmocka_unit_test(test_message_envelope),

@@ -684,6 +684,15 @@ static void keep_restart_only(const struct ipop_config *old, struct ipop_config 
 	KEEP_NUM(xmpp_port, "CFx.xmpp_port");
 	KEEP_NUM(group, "group");
 	KEEP_STR(muc_room, "muc_room");
+	/* Advertised in our presence, which is built once at start. */
+	if (n->n_advertise_routes != old->n_advertise_routes ||
+	    memcmp(n->advertise_routes, old->advertise_routes,
+		   old->n_advertise_routes * sizeof(old->advertise_routes[0]))) {
+		log_warn("reload: advertise_routes changed: needs a restart, keeping the running "
+			 "value");
+		n->n_advertise_routes = old->n_advertise_routes;
+		memcpy(n->advertise_routes, old->advertise_routes, sizeof(n->advertise_routes));
+	}
 	if (n->ip4 != old->ip4) {
 		log_warn("reload: ip4 changed: needs a restart, keeping the running value");
 		n->ip4 = old->ip4;

@@ -146,28 +146,40 @@ static int get_prefix(struct loader *ld, const char *path, json_t *e, struct net
 			cfg_quoted(s, q, sizeof(q)));
 }
 
+/* An array of prefixes into out (room for max; *n = how many). */
+static int get_prefixes(struct loader *ld, const char *path, json_t *v, struct net_prefix *out,
+			size_t max, unsigned *n)
+{
+	char sub[PATH_STR];
+	size_t i;
+	json_t *e;
+	*n = 0;
+	if (!json_is_array(v))
+		return cfg_fail(ld, path, "expected an array of prefixes, got %s",
+				cfg_type_name(v));
+	if (json_array_size(v) > max)
+		return cfg_fail(ld, path, "expected at most %zu prefixes, got %zu", max,
+				json_array_size(v));
+	json_array_foreach(v, i, e)
+	{
+		snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
+		if (get_prefix(ld, sub, e, &out[i]))
+			return -1;
+		*n = (unsigned)i + 1;
+	}
+	return 0;
+}
+
 static int key_routes(struct loader *ld, const struct key_spec *ks, void *base, const char *path,
 		      json_t *v)
 {
 	struct ipop_peer_conf *p = base;
-	char sub[PATH_STR];
-	size_t i;
-	json_t *e;
+	size_t cap = json_is_array(v) ? json_array_size(v) : 0;
 	(void)ks;
-	if (!json_is_array(v))
-		return cfg_fail(ld, path, "expected an array of prefixes, got %s",
-				cfg_type_name(v));
-	p->routes = calloc(json_array_size(v) + 1, sizeof(*p->routes));
+	p->routes = calloc(cap + 1, sizeof(*p->routes));
 	if (!p->routes)
 		return cfg_fail(ld, path, "expected a list that fits in memory");
-	json_array_foreach(v, i, e)
-	{
-		snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
-		if (get_prefix(ld, sub, e, &p->routes[p->nroutes]))
-			return -1;
-		p->nroutes++;
-	}
-	return 0;
+	return get_prefixes(ld, path, v, p->routes, cap, &p->nroutes);
 }
 
 /* Our own subnets, advertised in our presence: what every other gateway
@@ -178,34 +190,24 @@ static int key_advertise_routes(struct loader *ld, const struct key_spec *ks, vo
 {
 	struct ipop_config *c = base;
 	char sub[PATH_STR], a[INET6_ADDRSTRLEN + 4];
-	size_t i;
-	json_t *e;
 	(void)ks;
-	if (!json_is_array(v))
-		return cfg_fail(ld, path, "expected an array of prefixes, got %s",
-				cfg_type_name(v));
-	if (json_array_size(v) > IPOP_ADVERTISE_ROUTES_MAX)
-		return cfg_fail(ld, path, "expected at most %d prefixes, got %zu",
-				IPOP_ADVERTISE_ROUTES_MAX, json_array_size(v));
-	c->n_advertise_routes = 0;
-	json_array_foreach(v, i, e)
-	{
-		struct net_prefix *r = &c->advertise_routes[i];
+	if (get_prefixes(ld, path, v, c->advertise_routes, IPOP_ADVERTISE_ROUTES_MAX,
+			 &c->n_advertise_routes))
+		return -1;
+	for (unsigned i = 0; i < c->n_advertise_routes; i++) {
+		const struct net_prefix *r = &c->advertise_routes[i];
 		const char *why;
-		snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
-		if (get_prefix(ld, sub, e, r))
-			return -1;
+		snprintf(sub, sizeof(sub), "%s[%u]", path, i);
 		net_prefix_format(r, a, sizeof(a));
 		if ((why = sig_route_invalid(r)))
 			return cfg_fail(
 			    ld, sub, "expected a prefix that can be routed, got %s (%s)", a, why);
-		for (size_t k = 0; k < i; k++)
+		for (unsigned k = 0; k < i; k++)
 			if (sig_prefix_overlap(r, &c->advertise_routes[k]))
 				return cfg_fail(ld, sub,
 						"expected a prefix that overlaps no other, got %s "
-						"(overlaps %s[%zu])",
+						"(overlaps %s[%u])",
 						a, path, k);
-		c->n_advertise_routes = (unsigned)i + 1;
 	}
 	return 0;
 }

@@ -27,11 +27,6 @@ static bool same_ip(const struct net_endpoint *a, const struct net_endpoint *b)
 	return memcmp(a->addr, b->addr, 16) == 0;
 }
 
-static bool same_addr_port(const struct net_endpoint *a, const struct net_endpoint *b)
-{
-	return a->port == b->port && same_ip(a, b);
-}
-
 /* ---- requests ----------------------------------------------------------- */
 
 static struct turn_req *req_slot(struct turn_alloc *al, enum turn_req_kind kind, uint16_t chan)
@@ -167,7 +162,7 @@ static void on_allocated(struct ctl *c, struct turn_alloc *al, const struct stun
 static struct turn_chan *chan_find(struct turn_alloc *al, const struct net_endpoint *peer)
 {
 	for (unsigned i = 0; i < al->nchan; i++)
-		if (same_addr_port(&al->chan[i].peer, peer))
+		if (net_endpoint_equal(&al->chan[i].peer, peer))
 			return &al->chan[i];
 	return NULL;
 }
@@ -323,7 +318,7 @@ static void on_response(struct ctl *c, struct turn_alloc *al, struct turn_req *r
 static struct turn_alloc *alloc_of_server(struct ctl *c, const struct net_endpoint *from)
 {
 	for (unsigned i = 0; i < c->turn.n; i++)
-		if (same_addr_port(&c->turn.al[i].server, from))
+		if (net_endpoint_equal(&c->turn.al[i].server, from))
 			return &c->turn.al[i];
 	return NULL;
 }

@@ -159,7 +159,7 @@ int dp_table_add_relay(struct dp_table *t, const struct net_endpoint *relay)
 bool dp_table_is_relay(const struct dp_table *t, const struct net_endpoint *ep)
 {
 	for (unsigned i = 0; i < t->nrelays; i++)
-		if (t->relays[i].port == ep->port && memcmp(t->relays[i].addr, ep->addr, 16) == 0)
+		if (net_endpoint_equal(&t->relays[i], ep))
 			return true;
 	return false;
 }

@@ -31,6 +31,8 @@
 
 #include <cmocka.h>
 
+#include "tests/unit/netns_private.h"
+
 #include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
 
@@ -42,27 +44,6 @@
 
 static struct dp_pool pool;
 static struct dp_counters counters;
-
-static int set_if_up(const char *name, bool up)
-{
-	struct ifreq ifr;
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	int ret = -1;
-
-	if (fd < 0)
-		return -1;
-	memset(&ifr, 0, sizeof(ifr));
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
-	if (ioctl(fd, SIOCGIFFLAGS, &ifr) == 0) {
-		if (up)
-			ifr.ifr_flags |= IFF_UP;
-		else
-			ifr.ifr_flags &= ~IFF_UP;
-		ret = ioctl(fd, SIOCSIFFLAGS, &ifr);
-	}
-	close(fd);
-	return ret;
-}
 
 static int set_mtu(const char *name, int mtu)
 {
@@ -447,7 +428,7 @@ static void test_tap_io(void **state)
 	assert_int_equal(counters.drops[DP_DROP_HOST_TX], 1);
 	assert_int_equal(counters.host_tx_packets, 0);
 
-	assert_int_equal(set_if_up(k.tap_name, true), 0);
+	assert_int_equal(test_if_set_up(k.tap_name, true), 0);
 	int ps = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(TEST_ETHERTYPE));
 	assert_true(ps >= 0);
 	struct sockaddr_ll sll = {
@@ -632,27 +613,9 @@ static void test_worker_punt(void **state)
 
 int main(void)
 {
-	if (unshare(CLONE_NEWNET | CLONE_NEWNS) < 0) {
-		fprintf(stderr, "cannot create a network namespace (%s): skipped\n",
-			strerror(errno));
-		return 77;
-	}
-	/* sysfs shows the namespace of whoever mounted it: mount our own, in
-	 * our own mount namespace, the way `ip netns exec` does. */
-	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
-	    umount2("/sys", MNT_DETACH) < 0 || mount("sysfs", "/sys", "sysfs", 0, NULL) < 0) {
-		fprintf(stderr, "cannot mount sysfs for the namespace (%s): skipped\n",
-			strerror(errno));
-		return 77;
-	}
-	if (access("/dev/net/tun", R_OK | W_OK) < 0) {
-		fprintf(stderr, "no /dev/net/tun: skipped\n");
-		return 77;
-	}
-	if (set_if_up("lo", true) < 0) {
-		fprintf(stderr, "cannot bring lo up: %s\n", strerror(errno));
-		return 1;
-	}
+	int rc = test_enter_private_netns(true);
+	if (rc)
+		return rc;
 
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_open_close, setup, teardown),

@@ -31,6 +31,8 @@
 #include <sys/socket.h>
 
 #include <cmocka.h>
+
+#include "tests/unit/netns_private.h"
 #include <jansson.h>
 
 #include <rte_rcu_qsbr.h>
@@ -519,39 +521,11 @@ static void test_ctl_send_underlay(void **state)
 	memset(&c, 0, sizeof(c)); /* the fixture owns kernel and worker */
 }
 
-static int set_lo_up(void)
-{
-	struct ifreq ifr;
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	int ret = -1;
-
-	if (fd < 0)
-		return -1;
-	memset(&ifr, 0, sizeof(ifr));
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
-	if (ioctl(fd, SIOCGIFFLAGS, &ifr) == 0) {
-		ifr.ifr_flags |= IFF_UP;
-		ret = ioctl(fd, SIOCSIFFLAGS, &ifr);
-	}
-	close(fd);
-	return ret;
-}
-
 int main(void)
 {
-	if (unshare(CLONE_NEWNET) < 0) {
-		fprintf(stderr, "cannot create a network namespace (%s): skipped\n",
-			strerror(errno));
-		return 77;
-	}
-	if (access("/dev/net/tun", R_OK | W_OK) < 0) {
-		fprintf(stderr, "no /dev/net/tun: skipped\n");
-		return 77;
-	}
-	if (set_lo_up() < 0) {
-		fprintf(stderr, "cannot bring lo up: %s\n", strerror(errno));
-		return 1;
-	}
+	int rc = test_enter_private_netns(false);
+	if (rc)
+		return rc;
 
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_oversize, setup, teardown),

@@ -54,6 +54,25 @@ install_deps()
 		step_failed "apt-get install"
 }
 
+# keep_failed_logs DIR LOG: names every test meson reported as failed (from
+# its console LOG) and keeps the tail of each one's output from
+# DIR/meson-logs/testlog.txt, to be printed again in the summary: CI may
+# show only the end of the output.
+failed_logs=$(mktemp)
+keep_failed_logs()
+{
+	local dir=$1 log=$2 name
+	grep -E '^ *[0-9]+/[0-9]+ .* (FAIL|TIMEOUT|ERROR|UNEXPECTEDPASS) ' "$log" |
+		sed -E 's/^ *[0-9]+\/[0-9]+ +//; s/ +(FAIL|TIMEOUT|ERROR|UNEXPECTEDPASS) .*//' |
+		while read -r name; do
+			printf '\n--- %s: %s (last 40 lines of its output) ---\n' "$dir" "$name"
+			awk -v want="test:         $name" '
+				/^=+ [0-9]+\/[0-9]+ =+$/ { on = 0 }
+				$0 == want { on = 1 }
+				on' "$dir/meson-logs/testlog.txt" | tail -n 40
+		done >>"$failed_logs"
+}
+
 # run_meson_test DIR ARGS...: runs meson test, adds its Ok/Fail counts.
 run_meson_test()
 {
@@ -73,6 +92,7 @@ run_meson_test()
 		failures+=("meson test -C $dir $*")
 	elif [ "$fail" -gt 0 ]; then
 		failures+=("meson test -C $dir $* ($fail failed)")
+		keep_failed_logs "$dir" "$log"
 	fi
 	passed=$((passed + ok))
 	failed=$((failed + fail))
@@ -143,6 +163,11 @@ if [ -z "${SKIP_FUZZ:-}" ] && command -v clang >/dev/null; then
 	fi
 fi
 
+if [ -s "$failed_logs" ]; then
+	printf '\n=== output of the failed tests ===\n'
+	cat "$failed_logs"
+fi
+rm -f "$failed_logs"
 printf '\n=== summary (%ds) ===\n' $((SECONDS - t0))
 for f in "${failures[@]}"; do printf 'failed: %s\n' "$f"; done
 [ "$skipped" -gt 0 ] && printf '%d skipped\n' "$skipped"

@@ -27,6 +27,7 @@
 #include <rte_ring_elem.h>
 
 #include "dataplane/l2.h"
+#include "dataplane/pipeline.h"
 #include "dataplane/sa.h"
 #include "util/log.h"
 
@@ -497,8 +498,10 @@ void ctl_fini(struct ctl *c)
 
 /* ---- the loop ---------------------------------------------------------- */
 
-static void drain_worker(struct ctl *c, struct dp_worker *w, uint64_t now)
+/* Returns whether a roam report moved an endpoint. */
+static bool drain_worker(struct ctl *c, struct dp_worker *w, uint64_t now)
 {
+	bool roamed = false;
 	struct dp_learn_event ev[64];
 	unsigned total = 0, n;
 	while (total < CTL_DRAIN_MAX &&
@@ -513,6 +516,11 @@ static void drain_worker(struct ctl *c, struct dp_worker *w, uint64_t now)
 				ctl_fdb_learn(&c->fdb, ev[i].mac, ev[i].link_id, now);
 		}
 	}
+
+	struct dp_roam_event rev[16];
+	while ((n = rte_ring_dequeue_burst_elem(w->roam_ring, rev, sizeof(rev[0]), 16, NULL)) > 0)
+		for (unsigned i = 0; i < n; i++)
+			roamed |= ctl_linkmgr_roam(&c->lm, rev[i].link_id, &rev[i].from);
 
 	void *punts[32];
 	total = 0;
@@ -537,13 +545,19 @@ static void drain_worker(struct ctl *c, struct dp_worker *w, uint64_t now)
 		/* The free ring holds every slot, so this cannot fail. */
 		rte_ring_enqueue_burst(w->punt_free_ring, punts, n, NULL);
 	}
+	return roamed;
 }
 
 static void drain_workers(struct ctl *c)
 {
 	uint64_t now = ctl_now_ms();
+	bool roamed = false;
 	for (unsigned i = 0; i < c->nworkers; i++)
-		drain_worker(c, &c->workers[i], now);
+		roamed |= drain_worker(c, &c->workers[i], now);
+	/* A peer that moved gets our packets at its new address now, not on
+	 * the next tick. */
+	if (roamed)
+		ctl_publish_current(c);
 }
 
 static void track_peers(struct ctl *c, uint64_t now)

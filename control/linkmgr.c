@@ -760,9 +760,33 @@ static void link_tick(struct ctl_linkmgr *lm, struct lm_link *lk, uint64_t now)
 
 void ctl_linkmgr_tick(struct ctl_linkmgr *lm, uint64_t now_ms)
 {
-	for (unsigned i = 0; lm->peers && i < lm->peers->n; i++)
-		if (lm->peers->v[i].lk)
-			link_tick(lm, lm->peers->v[i].lk, now_ms);
+	for (unsigned i = 0; lm->peers && i < lm->peers->n; i++) {
+		struct lm_link *lk = lm->peers->v[i].lk;
+		if (!lk)
+			continue;
+		link_tick(lm, lk, now_ms);
+		/* workers may report a roam of this link again */
+		atomic_store_explicit(&lk->link->roam_reported, 0, memory_order_relaxed);
+	}
+}
+
+bool ctl_linkmgr_roam(struct ctl_linkmgr *lm, uint32_t link_id, const struct net_endpoint *from)
+{
+	struct lm_link *lk = NULL;
+	for (unsigned i = 0; lm->peers && i < lm->peers->n && !lk; i++)
+		if (lm->peers->v[i].lk && lm->peers->v[i].link->id == link_id)
+			lk = lm->peers->v[i].lk;
+	/* A link retired since the report, or a stale report (the worker
+	 * still held the table from before the last move). */
+	if (!lk || net_endpoint_equal(&lk->endpoint, from) || !from->port)
+		return false;
+	if (lk->ncand)
+		note_choice(lk, from, "authenticated data came from");
+	else /* configured endpoint: say why it is no longer the one in the file */
+		snprintf(lk->why, sizeof(lk->why), "roamed: authenticated data came from there");
+	update_endpoint(lm, lk, from);
+	lm->hs.roams++;
+	return true;
 }
 
 void ctl_linkmgr_published(struct ctl_linkmgr *lm, struct ctl_publisher *pub)

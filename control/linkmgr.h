@@ -208,6 +208,7 @@ struct lm_counters {
 	uint64_t ratelimited, links_down;
 	/* beyond the fixed list */
 	uint64_t malformed, collisions, cookie_replies_received, keepalives_sent;
+	uint64_t roams; /* endpoints moved by authenticated data (ctl_linkmgr_roam) */
 };
 
 typedef int (*lm_send_fn)(void *ctx, const struct net_endpoint *to, const void *buf, size_t len);
@@ -260,6 +261,12 @@ void ctl_linkmgr_input(struct ctl_linkmgr *lm, const uint8_t *data, size_t len,
  * confirmed next session in, retiring previous sessions. Sets lm->dirty when
  * the table must change (the caller publishes). */
 void ctl_linkmgr_tick(struct ctl_linkmgr *lm, uint64_t now_ms);
+/* A worker saw authenticated, fresh packets of link link_id arrive from
+ * `from` (struct dp_roam_event): the peer moved (NAT remap, new address).
+ * Moves the keyed link's endpoint there and sets lm->dirty. Returns whether
+ * the endpoint moved (false: unknown or unkeyed link, stale report). The
+ * tick re-arms the link's report. */
+bool ctl_linkmgr_roam(struct ctl_linkmgr *lm, uint32_t link_id, const struct net_endpoint *from);
 /* After a table built from the current state was published: hands the SAs
  * removed since to the publisher and clears dirty. */
 void ctl_linkmgr_published(struct ctl_linkmgr *lm, struct ctl_publisher *pub);

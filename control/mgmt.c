@@ -267,7 +267,7 @@ static json_t *handshake_json(const struct lm_counters *h)
 {
 	return json_pack(
 	    "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-	    "s:I, s:I}",
+	    "s:I, s:I, s:I}",
 	    "initiations_sent", (json_int_t)h->initiations_sent, "initiations_received",
 	    (json_int_t)h->initiations_received, "responses_sent", (json_int_t)h->responses_sent,
 	    "responses_received", (json_int_t)h->responses_received, "completed",
@@ -279,7 +279,7 @@ static json_t *handshake_json(const struct lm_counters *h)
 	    "links_down", (json_int_t)h->links_down, "malformed", (json_int_t)h->malformed,
 	    "collisions", (json_int_t)h->collisions, "cookie_replies_received",
 	    (json_int_t)h->cookie_replies_received, "keepalives_sent",
-	    (json_int_t)h->keepalives_sent);
+	    (json_int_t)h->keepalives_sent, "roams", (json_int_t)h->roams);
 }
 
 static json_t *counters_json(const struct dp_counters *k)
@@ -289,7 +289,7 @@ static json_t *counters_json(const struct dp_counters *k)
 		json_object_set_new(drops, dp_drop_names[d], json_integer((json_int_t)k->drops[d]));
 	return json_pack(
 	    "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-	    "s:I, s:I, s:o}",
+	    "s:I, s:I, s:I, s:o}",
 	    "host_rx_packets", (json_int_t)k->host_rx_packets, "host_rx_bytes",
 	    (json_int_t)k->host_rx_bytes, "host_tx_packets", (json_int_t)k->host_tx_packets,
 	    "host_tx_bytes", (json_int_t)k->host_tx_bytes, "net_rx_packets",
@@ -300,7 +300,7 @@ static json_t *counters_json(const struct dp_counters *k)
 	    (json_int_t)k->flooded, "learn_events", (json_int_t)k->learn_events, "tables",
 	    (json_int_t)k->tables, "loops", (json_int_t)k->loops, "idle_sleeps",
 	    (json_int_t)k->idle_sleeps, "keepalives", (json_int_t)k->keepalives, "injected",
-	    (json_int_t)k->injected, "drops", drops);
+	    (json_int_t)k->injected, "roam_events", (json_int_t)k->roam_events, "drops", drops);
 }
 
 static json_t *stats_json(struct ctl *c)

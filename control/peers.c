@@ -303,6 +303,7 @@ struct dp_table *ctl_peers_build_table(const struct ctl_peers *set,
 		if (p->lk) {
 			dp_table_set_link(t, idx, p->link, ctl_linkmgr_link_sa_out(p->lk),
 					  &p->lk->endpoint);
+			dp_table_set_link_roam(t, idx, true);
 			nin = ctl_linkmgr_link_sa_in(p->lk, in);
 		} else {
 			dp_table_set_link(t, idx, p->link, p->sa_out, &pc->endpoint);

@@ -370,6 +370,23 @@ static void net_l3(struct dp_ctx *ctx, const struct dp_table *t, struct dp_pkt *
 	drop_now(ctx, p, p->drop);
 }
 
+/* An authenticated packet of a roaming link came from another address (see
+ * struct dp_roam_event). Keepalives count: a peer with nothing to say still
+ * sends one per keepalive interval, so an idle link roams too. */
+static void report_roam(struct dp_ctx *ctx, const struct dp_table *t,
+			const struct dp_table_link *tl, const struct dp_pkt *p)
+{
+	if (!ctx->roam_ring || !tl->link || dp_table_is_relay(t, &p->peer))
+		return;
+	if (atomic_exchange_explicit(&tl->link->roam_reported, 1, memory_order_relaxed))
+		return;
+	struct dp_roam_event ev = {.link_id = tl->link->id, .from = p->peer};
+	if (rte_ring_sp_enqueue_elem(ctx->roam_ring, &ev, sizeof(ev)) == 0)
+		DP_COUNT(ctx->counters, roam_events, 1);
+	else /* full: let the next packet try again */
+		atomic_store_explicit(&tl->link->roam_reported, 0, memory_order_relaxed);
+}
+
 static void from_net_chunk(struct dp_ctx *ctx, const struct dp_table *t, struct dp_pkt **pkts,
 			   unsigned n, struct dp_burst *out)
 {
@@ -457,6 +474,9 @@ static void from_net_chunk(struct dp_ctx *ctx, const struct dp_table *t, struct 
 
 	struct dp_learn_event last = {.link_id = UINT32_MAX};
 	for (unsigned i = 0; i < m; i++) {
+		const struct dp_table_link *tl = &t->links[v[i]->link];
+		if (unlikely(tl->roam && !net_endpoint_equal(&v[i]->peer, &tl->endpoint)))
+			report_roam(ctx, t, tl, v[i]);
 		/* RFC 4303 dummy packet: the control core's keepalive. It counted
 		 * as received on its link above, which is all it is for. */
 		if (unlikely(v[i]->next_hdr == NH_DUMMY)) {

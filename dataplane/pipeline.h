@@ -25,6 +25,17 @@ struct dp_ctx {
 	struct dp_pool *pool;
 	struct dp_counters *counters;
 	struct rte_ring *learn_ring; /* struct dp_learn_event elems; NULL: learning off */
+	struct rte_ring *roam_ring;  /* struct dp_roam_event elems; NULL: no reports */
+};
+
+/* Roaming (WireGuard style): an authenticated, fresh (replay-checked) packet
+ * on a link marked `roam` in the table whose outer source is not the link's
+ * endpoint is reported once per control tick (dp_link.roam_reported); the
+ * control core moves the endpoint. Packets that came through one of our TURN
+ * relays are not reported: their outer source is the relay. */
+struct dp_roam_event {
+	uint32_t link_id; /* stable id: the table may change before the event is read */
+	struct net_endpoint from;
 };
 
 struct dp_burst {

@@ -142,6 +142,7 @@ struct dp_counters {
 	uint64_t loops, idle_sleeps;
 	uint64_t keepalives;   /* ESP dummy packets (next header 59) received and discarded */
 	uint64_t injected;     /* control core's datagrams sent from the inject ring */
+	uint64_t roam_events;  /* authenticated packets from a new address, reported */
 	uint64_t drops[DP_DROP__MAX];
 } __attribute__((aligned(64)));
 

@@ -132,6 +132,13 @@ void dp_table_set_link(struct dp_table *t, uint16_t idx, struct dp_link *link, s
 		memset(&l->endpoint, 0, sizeof(l->endpoint));
 	l->relay_chan = 0;
 	memset(&l->relay, 0, sizeof(l->relay));
+	l->roam = false;
+}
+
+void dp_table_set_link_roam(struct dp_table *t, uint16_t idx, bool roam)
+{
+	if (idx < t->nlinks)
+		t->links[idx].roam = roam;
 }
 
 void dp_table_set_link_relay(struct dp_table *t, uint16_t idx, const struct net_endpoint *relay,

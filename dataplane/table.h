@@ -34,6 +34,10 @@ struct dp_link {
 	uint32_t id; /* stable for the link's lifetime, unique in the process */
 	char name[32];
 	struct dp_link_stats stats;
+	/* Set by the worker that reports a roam (dp_roam_event), cleared by
+	 * the control core on its tick: at most one report per link per tick
+	 * however many packets arrive from the new address meanwhile. */
+	_Atomic uint32_t roam_reported;
 };
 
 struct dp_table_link {
@@ -44,6 +48,9 @@ struct dp_table_link {
 	 * server) as ChannelData on channel relay_chan. 0: direct. */
 	uint16_t relay_chan;
 	struct net_endpoint relay;
+	/* Roaming (keyed links): authenticated packets from another address
+	 * are reported to the control core, which moves the endpoint. */
+	bool roam;
 };
 
 #define DP_MAX_RELAYS 4
@@ -106,6 +113,9 @@ void dp_table_free(struct dp_table *t);
 
 void dp_table_set_link(struct dp_table *t, uint16_t idx, struct dp_link *link, struct dp_sa *sa_out,
 		       const struct net_endpoint *endpoint);
+/* Lets link idx roam: authenticated packets from an address other than its
+ * endpoint are reported (pipeline.h, dp_roam_event). */
+void dp_table_set_link_roam(struct dp_table *t, uint16_t idx, bool roam);
 /* Sends link idx's packets as ChannelData on chan through relay. */
 void dp_table_set_link_relay(struct dp_table *t, uint16_t idx, const struct net_endpoint *relay,
 			     uint16_t chan);

@@ -43,6 +43,7 @@
 
 _Static_assert(sizeof(struct dp_learn_event) == 16, "learn ring element is 16 bytes");
 _Static_assert(sizeof(struct dp_inject) % 4 == 0, "rte_ring elements are multiples of 4 bytes");
+_Static_assert(sizeof(struct dp_roam_event) % 4 == 0, "rte_ring elements are multiples of 4 bytes");
 /* An inject is dequeued in place: header in the headroom, data at p->data. */
 #define INJECT_HDR_LEN offsetof(struct dp_inject, data)
 _Static_assert(INJECT_HDR_LEN <= DP_HEADROOM && INJECT_HDR_LEN % 4 == 0,
@@ -90,12 +91,14 @@ static void worker_free(struct dp_worker *w)
 	free(w->punt_free_ring);
 	free(w->punt_ring);
 	free(w->learn_ring);
+	free(w->roam_ring);
 	free(w->table_ring);
 	w->qsbr = NULL;
 	w->wake_fd = -1;
 	w->mgr = NULL;
 	w->punts = NULL;
 	w->inject_ring = w->punt_free_ring = w->punt_ring = w->learn_ring = w->table_ring = NULL;
+	w->roam_ring = NULL;
 }
 
 int dp_worker_init(struct dp_worker *w, const struct dp_worker_config *cfg,
@@ -123,6 +126,9 @@ int dp_worker_init(struct dp_worker *w, const struct dp_worker_config *cfg,
 	snprintf(name, sizeof(name), "w%u_learn", w->id);
 	w->learn_ring = ring_alloc(name, sizeof(struct dp_learn_event), DP_RING_SIZE,
 				   RING_F_SP_ENQ | RING_F_SC_DEQ);
+	snprintf(name, sizeof(name), "w%u_roam", w->id);
+	w->roam_ring = ring_alloc(name, sizeof(struct dp_roam_event), DP_ROAM_RING_SIZE,
+				  RING_F_SP_ENQ | RING_F_SC_DEQ);
 	snprintf(name, sizeof(name), "w%u_punt", w->id);
 	w->punt_ring =
 	    ring_alloc(name, sizeof(void *), PUNT_RING_SIZE, RING_F_SP_ENQ | RING_F_SC_DEQ);
@@ -133,8 +139,8 @@ int dp_worker_init(struct dp_worker *w, const struct dp_worker_config *cfg,
 	snprintf(name, sizeof(name), "w%u_inject", w->id);
 	w->inject_ring = ring_alloc(name, sizeof(struct dp_inject), DP_INJECT_SLOTS,
 				    RING_F_SP_ENQ | RING_F_SC_DEQ);
-	if (!w->table_ring || !w->learn_ring || !w->punt_ring || !w->punt_free_ring ||
-	    !w->inject_ring) {
+	if (!w->table_ring || !w->learn_ring || !w->roam_ring || !w->punt_ring ||
+	    !w->punt_free_ring || !w->inject_ring) {
 		ret = -errno;
 		goto err;
 	}
@@ -314,7 +320,7 @@ unsigned dp_worker_poll_once(struct dp_worker *w)
 {
 	struct dp_pkt *pkts[DP_BURST_MAX];
 	struct dp_burst out;
-	uint64_t learned = w->counters.learn_events;
+	uint64_t events = w->counters.learn_events + w->counters.roam_events;
 	unsigned punted = 0, total = 0, n;
 
 	/* Quiescent first, then adopt: whatever the control core retired before
@@ -331,6 +337,7 @@ unsigned dp_worker_poll_once(struct dp_worker *w)
 	    .pool = &w->pool,
 	    .counters = &w->counters,
 	    .learn_ring = w->learn_ring,
+	    .roam_ring = w->roam_ring,
 	};
 	dp_burst_clear(&out);
 	/* Injects need no table: they are sent even before the first one. */
@@ -362,7 +369,7 @@ unsigned dp_worker_poll_once(struct dp_worker *w)
 		}
 	}
 
-	if (punted || w->counters.learn_events != learned)
+	if (punted || w->counters.learn_events + w->counters.roam_events != events)
 		poke(w->notify_fd);
 	DP_COUNT(&w->counters, loops, 1);
 	return total;

@@ -13,8 +13,8 @@
  * Punts: datagrams classified as control/STUN are copied into one of the
  * worker's preallocated dp_punt slots and passed through punt_ring; the
  * control core returns the slot through punt_free_ring. Learn events go
- * through learn_ring. After queuing either, the worker writes notify_fd once
- * per burst.
+ * through learn_ring, roam reports (pipeline.h) through roam_ring. After
+ * queuing any of these, the worker writes notify_fd once per burst.
  *
  * Injects: the control core's own datagrams (handshakes, cookie replies, ESP
  * keepalives, STUN and TURN requests) leave through the worker too, so they
@@ -51,6 +51,7 @@ enum dp_idle {
 #define DP_PUNT_SLOTS	 64
 #define DP_PUNT_DATA_MAX 1500
 #define DP_RING_SIZE	 1024 /* learn ring; table and punt rings are smaller */
+#define DP_ROAM_RING_SIZE 64  /* at most one report per link per control tick */
 
 /* The largest datagram the control core sends: STUN_MSG_MAX (the largest,
  * TURN requests included), handshakes are at most 164 bytes, keepalives ~40. */
@@ -95,6 +96,7 @@ struct dp_worker {
 
 	struct rte_ring *table_ring;	 /* control → worker: const struct dp_table * */
 	struct rte_ring *learn_ring;	 /* worker → control: struct dp_learn_event */
+	struct rte_ring *roam_ring;	 /* worker → control: struct dp_roam_event */
 	struct rte_ring *punt_ring;	 /* worker → control: struct dp_punt * */
 	struct rte_ring *punt_free_ring; /* control → worker: struct dp_punt * */
 	struct rte_ring *inject_ring;	 /* control → worker: struct dp_inject (by value) */

@@ -16,9 +16,12 @@
 # again within ROAM_LIMIT seconds) and s2's and s3's endpoints for s1 have
 # moved to the new mapping. Reported: the time each link took and what
 # happened (link timeouts, handshakes, the STUN mapping s1 learnt).
-#   s1-s2 (one side behind NAT): s1 hears nothing (s2 still sends to the old
-#     mapping) until link_timeout, then handshakes again from the new port;
-#     s2 answers and moves its endpoint (recovery ~ link_timeout).
+#   s1-s2 (one side behind NAT): s1's first packet from the new port (a ping,
+#     or a keepalive) reaches s2, whose worker sees an authenticated packet
+#     from another address and reports it; s2's link manager moves the
+#     endpoint at once (roaming, WireGuard style). Checked: recovered in less
+#     than link_timeout, s2 counts a roam and no link timeout, no handshake
+#     was needed, and `ipopctl links` on s2 says why the endpoint moved.
 #   s1-s3 (both behind NAT): s1's initiations from the new port are dropped
 #     by s3's router, s3's to the old mapping by s1's. When a discovered
 #     peer's link goes down, discovery re-runs STUN at once and sends the
@@ -58,6 +61,8 @@ pair() { ctl_get "$1" links "next(l for l in d['links'] if l['name']=='$2')['pai
 declare -A down0=() rec=()
 for s in s1 s2 s3; do down0[$s]=$(hs_get "$T/$s.sock" links_down); done
 hs0=$(hs_get "$T/s1.sock" completed)
+hs2=$(hs_get "$T/s2.sock" completed)
+roams2=$(hs_get "$T/s2.sock" roams)
 for p in 2 3; do
 	assert_contains "$(pair "$T/s$p.sock" xmpp-10.254.0.1 remote)" '^198\.18\.0\.1:5800$' \
 		"s$p's endpoint for s1 before"
@@ -100,6 +105,13 @@ log "new mapping of s1 (STUN): $(xmpp_get "$T/s1.sock" "d['stun'][0]['mapped']")
 log "s1-s2 (s2 on the WAN) recovered after ${rec[2]} s: s2 now reaches s1 at $(pair "$T/s2.sock" xmpp-10.254.0.1 remote); link timeouts since the remap: s1 $(d s1), s2 $(d s2)"
 log "s1-s3 (both behind NAT) recovered after ${rec[3]} s: s3 now reaches s1 at $(pair "$T/s3.sock" xmpp-10.254.0.1 remote); link timeouts since the remap: s3 $(d s3)"
 log "(keepalive ${KA} s, link_timeout ${TO} s; handshakes completed by s1 since the remap: $(($(hs_get "$T/s1.sock" completed) - hs0)))"
-assert_gt "$(d s1)" 0 "s1's link timeouts after the remap"
+assert_gt "$(d s1)" 0 "s1's link timeouts after the remap (the s1-s3 link)"
+# s1-s2 roamed: no timeout and no handshake on s2, faster than link_timeout.
+assert_eq "$(d s2)" 0 "s2's link timeouts after the remap"
+assert_eq "$(($(hs_get "$T/s2.sock" completed) - hs2))" 0 "handshakes completed by s2 since the remap"
+assert_eq "$(($(hs_get "$T/s2.sock" roams) - roams2))" 1 "s2's roams since the remap"
+[ "$(echo "${rec[2]} < $TO" | bc)" = 1 ] || fail "s1-s2 took ${rec[2]} s, not less than link_timeout ($TO s)"
+assert_contains "$(pair "$T/s2.sock" xmpp-10.254.0.1 why)" 'authenticated data came from' \
+	"why s2's endpoint for s1 moved"
 ctl "$T/s1.sock" links
 ok "both links recovered after s1's NAT mapping changed"

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <arpa/inet.h>
 #include <cmocka.h>
+#include <rte_ring.h>
 
 #include "control/linkmgr.h"
 #include "control/noise.h"
@@ -45,6 +46,7 @@ struct node {
 	uint32_t next_link_id;
 	bool fail_publish;
 	unsigned publishes;
+	struct rte_ring *roam; /* the worker's roam reports (pipeline.h) */
 };
 
 struct dgram {
@@ -131,6 +133,10 @@ static struct node *node_new(uint8_t id, const char *name)
 	assert_int_equal(ctl_publish_init(&n->pub, 0), 0);
 	ctl_publish_attach(&n->pub, NULL, 0);
 	assert_int_equal(dp_pool_init(&n->pool, 64), 0);
+	ssize_t sz = rte_ring_get_memsize_elem(sizeof(struct dp_roam_event), 16);
+	n->roam = aligned_alloc(64, ((size_t)sz + 63) & ~(size_t)63);
+	assert_non_null(n->roam);
+	assert_int_equal(rte_ring_init(n->roam, "roam", 16, RING_F_SP_ENQ | RING_F_SC_DEQ), 0);
 	assert_int_equal(ctl_linkmgr_init(&n->lm, &n->cfg, &n->id, now), 0);
 	ctl_linkmgr_set_io(&n->lm, cb_send, cb_publish, n);
 	assert_true(nnodes < MAXN);
@@ -164,6 +170,8 @@ static void node_stop(struct node *n)
 	ctl_publish_fini(&n->pub);
 	ctl_linkmgr_fini(&n->lm);
 	dp_pool_fini(&n->pool);
+	free(n->roam);
+	n->roam = NULL;
 	for (unsigned i = 0; i < nnodes; i++)
 		if (nodes[i] == n)
 			nodes[i] = NULL;
@@ -215,13 +223,23 @@ static void deliver_esp(struct node *n, const struct dgram *d)
 	memcpy(p->data, d->data, d->len);
 	p->len = (uint16_t)d->len;
 	p->peer = d->from;
-	struct dp_ctx ctx = {
-	    .table = n->pub.current, .mgr = mgr, .pool = &n->pool, .counters = &n->counters};
+	struct dp_ctx ctx = {.table = n->pub.current,
+			     .mgr = mgr,
+			     .pool = &n->pool,
+			     .counters = &n->counters,
+			     .roam_ring = n->roam};
 	static struct dp_burst out;
 	dp_burst_clear(&out);
 	dp_pipeline_from_net(&ctx, &p, 1, &out);
 	dp_pool_put_bulk(&n->pool, out.host, out.n_host);
 	dp_pool_put_bulk(&n->pool, out.punt, out.n_punt);
+	/* the control core's side, as ctl.c drains it */
+	struct dp_roam_event ev;
+	bool moved = false;
+	while (rte_ring_sc_dequeue_elem(n->roam, &ev, sizeof(ev)) == 0)
+		moved |= ctl_linkmgr_roam(&n->lm, ev.link_id, &ev.from);
+	if (moved)
+		assert_int_equal(cb_publish(n), 0);
 }
 
 /* Delivers everything queued, including what the deliveries queue. */
@@ -1088,6 +1106,61 @@ static void test_candidates(void **state)
 	assert_int_equal(lk_of(a)->ep_cand, -1);
 }
 
+/* a's NAT maps it to a new port under a live link: b's packets to the old
+ * mapping are lost, but a's next authenticated packet (here its keepalive)
+ * moves b's endpoint at once, with no handshake and no link timeout. */
+static void test_roaming(void **state)
+{
+	(void)state;
+	struct node *a, *b;
+	pair(&a, &b);
+	/* no rekey meanwhile: its handshake would move the endpoint too */
+	a->cfg.rekey_interval_ms = b->cfg.rekey_interval_ms = 3600000;
+	/* keepalives well inside link_timeout (30 s): nothing times out */
+	a->cfg.keepalive_ms = b->cfg.keepalive_ms = 5000;
+	handshake(a, b);
+	assert_linked(a, b);
+	uint64_t hs_a = lk_of(a)->handshakes, hs_b = lk_of(b)->handshakes;
+	struct net_endpoint old = a->ep;
+	a->ep.port = 40000;
+	assert_true(net_endpoint_equal(&lk_of(b)->endpoint, &old));
+
+	/* Once a has sent nothing for a keepalive interval it sends one
+	 * (the first interval after the handshake may still count the
+	 * handshake's own keepalive). b's packets to the old mapping are lost. */
+	for (int i = 0; i < 3 && !b->lm.hs.roams; i++) {
+		now += a->cfg.keepalive_ms;
+		tick_all();
+		deliver();
+	}
+	assert_int_equal(b->lm.hs.roams, 1);
+	assert_true(net_endpoint_equal(&lk_of(b)->endpoint, &a->ep));
+	assert_true(net_endpoint_equal(&b->pub.current->links[0].endpoint, &a->ep));
+	assert_non_null(strstr(lk_of(b)->why, "authenticated data"));
+	/* b's packets reach a again, on the same session. */
+	uint64_t rx_a = atomic_load(&a->peers.v[0].link->stats.rx_packets);
+	now += b->cfg.keepalive_ms;
+	tick_all();
+	deliver();
+	assert_true(atomic_load(&a->peers.v[0].link->stats.rx_packets) > rx_a);
+	assert_int_equal(lk_of(a)->handshakes, hs_a);
+	assert_int_equal(lk_of(b)->handshakes, hs_b);
+	assert_int_equal(lk_of(a)->state, LM_UP);
+	assert_int_equal(lk_of(b)->state, LM_UP);
+
+	/* Reports the link manager must ignore: the endpoint it already has
+	 * (a stale table), a link it does not know, no address. */
+	struct net_endpoint none = {0};
+	assert_false(ctl_linkmgr_roam(&b->lm, b->peers.v[0].link->id, &a->ep));
+	assert_false(ctl_linkmgr_roam(&b->lm, 9999, &old));
+	assert_false(ctl_linkmgr_roam(&b->lm, b->peers.v[0].link->id, &none));
+	assert_int_equal(b->lm.hs.roams, 1);
+	/* The tick re-arms the link's report. */
+	atomic_store(&b->peers.v[0].link->roam_reported, 1);
+	tick(b);
+	assert_int_equal(atomic_load(&b->peers.v[0].link->roam_reported), 0);
+}
+
 static int per_test_teardown(void **state)
 {
 	(void)state;
@@ -1114,6 +1187,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_teardown(test_handshake, per_test_teardown),
 	    cmocka_unit_test_teardown(test_candidates, per_test_teardown),
+	    cmocka_unit_test_teardown(test_roaming, per_test_teardown),
 	    cmocka_unit_test_teardown(test_simultaneous, per_test_teardown),
 	    cmocka_unit_test_teardown(test_collision_after_loss, per_test_teardown),
 	    cmocka_unit_test_teardown(test_initiations_filtered_one_way, per_test_teardown),

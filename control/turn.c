@@ -14,6 +14,8 @@
 
 static int underlay_send(struct ctl *c, const struct net_endpoint *to, const void *buf, size_t len)
 {
+	if (c->turn.send)
+		return c->turn.send(c->turn.send_ctx, to, buf, len);
 	return ctl_send_underlay(c, to, buf, len);
 }
 
@@ -128,6 +130,11 @@ static void alloc_reset(struct ctl *c, struct turn_alloc *al, uint64_t retry_at,
 
 static void alloc_start(struct ctl *c, struct turn_alloc *al, uint64_t now)
 {
+	/* A release still unanswered (Refresh 0 after a 437) is abandoned: a
+	 * late retransmission of it would free the allocation made now. */
+	for (unsigned i = 0; i < TURN_MAX_REQ; i++)
+		if (al->req[i].active && al->req[i].kind == TREQ_REFRESH)
+			al->req[i].active = false;
 	al->state = TURN_ALLOCATING;
 	if (req_start(c, al, TREQ_ALLOCATE, TURN_LIFETIME_S, 0, 0, 0, now))
 		alloc_reset(c, al, now + TURN_RETRY_MS, "cannot build an Allocate request");
@@ -246,7 +253,11 @@ static void req_failed(struct ctl *c, struct turn_alloc *al, struct turn_req *r,
 		alloc_reset(c, al, now + TURN_RETRY_MS, why);
 		break;
 	case TREQ_PERMISSION:
-		al->perm_dirty = true; /* retried after the guard */
+		/* Retried after the guard, a refresh of installed ones too:
+		 * they lapse 300 s after the last success. */
+		for (unsigned i = 0; i < r->perm_n; i++)
+			al->perm[r->perm_off + i].installed = false;
+		al->perm_dirty = true;
 		al->perm_guard_ms = now + TURN_RETRY_MS;
 		log_warn("turn %s: CreatePermission failed: %s", fmt(&al->server, a), why);
 		break;
@@ -285,13 +296,17 @@ static void on_response(struct ctl *c, struct turn_alloc *al, struct turn_req *r
 		return;
 	case -EACCES:
 		c->turn.cnt.errors++;
-		r->active = false;
-		if (r->kind == TREQ_ALLOCATE || r->kind == TREQ_REFRESH) {
+		if (r->kind == TREQ_ALLOCATE || (r->kind == TREQ_REFRESH && r->lifetime)) {
+			r->active = false;
 			alloc_reset(c, al, now + 6 * TURN_RETRY_MS, "wrong TURN user or password");
 			al->state = TURN_FAILED;
 			log_err(
 			    "turn: the server refused our credentials (check TincanSender.turn)");
+			return;
 		}
+		/* A permission, channel or release: failed like any other
+		 * error (a channel must not stay pending for good). */
+		req_failed(c, al, r, "credentials refused", now);
 		return;
 	default:
 		c->turn.cnt.errors++;
@@ -302,8 +317,11 @@ static void on_response(struct ctl *c, struct turn_alloc *al, struct turn_req *r
 			 * its lifetime) holds the 5-tuple: release it, then
 			 * allocate again. */
 			r->active = false;
-			req_start(c, al, TREQ_REFRESH, 0, 0, 0, 0, now);
 			alloc_reset(c, al, now + 1000, "the server still holds an old allocation");
+			/* After the reset, which forgets every request: the
+			 * release is a transaction of its own (retransmitted,
+			 * 438 answered) until the Allocate a second later. */
+			req_start(c, al, TREQ_REFRESH, 0, 0, 0, 0, now);
 			return;
 		}
 		if (r->kind == TREQ_REFRESH && m->error_code == STUN_ERR_ALLOCATION_MISMATCH) {
@@ -313,6 +331,14 @@ static void on_response(struct ctl *c, struct turn_alloc *al, struct turn_req *r
 		}
 		req_failed(c, al, r, why, now);
 	}
+}
+
+static bool permitted(const struct turn_alloc *al, const struct net_endpoint *peer)
+{
+	for (unsigned i = 0; i < al->nperm; i++)
+		if (same_ip(&al->perm[i].ip, peer))
+			return true;
+	return false;
 }
 
 static struct turn_alloc *alloc_of_server(struct ctl *c, const struct net_endpoint *from)
@@ -355,7 +381,11 @@ bool ctl_turn_stun_input(struct ctl *c, const struct stun_msg *m, const struct n
 		struct net_endpoint peer;
 		const uint8_t *data;
 		size_t len;
-		if (al->state != TURN_READY || turn_data_indication(m, &peer, &data, &len)) {
+		/* RFC 5766 §10.4: only from an address we gave a
+		 * permission (the server forwards nothing else; a forged one
+		 * would make us bind a channel, and so permit, any address). */
+		if (al->state != TURN_READY || turn_data_indication(m, &peer, &data, &len) ||
+		    !permitted(al, &peer)) {
 			c->turn.cnt.dropped++;
 			return true;
 		}

@@ -114,10 +114,17 @@ struct turn_counters {
 	uint64_t sent_channel_data, sent_indications, esp_before_channel, dropped;
 };
 
+/* Where the client's datagrams go. The daemon leaves ctl_turn.send NULL:
+ * ctl_send_underlay(), the data port. tests/unit/test_turn.c sets it (after
+ * ctl_turn_create) to play the server without a network. */
+typedef int (*turn_send_fn)(void *ctx, const struct net_endpoint *to, const void *buf, size_t len);
+
 struct ctl_turn {
 	struct turn_alloc *al;
 	unsigned n;
 	struct turn_counters cnt;
+	turn_send_fn send; /* NULL: ctl_send_underlay */
+	void *send_ctx;
 };
 
 /* From the config's TincanSender.turn (nothing is sent). 0 or -errno. */

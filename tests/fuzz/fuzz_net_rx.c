@@ -11,6 +11,9 @@
  *      alone would never get past the ICV,
  *   4. a burst of the raw datagram, the ESP packet and the ESP packet again
  *      (a replay inside one burst).
+ * Link 0 roams and the datagrams come from another address, so every
+ * authenticated packet may report a roam; a report for anything but link 0
+ * is a bug.
  *
  * The fuzz build (-Dfuzz=true) instruments the libraries too, so the whole
  * pipeline carries coverage and sanitizer checks.
@@ -26,6 +29,7 @@
 #include <rte_ring_elem.h>
 
 #include <arpa/inet.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -42,7 +46,7 @@ struct fuzz_state {
 	struct dp_sa *sa_in, *sa_out, *peer_out;
 	struct dp_pool pool;
 	struct dp_counters counters;
-	struct rte_ring *ring;
+	struct rte_ring *ring, *roam;
 	struct dp_burst out;
 };
 
@@ -76,6 +80,7 @@ static struct dp_table *build_table(enum dp_mode mode)
 	if (!t)
 		die("table");
 	dp_table_set_link(t, 0, &st->links[0], st->sa_out, &ep);
+	dp_table_set_link_roam(t, 0, true);
 	dp_table_set_link(t, 1, &st->links[1], NULL, NULL); /* down */
 	/* Link 2 is reached through the relay: what goes to it is wrapped. */
 	struct net_endpoint via = ep;
@@ -139,6 +144,11 @@ static void init_once(void)
 	if (!st->ring ||
 	    rte_ring_init(st->ring, "fuzz_learn", RING_N, RING_F_SP_ENQ | RING_F_SC_DEQ))
 		die("ring");
+	sz = rte_ring_get_memsize_elem(sizeof(struct dp_roam_event), RING_N);
+	st->roam = sz > 0 ? aligned_alloc(64, ((size_t)sz + 63) & ~(size_t)63) : NULL;
+	if (!st->roam ||
+	    rte_ring_init(st->roam, "fuzz_roam", RING_N, RING_F_SP_ENQ | RING_F_SC_DEQ))
+		die("roam ring");
 }
 
 /* Returns everything the pipeline handed out and checks nothing leaked. */
@@ -152,6 +162,11 @@ static void settle(void)
 	dp_burst_clear(&st->out);
 	while (rte_ring_sc_dequeue_burst_elem(st->ring, ev, sizeof(ev[0]), RING_N, NULL) > 0)
 		;
+	struct dp_roam_event rev;
+	while (rte_ring_sc_dequeue_elem(st->roam, &rev, sizeof(rev)) == 0)
+		if (rev.link_id != st->links[0].id)
+			die("roam report for a link that does not roam");
+	atomic_store(&st->links[0].roam_reported, 0); /* the control tick's part */
 	if (st->pool.avail != st->pool.size)
 		die("buffer leaked");
 }
@@ -203,6 +218,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    .pool = &st->pool,
 		    .counters = &st->counters,
 		    .learn_ring = size % 2 ? st->ring : NULL,
+		    .roam_ring = size % 3 ? st->roam : NULL,
 		};
 
 		v[0] = raw(data, size);

@@ -766,8 +766,11 @@ void ipop_config_print(const struct ipop_config *c, FILE *f)
 	if (c->mtu)
 		fprintf(f, "mtu: %u\n", c->mtu);
 	else
-		fprintf(f, "mtu: auto (from underlay_mtu and the encapsulation overhead)\n");
-	fprintf(f, "underlay_mtu: %u\n", c->underlay_mtu);
+		fprintf(f, "mtu: auto (underlay MTU minus the encapsulation overhead)\n");
+	if (c->underlay_mtu)
+		fprintf(f, "underlay_mtu: %u\n", c->underlay_mtu);
+	else
+		fprintf(f, "underlay_mtu: auto (the underlay interfaces' and paths' MTU at start)\n");
 	if (c->ip4) {
 		fprintf(f, "ip4: %s/%u\n", ip4_str(c->ip4, a), c->ip4_mask);
 		fprintf(f, "ip6: %s/64\n", ip6_str(c->ip6, a));

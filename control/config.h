@@ -92,7 +92,7 @@ struct ipop_config {
 	unsigned burst;       /* 1..64, default 32 */
 	char tap[IFNAMSIZ];   /* default "ipop" */
 	unsigned mtu;         /* 0 = computed from underlay_mtu and the overhead */
-	unsigned underlay_mtu;/* default 1500 */
+	unsigned underlay_mtu;/* 0 = found at start (netif.h) */
 	char bridge[IFNAMSIZ];/* switch mode: enslave the TAP to this bridge ("" = don't) */
 	char state_dir[PATH_MAX];
 	char mgmt_socket[PATH_MAX]; /* default /run/ipopd/<tap>.sock */

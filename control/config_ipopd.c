@@ -380,7 +380,6 @@ void cfg_ipopd_defaults(struct ipop_config *c)
 	c->idle = DP_IDLE_ADAPTIVE;
 	c->burst = 32;
 	snprintf(c->tap, sizeof(c->tap), "ipop");
-	c->underlay_mtu = 1500;
 	c->fdb_max_age = 300;
 	c->rekey_interval_ms = 120 * 1000;
 	c->rekey_packets = 1ull << 31;

@@ -467,6 +467,22 @@ static void on_member_unavailable(void *arg, const char *jid)
 	log_info("discovery: member %s (peer %s) left the group", jid, dp->conf.name);
 }
 
+static void on_member_revoked(void *arg, const char *jid)
+{
+	struct ctl *c = arg;
+	struct ctl_disc *d = &c->disc;
+	for (unsigned i = 0; i < d->ndyn; i++) {
+		if (!d->dyn[i]->jid || strcmp(d->dyn[i]->jid, jid) != 0)
+			continue;
+		/* An admin took it out of the group: its key is trusted no
+		 * longer, so its link and sessions go with the peer. */
+		log_warn("discovery: member %s (peer %s) removed from the group: link torn down",
+			 jid, d->dyn[i]->conf.name);
+		peer_remove(d, i, "removed from the group");
+		return;
+	}
+}
+
 static void take_candidates(struct ctl *c, struct disc_peer *dp, const struct sig_message *m,
 			    uint64_t now)
 {
@@ -735,6 +751,7 @@ int ctl_disc_create(struct ctl *c, char *errbuf, size_t errlen)
 	static const struct ctl_xmpp_callbacks cb = {
 	    .member_available = on_member_available,
 	    .member_unavailable = on_member_unavailable,
+	    .member_revoked = on_member_revoked,
 	    .message = on_message,
 	    .state_changed = on_state,
 	};

@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <linux/sockios.h>
@@ -26,18 +27,10 @@ struct ctl_in6_ifreq {
 	int ifindex;
 };
 
-unsigned ctl_netif_mtu(const struct ipop_config *cfg)
+/* ---- MTU ---- */
+
+static unsigned tap_mtu(unsigned under, unsigned outer, enum ipop_mode mode)
 {
-	if (cfg->mtu)
-		return cfg->mtu;
-	unsigned outer = 20;
-	for (unsigned i = 0; i < cfg->npeers; i++)
-		if (cfg->peers[i].endpoint.family == AF_INET6)
-			outer = 40;
-	/* A link through a TURN relay carries a 4-byte ChannelData header. */
-	if (cfg->nturn)
-		outer += 4;
-	unsigned under = cfg->underlay_mtu ? cfg->underlay_mtu : 1500;
 	if (under < outer + CTL_NETIF_ESP_OVERHEAD + 14 + 68)
 		return 68;
 	unsigned inner = under - outer - CTL_NETIF_ESP_OVERHEAD;
@@ -45,10 +38,206 @@ unsigned ctl_netif_mtu(const struct ipop_config *cfg)
 	 * size then needs no padding and the outer packet is exactly the
 	 * underlay MTU. */
 	inner -= (inner + 2) % 4;
-	if (cfg->mode == IPOP_MODE_SWITCH)
+	if (mode == IPOP_MODE_SWITCH)
 		inner -= 14; /* the inner Ethernet header travels too */
 	return inner;
 }
+
+static int fam_idx(uint8_t family)
+{
+	return family == AF_INET6 ? 1 : family == AF_INET ? 0 : -1;
+}
+
+unsigned ctl_netif_mtu_from(const struct ipop_config *cfg, const struct ctl_netif_underlay *u,
+			    struct ctl_netif_mtu_why *why)
+{
+	struct ctl_netif_mtu_why w = {0};
+	if (cfg->mtu) {
+		snprintf(w.source, sizeof(w.source), "mtu, configured");
+		if (why)
+			*why = w;
+		return cfg->mtu;
+	}
+	bool configured[2] = {false, false}, in_use[2];
+	for (unsigned i = 0; i < cfg->npeers; i++) {
+		int f = fam_idx(cfg->peers[i].endpoint.family);
+		if (f >= 0)
+			configured[f] = true;
+	}
+	for (unsigned i = 0; i < cfg->nturn; i++) {
+		int f = fam_idx(cfg->turn[i].server.family);
+		if (f >= 0)
+			configured[f] = true;
+	}
+	/* Discovered peers may be reached from any host candidate, so every
+	 * family we advertise can carry the overlay. */
+	bool use_ifs = cfg->xmpp_host[0] || !(configured[0] || configured[1]);
+	for (int f = 0; f < 2; f++)
+		in_use[f] = configured[f] || (use_ifs && u && u->if_mtu[f]);
+	if (!in_use[0] && !in_use[1])
+		in_use[0] = true;
+
+	unsigned best = UINT_MAX;
+	for (int f = 0; f < 2; f++) {
+		if (!in_use[f])
+			continue;
+		struct ctl_netif_mtu_why c = {.family = f ? AF_INET6 : AF_INET};
+		c.outer = (f ? 40 : 20) + (cfg->nturn ? 4 : 0); /* TURN: ChannelData */
+		if (cfg->underlay_mtu) {
+			c.underlay = cfg->underlay_mtu;
+			snprintf(c.source, sizeof(c.source), "(underlay_mtu, configured)");
+		} else {
+			if (u && configured[f] && u->path_mtu[f]) {
+				c.underlay = u->path_mtu[f];
+				snprintf(c.source, sizeof(c.source), "on the path to %s",
+					 u->path_to[f]);
+			}
+			bool ifs = use_ifs || (configured[f] && !c.underlay);
+			if (u && ifs && u->if_mtu[f] &&
+			    (!c.underlay || u->if_mtu[f] < c.underlay)) {
+				c.underlay = u->if_mtu[f];
+				snprintf(c.source, sizeof(c.source), "of interface %.*s", IFNAMSIZ,
+					 u->if_name[f]);
+			}
+			if (!c.underlay) {
+				c.underlay = 1500;
+				snprintf(c.source, sizeof(c.source),
+					 "assumed (no underlay interface found)");
+			}
+		}
+		unsigned m = tap_mtu(c.underlay, c.outer, cfg->mode);
+		if (m < best) {
+			best = m;
+			w = c;
+		}
+	}
+	if (why)
+		*why = w;
+	return best;
+}
+
+unsigned ctl_netif_mtu(const struct ipop_config *cfg)
+{
+	return ctl_netif_mtu_from(cfg, NULL, NULL);
+}
+
+void ctl_netif_underlay_from_cands(const struct candidate *c, unsigned n,
+				   unsigned (*mtu_of)(const char *ifname, void *arg), void *arg,
+				   struct ctl_netif_underlay *u)
+{
+	memset(u, 0, sizeof(*u));
+	for (unsigned i = 0; i < n; i++) {
+		int f = fam_idx(c[i].ep.family);
+		if (c[i].type != CAND_HOST || !c[i].ifname[0] || f < 0)
+			continue;
+		unsigned m = mtu_of(c[i].ifname, arg);
+		if (m && (!u->if_mtu[f] || m < u->if_mtu[f])) {
+			u->if_mtu[f] = m;
+			memcpy(u->if_name[f], c[i].ifname, IFNAMSIZ);
+		}
+	}
+}
+
+static unsigned ifname_mtu(const char *ifname, void *arg)
+{
+	struct ifreq ifr = {0};
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	if (ioctl(*(int *)arg, SIOCGIFMTU, &ifr) < 0 || ifr.ifr_mtu <= 0)
+		return 0;
+	return (unsigned)ifr.ifr_mtu;
+}
+
+/* The kernel's MTU towards ep (route or path MTU cache) from a connected UDP
+ * socket, which sends nothing; local gets the source address it would use.
+ * 0 when there is no route. */
+static unsigned path_mtu(const struct net_endpoint *ep, struct net_endpoint *local)
+{
+	union {
+		struct sockaddr sa;
+		struct sockaddr_in sin;
+		struct sockaddr_in6 sin6;
+	} a = {0};
+	bool v6 = ep->family == AF_INET6;
+	socklen_t alen = v6 ? sizeof(a.sin6) : sizeof(a.sin);
+	if (v6) {
+		a.sin6.sin6_family = AF_INET6;
+		memcpy(&a.sin6.sin6_addr, ep->addr, 16);
+		a.sin6.sin6_port = htons(ep->port);
+	} else {
+		a.sin.sin_family = AF_INET;
+		memcpy(&a.sin.sin_addr, ep->addr + 12, 4);
+		a.sin.sin_port = htons(ep->port);
+	}
+	int fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return 0;
+	int mtu = 0;
+	socklen_t len = sizeof(mtu);
+	if (connect(fd, &a.sa, alen) < 0 ||
+	    getsockopt(fd, v6 ? IPPROTO_IPV6 : IPPROTO_IP, v6 ? IPV6_MTU : IP_MTU, &mtu, &len) < 0)
+		mtu = 0;
+	memset(local, 0, sizeof(*local));
+	if (mtu > 0 && getsockname(fd, &a.sa, &alen) == 0) {
+		local->family = ep->family;
+		if (v6) {
+			memcpy(local->addr, &a.sin6.sin6_addr, 16);
+		} else {
+			local->addr[10] = local->addr[11] = 0xff;
+			memcpy(local->addr + 12, &a.sin.sin_addr, 4);
+		}
+	}
+	close(fd);
+	return mtu > 0 ? (unsigned)mtu : 0;
+}
+
+static void probe_path(struct ctl_netif_underlay *u, const struct net_endpoint *ep,
+		       const struct candidate *c, unsigned n)
+{
+	int f = fam_idx(ep->family);
+	struct net_endpoint local;
+	if (f < 0)
+		return;
+	unsigned m = path_mtu(ep, &local);
+	if (!m || (u->path_mtu[f] && m >= u->path_mtu[f]))
+		return;
+	u->path_mtu[f] = m;
+	/* Name the interface when the source address is a host candidate's. */
+	const char *ifname = NULL;
+	for (unsigned i = 0; i < n && !ifname; i++)
+		if (!memcmp(c[i].ep.addr, local.addr, 16))
+			ifname = c[i].ifname;
+	char e[NET_ENDPOINT_STRLEN];
+	net_endpoint_format(ep, e, sizeof(e));
+	if (ifname)
+		snprintf(u->path_to[f], sizeof(u->path_to[f]), "%s (%.*s)", e, IFNAMSIZ, ifname);
+	else
+		snprintf(u->path_to[f], sizeof(u->path_to[f]), "%s", e);
+}
+
+int ctl_netif_underlay_probe(const struct ipop_config *cfg, const char *own_tap,
+			     struct ctl_netif_underlay *u)
+{
+	/* More room than CAND_MAX: every interface counts here, not only the
+	 * addresses we advertise. */
+	struct candidate c[64];
+	memset(u, 0, sizeof(*u));
+	int n = cand_gather_host(cfg->port, (const char(*)[IFNAMSIZ])cfg->network_ignore_list,
+				 cfg->n_ignore, own_tap, c, sizeof(c) / sizeof(c[0]));
+	if (n < 0)
+		return n;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	ctl_netif_underlay_from_cands(c, (unsigned)n, ifname_mtu, &fd, u);
+	close(fd);
+	for (unsigned i = 0; i < cfg->npeers; i++)
+		probe_path(u, &cfg->peers[i].endpoint, c, (unsigned)n);
+	for (unsigned i = 0; i < cfg->nturn; i++)
+		probe_path(u, &cfg->turn[i].server, c, (unsigned)n);
+	return 0;
+}
+
+/* ---- TAP setup ---- */
 
 static int ifreq_ioctl(int fd, unsigned long req, struct ifreq *ifr, const char *what,
 		       const char *name)
@@ -160,7 +349,20 @@ int ctl_netif_setup(struct ctl_netif *n, const struct ipop_config *cfg, const ch
 	struct ifreq ifr = {0};
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", tap);
 
-	n->mtu = ctl_netif_mtu(cfg);
+	struct ctl_netif_underlay u;
+	struct ctl_netif_mtu_why why;
+	err = ctl_netif_underlay_probe(cfg, tap, &u);
+	if (err)
+		log_warn(
+		    "%s: cannot look at the underlay interfaces (%s): MTU from the config alone",
+		    tap, strerror(-err));
+	n->mtu = ctl_netif_mtu_from(cfg, err ? NULL : &u, &why);
+	if (why.underlay)
+		log_info("%s: MTU %u: underlay MTU %u %s, %s outer header%s", tap, n->mtu,
+			 why.underlay, why.source, why.family == AF_INET6 ? "IPv6" : "IPv4",
+			 cfg->nturn ? " + TURN ChannelData" : "");
+	else
+		log_info("%s: MTU %u (%s)", tap, n->mtu, why.source);
 	if (n->mtu < 1280 && cfg->mode == IPOP_MODE_L3)
 		log_warn("%s: MTU %u is below 1280: the kernel will not keep IPv6 on it", tap,
 			 n->mtu);

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "control/candidates.h"
 #include "control/config.h"
 
 /* A kernel route "PREFIX dev TAP" we want. owned: we added it (and delete
@@ -41,12 +42,56 @@ struct ctl_netif {
  * packet: outer IP + UDP + ESP header + IV + ICV + pad length/next header. */
 #define CTL_NETIF_ESP_OVERHEAD (8 + 8 + 8 + 16 + 2)
 
-/* The TAP MTU for cfg: cfg->mtu if set, else computed from underlay_mtu and
- * the ESP-in-UDP overhead (40-byte outer header if any peer endpoint is IPv6;
- * 4 more bytes when a TURN server is configured: ChannelData),
- * rounded down so the ESP payload is 4-byte aligned without padding, minus the
- * inner Ethernet header in switch mode. */
+/* The underlay as this host sees it, per address family ([0] IPv4, [1]
+ * IPv6; 0 = nothing found): the smallest MTU among the interfaces that give
+ * host candidates (cand_gather_host's rules: up, not loopback, not our own
+ * TAP, not in network_ignore_list, with a usable address of that family),
+ * and the smallest path MTU the kernel reports towards the configured
+ * endpoints (static peers, TURN servers) of that family. */
+struct ctl_netif_underlay {
+	unsigned if_mtu[2];
+	char if_name[2][IFNAMSIZ];
+	unsigned path_mtu[2];
+	char path_to[2][NET_ENDPOINT_STRLEN + IFNAMSIZ + 4]; /* "198.18.0.2:5800 (eth0)" */
+};
+
+/* Why the TAP got its MTU: what the start log says. */
+struct ctl_netif_mtu_why {
+	unsigned underlay; /* the underlay MTU used; 0 when `mtu` is configured */
+	unsigned outer;	   /* outer IP header (+ 4 for ChannelData) assumed */
+	int family;	   /* of that outer header: AF_INET or AF_INET6 */
+	char source[NET_ENDPOINT_STRLEN + 2 * IFNAMSIZ + 32];
+};
+
+/* The TAP MTU for cfg: cfg->mtu if set. Else, for every underlay family in
+ * use - those of the static peers' and TURN servers' endpoints, plus, with
+ * discovery on (or nothing configured), those u has host interfaces for;
+ * IPv4 if none - the underlay MTU (cfg->underlay_mtu if set; else the path
+ * MTU to that family's configured endpoints and, with discovery or when no
+ * path was found, the smallest host-interface MTU; 1500 if u knows nothing)
+ * minus the ESP-in-UDP overhead (outer header 20 or 40 bytes, 4 more with a
+ * TURN server: ChannelData), rounded down so the ESP payload is 4-byte
+ * aligned without padding, minus the inner Ethernet header in switch mode;
+ * the smallest over the families. u may be NULL (nothing known), why too.
+ * Pure. */
+unsigned ctl_netif_mtu_from(const struct ipop_config *cfg, const struct ctl_netif_underlay *u,
+			    struct ctl_netif_mtu_why *why);
+/* ctl_netif_mtu_from(cfg, NULL, NULL). */
 unsigned ctl_netif_mtu(const struct ipop_config *cfg);
+
+/* Fills u's interface half from host candidates (cand_host_from_ifaddrs):
+ * per family the smallest mtu_of(ifname) over the interfaces that gave one
+ * (mtu_of returns 0 for unknown: skipped). The path half is zeroed. Pure
+ * but for mtu_of. */
+void ctl_netif_underlay_from_cands(const struct candidate *c, unsigned n,
+				   unsigned (*mtu_of)(const char *ifname, void *arg), void *arg,
+				   struct ctl_netif_underlay *u);
+/* Gathers u on this host: host candidates with cfg's ignore list and
+ * without own_tap, their interfaces' MTUs, and the path MTU towards each
+ * static peer's and TURN server's endpoint (a connected UDP socket's IP_MTU /
+ * IPV6_MTU; endpoints without a route are skipped). 0 or -errno. */
+int ctl_netif_underlay_probe(const struct ipop_config *cfg, const char *own_tap,
+			     struct ctl_netif_underlay *u);
 
 /* Configures the TAP named `tap` (already created) as cfg says. 0 or -errno
  * (logged); the TAP is left as it is on error (it vanishes with its fds). */

@@ -313,6 +313,16 @@ static void member_gone(void *arg, const char *jid)
 		x->cb.member_unavailable(x->arg, jid);
 }
 
+static void member_revoked(void *arg, const char *jid)
+{
+	struct ctl_xmpp *x = arg;
+	log_info("xmpp: member %s removed from the group (roster)", jid);
+	if (x->cb.member_revoked)
+		x->cb.member_revoked(x->arg, jid);
+	else if (x->cb.member_unavailable)
+		x->cb.member_unavailable(x->arg, jid);
+}
+
 static void accept_member(struct ctl_xmpp *x, const char *jid, const struct sig_presence *p)
 {
 	char why[160], id[SIG_NODE_ID_HEXLEN + 1];
@@ -624,7 +634,7 @@ static void roster_item_apply(struct ctl_xmpp *x, xmpp_stanza_t *item)
 			free(it->jid);
 			*it = x->roster[--x->nroster];
 		}
-		sig_members_remove_bare(x->members, jid, member_gone, x);
+		sig_members_remove_bare(x->members, jid, member_revoked, x);
 		return;
 	}
 	if (!it) {
@@ -643,7 +653,7 @@ static void roster_item_apply(struct ctl_xmpp *x, xmpp_stanza_t *item)
 	}
 	it->sub = parse_sub(sub);
 	if (it->sub != SUB_TO && it->sub != SUB_BOTH && !own_account(x, jid))
-		sig_members_remove_bare(x->members, jid, member_gone, x);
+		sig_members_remove_bare(x->members, jid, member_revoked, x);
 	/* It asked before it was in our roster: approve now (unless the owner
 	 * already did, which shows as "from"/"both"). */
 	if (asked_take(x, jid) && it->sub != SUB_FROM && it->sub != SUB_BOTH) {

@@ -91,6 +91,10 @@ struct ctl_xmpp_callbacks {
 	/* It left (unavailable presence, removed from the roster, or not back
 	 * within resync_grace_ms after a reconnect). */
 	void (*member_unavailable)(void *arg, const char *jid);
+	/* It is no longer in the group at all: the relation was removed from
+	 * our roster (roster group). Unlike a member that went offline, whose
+	 * link may stay, its links must go. NULL: member_unavailable is called. */
+	void (*member_revoked)(void *arg, const char *jid);
 	/* A direct message from a current member, validated: from_id is that
 	 * member's node id and to_id is ours. */
 	void (*message)(void *arg, const char *jid, const struct sig_message *m);

@@ -48,10 +48,10 @@ enum dp_idle {
 	DP_IDLE_BUSY = 1,     /* pure poll */
 };
 
-#define DP_PUNT_SLOTS	 64
-#define DP_PUNT_DATA_MAX 1500
-#define DP_RING_SIZE	 1024 /* learn ring; table and punt rings are smaller */
-#define DP_ROAM_RING_SIZE 64  /* at most one report per link per control tick */
+#define DP_PUNT_SLOTS	  64
+#define DP_PUNT_DATA_MAX  1500
+#define DP_RING_SIZE	  1024 /* learn ring; table and punt rings are smaller */
+#define DP_ROAM_RING_SIZE 64   /* at most one report per link per control tick */
 
 /* The largest datagram the control core sends: STUN_MSG_MAX (the largest,
  * TURN requests included), handshakes are at most 164 bytes, keepalives ~40. */

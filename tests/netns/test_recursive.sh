@@ -47,9 +47,12 @@
 # anywhere); the inner link comes up and its chosen pair and every candidate
 # it was offered are tunnel-tap addresses (192.168.1.100/.101 or the outer
 # ULAs), never eth0 or lxcbr0 ones; the containers ping each other over IPv4
-# and IPv6 (and reach the other host's lxcbr0), also with full-size frames
-# (the seed's inner config sizes its MTU for a 1500-byte underlay, so those
-# leave tunnel-tap as IP fragments); a capture on tunnel-tap while
+# and IPv6 (and reach the other host's lxcbr0), also with full-size frames:
+# the seed's inner config says nothing about MTUs, so ipopd sizes the inner
+# TAP from the interfaces that give it host candidates - tunnel-tap, with an
+# IPv4 address and the outer ULA, so for a 40-byte outer IPv6 header - and
+# says so in its start log; a full-size frame then crosses tunnel-tap as one
+# ESP packet, never as IP fragments (tcpdump finds none); a capture on tunnel-tap while
 # they ping shows ESP-in-UDP between the outer addresses on port 5805 and not
 # one clear ICMP of the containers (the pattern is seen on the inner TAP, as a
 # control); the WAN shows only UDP 5800 carrying ESP (or handshakes) and
@@ -287,6 +290,21 @@ for s in s1 s2; do
 	[ -f "$T/host-$s/lib/ipop/node.key" ] || fail "$s: no inner identity in /var/lib/ipopd/ipop"
 done
 inner_mtu=$(nsx s1 cat /sys/class/net/ipop/mtu)
+# The inner TAP's MTU comes from tunnel-tap, the one interface the inner
+# overlay's candidates come from (eth0 and lxcbr0 are in its ignore list):
+# a full-size frame plus Ethernet header, ESP-in-UDP overhead (42) and an
+# outer IPv6 header (the inner pair may be the outer ULAs) fits in it.
+tt_mtu=$(nsx s1 cat /sys/class/net/tunnel-tap/mtu)
+assert_eq "$(nsx s2 cat /sys/class/net/ipop/mtu)" "$inner_mtu" "s2's inner TAP MTU"
+if [ $((inner_mtu + 14 + 42 + 40)) -gt "$tt_mtu" ] || [ $((inner_mtu + 14 + 42 + 40 + 4)) -le "$tt_mtu" ]; then
+	fail "inner TAP MTU $inner_mtu is not the largest that fits tunnel-tap's $tt_mtu with 96 bytes of Ethernet, ESP-in-UDP and IPv6 headers"
+fi
+for s in s1 s2; do
+	grep -q "ipop: MTU $inner_mtu: underlay MTU $tt_mtu of interface tunnel-tap, IPv6 outer header" \
+		"$T/ipopd-$s-ipop.log" ||
+		fail "$s: the inner daemon's log does not say its MTU came from tunnel-tap: $(grep -h 'MTU' "$T/ipopd-$s-ipop.log")"
+done
+ok "inner TAP MTU $inner_mtu from tunnel-tap's $tt_mtu (a 1500-byte underlay would have given 1424)"
 set_container_mtu s1 "$inner_mtu"
 set_container_mtu s2 "$inner_mtu"
 cmp -s "$T/host-s1/lib/tunnel-tap/node.key" "$T/host-s1/lib/ipop/node.key" &&
@@ -357,13 +375,29 @@ nsx c1 ping -c 10 -i 0.1 -W 2 -p deadbeef -s 200 "${CT_IP[1]}" >"$T/ping.txt" 2>
 	fail "ping -p deadbeef c1 -> c2 failed: $(cat "$T/ping.txt")"
 nsx c2 ping -c 10 -i 0.1 -W 2 -p deadbeef -s 200 "${CT_IP6[0]}" >"$T/ping6.txt" 2>&1 ||
 	fail "ping -p deadbeef c2 -> c1 (IPv6) failed: $(cat "$T/ping6.txt")"
-# Full-size frames (the containers' MTU is the inner TAP's): the seed's inner
-# config knows nothing of the outer overlay, so its MTU is computed for a
-# 1500-byte underlay and its largest packets are fragmented on tunnel-tap.
+# Full-size frames (the containers' MTU is the inner TAP's), both families:
+# checked below to cross tunnel-tap unfragmented.
 nsx c1 ping -c 3 -i 0.2 -W 2 -M "do" -s $((inner_mtu - 28)) "${CT_IP[1]}" >"$T/pingbig.txt" 2>&1 ||
 	fail "full-size ping (DF, $inner_mtu bytes) c1 -> c2 failed: $(cat "$T/pingbig.txt")"
+nsx c2 ping -c 3 -i 0.2 -W 2 -M "do" -s $((inner_mtu - 48)) "${CT_IP6[0]}" >"$T/pingbig6.txt" 2>&1 ||
+	fail "full-size IPv6 ping ($inner_mtu bytes) c2 -> c1 failed: $(cat "$T/pingbig6.txt")"
 ok "containers on the two sites reach each other (IPv4 and IPv6) through the inner overlay"
 for pid in $tt1_cap $tt2_cap $ipop_cap; do stop_capture "$pid"; done
+
+# Not one IP fragment on tunnel-tap (IPv4: MF or an offset; IPv6: a
+# fragment header), while the full-size frames did cross it: 12 inner
+# packets (6 pings and their replies) at least as big as a full-size frame
+# in ESP-in-UDP over IPv4, seen on each side.
+for s in s1 s2; do
+	frags=$(tcpdump -n -r "$T/$s-tt.pcap" '(ip and ip[6:2] & 0x3fff != 0) or (ip6 and ip6[6] == 44)' \
+		2>/dev/null | wc -l)
+	big=$(tcpdump -n -r "$T/$s-tt.pcap" "udp port 5805 and greater $((14 + inner_mtu + 14 + 42 + 20))" \
+		2>/dev/null | wc -l)
+	assert_eq "$frags" 0 "$s: IP fragments on tunnel-tap"
+	assert_gt "$big" 11 "$s: full-size ESP packets on tunnel-tap"
+	log "$s tunnel-tap: $big full-size ESP packets, $frags fragments"
+done
+ok "full-size inner frames ($inner_mtu bytes) cross tunnel-tap ($tt_mtu) without fragmentation"
 
 has_pattern() { $PY -c 'import sys; sys.exit(0 if b"\xde\xad\xbe\xef" * 4 in open(sys.argv[1], "rb").read() else 1)' "$1"; }
 has_pattern "$T/s1-ipop.pcap" ||
@@ -442,11 +476,13 @@ for s in s1 s2; do
 		    elif proto in (1, 58):
 		        icmp += 1  # port unreachable from the dummy STUN address
 		    elif proto == -17:
-		        frags += 1  # the rest of a fragmented full-size inner frame
+		        frags += 1  # the rest of a fragmented inner packet: must not happen
 		    else:
 		        sys.exit("unexpected packet on tunnel-tap: %s" % line.strip())
 		if esp < 40:
 		    sys.exit("only %d ESP packets on port 5805" % esp)
+		if frags:
+		    sys.exit("%d IP fragments of ESP packets on tunnel-tap" % frags)
 		if not inner_spis <= spis:
 		    sys.exit("the inner link's SPIs %s are not among those on tunnel-tap %s" %
 		             (sorted(map(hex, inner_spis)), sorted(map(hex, spis))))

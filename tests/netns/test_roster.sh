@@ -245,6 +245,7 @@ ok "the group still pings after the outsider's attempts"
 make_home_site s4 4
 write_disc_config "$T/s4.json" site=s4 group=roster
 start_ipopd s4 "$T/s4.json"
+pid_s4=$IPOPD_PID
 wait_for 15 bash -c "[ \"\$($IPOPCTL -s $T/s4.sock xmpp --json | $PY -c 'import json,sys; d=json.load(sys.stdin)[\"xmpp\"]; print(d[\"state\"], d[\"in_group\"])')\" = 'online True' ]" ||
 	fail "s4 did not log in: $(ctl "$T/s4.sock" xmpp 2>&1)"
 assert_eq "$(xmpp_get "$T/s4.sock" "len(d['members'])")" 0 "s4 members before any relation"
@@ -278,4 +279,23 @@ wait_for 10 bash -c "[ \$($IPOPCTL -s $T/s1.sock xmpp --json | $PY -c 'import js
 	fail "s1 still lists s4 after the admin removed it: $(ctl "$T/s1.sock" xmpp 2>&1)"
 wait_for 10 bash -c "[ \$($IPOPCTL -s $T/s4.sock xmpp --json | $PY -c 'import json,sys; print(len(json.load(sys.stdin)[\"xmpp\"][\"members\"]))') = 0 ]" ||
 	fail "s4 still lists s1 after the relation was removed: $(ctl "$T/s4.sock" xmpp 2>&1)"
-ok "relation removed: s1 and s4 no longer list each other (link to s4 on s1: $(link_state "$T/s1.sock" xmpp-10.254.0.4))"
+# Unlike a member that merely went offline (its link may stay: the data
+# plane does not need XMPP), a removed relation revokes trust: both sides
+# tear the link down, and s4's key is refused from then on.
+wait_for 5 bash -c "[ \"\$($IPOPCTL -s $T/s1.sock links --json | $PY -c 'import json,sys; print(sorted(l[\"name\"] for l in json.load(sys.stdin)[\"links\"]))')\" = \"['xmpp-10.254.0.2', 'xmpp-10.254.0.3']\" ]" ||
+	fail "s1 still has a link to s4 after the relation was removed: $(ctl "$T/s1.sock" links 2>&1)"
+wait_for 5 bash -c "[ \$($IPOPCTL -s $T/s4.sock links --json | $PY -c 'import json,sys; print(len(json.load(sys.stdin)[\"links\"]))') = 0 ]" ||
+	fail "s4 still has a link to s1 after the relation was removed: $(ctl "$T/s4.sock" links 2>&1)"
+grep -q "member gw-s4@$XMPP_DOMAIN/ipopd (peer xmpp-10.254.0.4) removed from the group: link torn down" \
+	"$T/ipopd-s1-s1.log" || fail "s1 did not log why the link to s4 went"
+ping_fails s4 10.254.0.1 >/dev/null
+ping_fails s1 10.254.0.4 >/dev/null
+# s4 still has s1's address and key from before: its initiations are refused.
+unknown0=$(hs_get "$T/s1.sock" unknown_key)
+write_disc_config "$T/s4.json" site=s4 group=roster \
+	peers_json="{\"name\": \"s1\", \"public_key\": \"$($IPOPCTL -s "$T/s1.sock" key)\", \"endpoint\": \"198.18.0.1:5800\", \"ip4\": \"10.254.0.1\"}"
+kill -HUP "$pid_s4"
+wait_for 10 bash -c "[ \$($IPOPCTL -s $T/s1.sock stats --json | $PY -c 'import json,sys; print(json.load(sys.stdin)[\"handshake\"][\"unknown_key\"])') -gt $unknown0 ]" ||
+	fail "s1 did not refuse s4's initiations after the relation was removed: $(ctl "$T/s1.sock" stats 2>&1)"
+ping_fails s4 10.254.0.1 >/dev/null
+ok "relation removed: s1 and s4 no longer list each other, both links torn down, s4's key refused (unknown_key)"

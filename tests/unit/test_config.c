@@ -274,7 +274,7 @@ static void test_seed_outer(void **state)
 	assert_int_equal(c.burst, 32);
 	assert_string_equal(c.tap, "ipop");
 	assert_int_equal(c.mtu, 0);
-	assert_int_equal(c.underlay_mtu, 1500);
+	assert_int_equal(c.underlay_mtu, 0);
 	assert_string_equal(c.bridge, "");
 	assert_string_equal(c.state_dir, "/var/lib/ipopd/ipop");
 	assert_string_equal(c.mgmt_socket, "/run/ipopd/ipop.sock");

@@ -252,6 +252,35 @@ static bool is_candidate(const struct lm_link *lk, const struct net_endpoint *ep
 	return false;
 }
 
+/* Through a TURN server: our own allocation (via), or the peer's relayed
+ * address (one of its relay candidates, sent to like any address). */
+static bool ep_relayed(const struct lm_link *lk, const struct net_endpoint *ep)
+{
+	if (ep->via)
+		return true;
+	for (unsigned i = 0; i < lk->ncand; i++)
+		if (lk->cand[i].type == CAND_RELAY && net_endpoint_equal(&lk->cand[i].ep, ep))
+			return true;
+	return false;
+}
+
+static bool cand_direct(const struct lm_cand *c)
+{
+	return !c->ep.via && c->type != CAND_RELAY;
+}
+
+/* Up through a relay while the peer advertised addresses we could reach
+ * directly: worth probing those. */
+static bool wants_probe(const struct lm_link *lk)
+{
+	if (lk->state != LM_UP || !ep_relayed(lk, &lk->endpoint))
+		return false;
+	for (unsigned i = 0; i < lk->ncand; i++)
+		if (cand_direct(&lk->cand[i]))
+			return true;
+	return false;
+}
+
 /* Records which candidate (if any) a handshake chose and why. */
 static void note_choice(struct lm_link *lk, const struct net_endpoint *from, const char *how)
 {
@@ -271,15 +300,29 @@ static void note_choice(struct lm_link *lk, const struct net_endpoint *from, con
 			 how);
 }
 
+/* how: what showed the peer is at `from` ("first response came from").
+ * A link that is up and moves from a relayed to a direct path was
+ * upgraded (a probe, or the peer's probe, completed; or the peer's first
+ * packets after its own upgrade): counted, and `why` says so. */
 static void update_endpoint(struct ctl_linkmgr *lm, struct lm_link *lk,
-			    const struct net_endpoint *from)
+			    const struct net_endpoint *from, const char *how)
 {
 	if (net_endpoint_equal(&lk->endpoint, from))
 		return;
 	char a[NET_ENDPOINT_STRLEN], b[NET_ENDPOINT_STRLEN];
-	log_info("link %s: endpoint %s -> %s", lk->name,
+	log_info("link %s: endpoint %s%s -> %s%s", lk->name,
 		 net_endpoint_format(&lk->endpoint, a, sizeof(a)),
-		 net_endpoint_format(from, b, sizeof(b)));
+		 lk->endpoint.via ? " (through our TURN relay)" : "",
+		 net_endpoint_format(from, b, sizeof(b)),
+		 from->via ? " (through our TURN relay)" : "");
+	if (lk->state == LM_UP && lk->ncand && ep_relayed(lk, &lk->endpoint) &&
+	    !ep_relayed(lk, from)) {
+		char h[64];
+		snprintf(h, sizeof(h), "upgraded: %s", how);
+		note_choice(lk, from, h);
+		lm->hs.upgrades++;
+		log_info("link %s: relayed -> direct (%s)", lk->name, lk->why);
+	}
 	lk->endpoint = *from;
 	lm->dirty = true;
 }
@@ -348,9 +391,10 @@ static void timestamp_next(struct ctl_linkmgr *lm, uint8_t ts[12])
 
 /* Sends a fresh initiation (new ephemeral key and timestamp; the SPI stays
  * for the life of the pending initiation). backoff: count it as an attempt
- * and schedule the next one further out. */
+ * and schedule the next one further out. rekey, probe: what a new pending
+ * initiation is for (a pending one keeps what it was started as). */
 static void initiate(struct ctl_linkmgr *lm, struct lm_link *lk, uint64_t now, bool backoff,
-		     bool rekey)
+		     bool rekey, bool probe)
 {
 	struct lm_pending *pd = &lk->pend;
 	const struct ipop_config *cfg = lm->cfg;
@@ -362,6 +406,7 @@ static void initiate(struct ctl_linkmgr *lm, struct lm_link *lk, uint64_t now, b
 		pd->attempts = 0;
 		pd->first_ms = now;
 		pd->rekey = rekey;
+		pd->probe = probe;
 	}
 	int err = noise_hs_init(&pd->hs, NOISE_INITIATOR, lm->mgr, lm->id.priv, lk->pub,
 				cfg->has_psk ? cfg->psk : NULL, LM_PROLOGUE, strlen(LM_PROLOGUE));
@@ -386,17 +431,30 @@ static void initiate(struct ctl_linkmgr *lm, struct lm_link *lk, uint64_t now, b
 	}
 	bool cookie = lk->has_cookie && now - lk->cookie_ms <= LM_COOKIE_TTL_MS;
 	hs_macs_write(pd->msg, HS_INIT_LEN, &lk->keys, cookie ? lk->cookie : NULL);
-	if (was_active)
-		lm->hs.retransmits++;
+	if (was_active && !pd->probe)
+		lm->hs.retransmits++; /* a probe's next try is no sign of trouble */
 	pd->active = true;
 	pd->sent_ms = now;
-	if (backoff || !was_active) {
+	if (pd->probe) {
+		pd->next_ms = now + jitter(LM_PROBE_RETX_MS, LM_JITTER_PCT);
+		pd->attempts++;
+	} else if (backoff || !was_active) {
 		unsigned shift = pd->attempts < 5 ? pd->attempts : 5;
 		uint64_t delay = (uint64_t)LM_RETX_FIRST_MS << shift;
 		if (delay > LM_RETX_MAX_MS)
 			delay = LM_RETX_MAX_MS;
 		pd->next_ms = now + jitter(delay, LM_JITTER_PCT);
 		pd->attempts++;
+	}
+	if (pd->probe) {
+		/* Only the direct pairs: the relayed one carries the link
+		 * meanwhile, and a copy sent through it could win the race at
+		 * the peer (the copies share a timestamp) and decide nothing. */
+		for (unsigned i = 0; i < lk->ncand; i++)
+			if (cand_direct(&lk->cand[i]))
+				do_send(lm, &lk->cand[i].ep, pd->msg, HS_INIT_LEN);
+		lm->hs.initiations_sent++;
+		return;
 	}
 	if (lk->endpoint.port)
 		do_send(lm, &lk->endpoint, pd->msg, HS_INIT_LEN);
@@ -432,6 +490,63 @@ static void abandon(struct lm_pending *pd)
 	pd->active = false;
 	pd->next_ms = 0;
 	pd->attempts = 0;
+	pd->probe = false;
+}
+
+/* The first probe of a link that came up relayed. Both ends came up
+ * through the same handshake (a round trip and a tick apart) and follow
+ * the same schedule without random jitter, so they probe at the same
+ * moments: that is what opens two NATs at once (each side's tries create
+ * the mapping the other side's next tries come in through), and two
+ * probes that meet are settled like any simultaneous initiations. An
+ * offset below a second that both ends derive from their two keys spreads
+ * the links of one node. */
+static void probe_schedule_first(const struct ctl_linkmgr *lm, struct lm_link *lk, uint64_t now)
+{
+	unsigned off =
+	    ((unsigned)(lm->id.pub[0] ^ lk->pub[0]) << 8 | (lm->id.pub[1] ^ lk->pub[1])) % 1000;
+	lk->probe_iv_ms = LM_PROBE_FIRST_MS;
+	lk->probe_at_ms = now + LM_PROBE_FIRST_MS + off;
+}
+
+/* A pending probe is over without an answer: nothing answered its tries
+ * (timeout), or it gives way to the link's own business (the peer's
+ * initiation over the relay, a rekey, the link went down or became direct
+ * otherwise). The link is untouched. The next probe starts the doubled
+ * interval after this one's scheduled end, whatever ended it, so both ends
+ * keep to the same schedule (and a probe cut short by rekeys that come
+ * faster than it finishes does not run back to back); slots already past
+ * (a probe that had to wait) are skipped, not made up for. Like any abandoned
+ * initiation, its tries may sit unprocessed somewhere (withheld on the
+ * path): the peer is owed a newer initiation, which goes over the path
+ * that works and makes them all stale. */
+static void probe_end(struct ctl_linkmgr *lm, struct lm_link *lk, uint64_t now, bool timeout)
+{
+	abandon(&lk->pend);
+	lk->owe_init = true;
+	if (timeout) {
+		lm->hs.probes_unanswered++;
+		log_debug("link %s: no direct pair answered", lk->name);
+	}
+	if (!lk->probe_at_ms)
+		return; /* the schedule starts over (new candidates) */
+	do {
+		lk->probe_iv_ms = lk->probe_iv_ms ? lk->probe_iv_ms * 2 : LM_PROBE_FIRST_MS;
+		if (lk->probe_iv_ms > LM_PROBE_MAX_MS)
+			lk->probe_iv_ms = LM_PROBE_MAX_MS;
+		lk->probe_at_ms += (uint64_t)LM_PROBE_TRIES * LM_PROBE_RETX_MS + lk->probe_iv_ms;
+	} while (lk->probe_at_ms <= now);
+}
+
+static void probe_start(struct ctl_linkmgr *lm, struct lm_link *lk, uint64_t now)
+{
+	initiate(lm, lk, now, true, false, true);
+	if (!lk->pend.active) {
+		lk->pend.probe = false;
+		return;
+	}
+	lm->hs.probes++;
+	log_debug("link %s: relayed, probing its direct candidates", lk->name);
 }
 
 static void on_response(struct ctl_linkmgr *lm, const uint8_t *msg, size_t len,
@@ -474,7 +589,7 @@ static void on_response(struct ctl_linkmgr *lm, const uint8_t *msg, size_t len,
 	 * so its source is where the peer is now. */
 	if (lk->state != LM_UP)
 		note_choice(lk, from, "first response came from");
-	update_endpoint(lm, lk, from);
+	update_endpoint(lm, lk, from, "first response came from");
 	lk->owe_init = false;
 	bury(lm, &lk->next);
 	switch_in(lm, lk, &s, now);
@@ -507,7 +622,7 @@ static void on_cookie_reply(struct ctl_linkmgr *lm, const uint8_t *msg, size_t l
 	 * guard: whoever can see our initiations can mint valid replies. */
 	uint64_t soon = lk->pend.sent_ms + LM_COLLISION_RETX_MS;
 	if (now >= soon)
-		initiate(lm, lk, now, false, false);
+		initiate(lm, lk, now, false, false, false);
 	else if (lk->pend.next_ms > soon)
 		lk->pend.next_ms = soon;
 }
@@ -598,20 +713,28 @@ static void on_initiation(struct ctl_linkmgr *lm, const uint8_t *msg, size_t len
 		 * so insisting on it would only delay the link. */
 		bool prflx = lk->ncand && !net_endpoint_equal(from, &lk->endpoint) &&
 			     !is_candidate(lk, from);
-		if (!prflx && we_are_lower(lm, lk) &&
+		/* A probe never holds up what the peer sends over the relay
+		 * (its rekey, say): that path works, ours may not. Probes that
+		 * meet (both sides probing) follow the rule below. */
+		bool yield = lk->pend.probe && ep_relayed(lk, from);
+		if (!prflx && !yield && we_are_lower(lm, lk) &&
 		    now - lk->pend.first_ms < LM_COLLISION_WINDOW_MS) {
 			lm->hs.collisions++;
 			/* P is there now: ours (maybe sent while P was away)
 			 * goes again at once, or as soon as the guard allows. */
 			uint64_t soon = lk->pend.sent_ms + LM_COLLISION_RETX_MS;
 			if (now >= soon)
-				initiate(lm, lk, now, false, false);
+				initiate(lm, lk, now, false, false, false);
 			else if (lk->pend.next_ms > soon)
 				lk->pend.next_ms = soon;
 			goto out;
 		}
-		abandon(&lk->pend);
-		lk->owe_init = true;
+		if (lk->pend.probe) {
+			probe_end(lm, lk, now, false);
+		} else {
+			abandon(&lk->pend);
+			lk->owe_init = true;
+		}
 	}
 
 	uint32_t spi = new_spi(lm);
@@ -717,7 +840,8 @@ static void link_tick(struct ctl_linkmgr *lm, struct lm_link *lk, uint64_t now)
 			if (lk->state != LM_UP)
 				note_choice(lk, &lk->next_ep,
 					    "first confirmed initiation came from");
-			update_endpoint(lm, lk, &lk->next_ep);
+			update_endpoint(lm, lk, &lk->next_ep,
+					"first confirmed initiation came from");
 			switch_in(lm, lk, &s, now);
 			count_handshake(lm, lk, rekey, now);
 		} else if (now - lk->next.born_ms >= LM_UNCONFIRMED_MS) {
@@ -744,17 +868,38 @@ static void link_tick(struct ctl_linkmgr *lm, struct lm_link *lk, uint64_t now)
 		lk->ka_check_ms = now;
 	}
 
+	/* Relayed: probe the direct candidates now and then (backoff), never
+	 * more than one probe at a time — it is the pending initiation. */
+	bool probing = wants_probe(lk);
+	if (!probing) {
+		lk->probe_at_ms = lk->probe_iv_ms = 0;
+	} else if (!lk->probe_at_ms) {
+		probe_schedule_first(lm, lk, now);
+	}
+	bool rekey_due = lk->state == LM_UP &&
+			 (now >= lk->rekey_at_ms ||
+			  atomic_load_explicit(&lk->cur.sa_out->seq, memory_order_relaxed) >=
+			      cfg->rekey_packets);
+	/* A probe gives way to a rekey (which pays what the probe leaves
+	 * owed) and ends when there is nothing left to probe for. */
+	if (lk->pend.active && lk->pend.probe && (!probing || rekey_due))
+		probe_end(lm, lk, now, false);
+
 	if (lk->pend.active) {
-		if (now >= lk->pend.next_ms)
-			initiate(lm, lk, now, true, false);
+		if (now >= lk->pend.next_ms) {
+			if (lk->pend.probe && lk->pend.attempts >= LM_PROBE_TRIES)
+				probe_end(lm, lk, now, true);
+			else
+				initiate(lm, lk, now, true, false, false);
+		}
 	} else if (lk->next.sa_in) {
 		/* we answered; wait for the initiator's first packet */
-	} else if (lk->state != LM_UP || lk->owe_init) {
-		initiate(lm, lk, now, true, false);
-	} else if (now >= lk->rekey_at_ms ||
-		   atomic_load_explicit(&lk->cur.sa_out->seq, memory_order_relaxed) >=
-		       cfg->rekey_packets) {
-		initiate(lm, lk, now, true, true);
+	} else if (lk->state != LM_UP || (lk->owe_init && !rekey_due)) {
+		initiate(lm, lk, now, true, false, false);
+	} else if (rekey_due) {
+		initiate(lm, lk, now, true, true, false);
+	} else if (probing && now >= lk->probe_at_ms) {
+		probe_start(lm, lk, now);
 	}
 }
 
@@ -780,11 +925,17 @@ bool ctl_linkmgr_roam(struct ctl_linkmgr *lm, uint32_t link_id, const struct net
 	 * still held the table from before the last move). */
 	if (!lk || net_endpoint_equal(&lk->endpoint, from) || !from->port)
 		return false;
+	/* A direct link never goes back to a relay on data alone: relayed
+	 * packets after an upgrade are the peer's last ones from before it
+	 * switched too. Should the direct path die, the link times out and
+	 * the handshakes that follow choose again. */
+	if (!ep_relayed(lk, &lk->endpoint) && ep_relayed(lk, from))
+		return false;
 	if (lk->ncand)
 		note_choice(lk, from, "authenticated data came from");
 	else /* configured endpoint: say why it is no longer the one in the file */
 		snprintf(lk->why, sizeof(lk->why), "roamed: authenticated data came from there");
-	update_endpoint(lm, lk, from);
+	update_endpoint(lm, lk, from, "authenticated data came from");
 	lm->hs.roams++;
 	return true;
 }
@@ -937,9 +1088,13 @@ void ctl_linkmgr_set_candidates(struct ctl_linkmgr *lm, struct lm_link *lk,
 		for (unsigned i = 0; i < n; i++)
 			if (net_endpoint_equal(&cand[i].ep, &lk->endpoint))
 				lk->ep_cand = (int)i;
+		/* new information: a relayed link probes again soon */
+		lk->probe_at_ms = 0;
 	}
 	if (lk->state == LM_UP || !n)
 		return;
+	if (lk->pend.active && lk->pend.probe) /* down since the last tick: a normal one now */
+		probe_end(lm, lk, now_ms, false);
 	/* The peer is initiating towards us right now: go at once, but not
 	 * faster than the collision guard. */
 	if (lk->pend.active && now_ms - lk->pend.sent_ms < LM_COLLISION_RETX_MS) {
@@ -950,5 +1105,5 @@ void ctl_linkmgr_set_candidates(struct ctl_linkmgr *lm, struct lm_link *lk,
 	}
 	if (lk->pend.active)
 		lk->pend.attempts = 0; /* new information: restart the backoff */
-	initiate(lm, lk, now_ms, true, false);
+	initiate(lm, lk, now_ms, true, false, false);
 }

@@ -83,6 +83,34 @@
  *     to it are dropped as link_down, and initiations continue with backoff)
  *     → up again when a handshake completes. Start-up initiates to every
  *     keyed peer at once.
+ *   - Better pair: a link that is up through a TURN relay (its endpoint is
+ *     reached through our allocation, via != 0, or is one of the peer's
+ *     relay candidates) while the peer advertised direct candidates probes
+ *     those: LM_PROBE_FIRST_MS after it came up, then with the interval
+ *     doubling up to LM_PROBE_MAX_MS (reset when the candidates change),
+ *     on a schedule both ends share (no random jitter; an offset derived
+ *     from both keys spreads a node's links), so that their probes cross
+ *     and open two NATs at once.
+ *     A probe IS the link's pending initiation (pend.probe), so at most one
+ *     is in flight and none starts while another initiation is pending, a
+ *     responder session waits for confirmation or a newer initiation is
+ *     owed. It goes to the direct candidates only (never through the
+ *     relay), LM_PROBE_TRIES fresh initiations LM_PROBE_RETX_MS apart;
+ *     the relayed session carries the traffic meanwhile. If one is
+ *     answered, the normal initiator rules switch the link: the response's
+ *     source becomes the endpoint, the new session current, `why` says
+ *     "upgraded: ..." and `upgrades` counts it; the peer follows when our
+ *     first direct packet reaches it (roam, then confirmation). If none is
+ *     answered the probe ends quietly: no state change, no retransmit or
+ *     link_down counted, only `probes_unanswered`; like every abandoned
+ *     initiation it leaves a newer one owed, sent over the relay, which
+ *     makes its tries stale at the peer. A probe gives way to a due rekey
+ *     and to any initiation of the peer that arrives over the relay; two
+ *     probes that meet are simultaneous initiations (the lower key keeps
+ *     its own). A direct link never goes back to a relay on its own:
+ *     roaming never moves a direct endpoint to a relayed address (late
+ *     relayed packets of the peer after an upgrade); a direct path that
+ *     dies ends in link_timeout and the handshakes that follow.
  *   - Keepalives: every keepalive interval, a link that is up and sent
  *     nothing in that interval sends one ESP dummy packet (next header 59,
  *     empty payload) on its outbound SA. (Sending when nothing was *received*
@@ -119,8 +147,12 @@
 #define LM_COOKIE_TTL_MS       120000 /* a cookie from a responder is used this long */
 #define LM_UNCONFIRMED_MS      10000  /* responder: a next session nobody uses expires */
 #define LM_COLLISION_RETX_MS   200
-#define LM_COLLISION_WINDOW_MS 1000 /* the lower key insists on its initiation this long */
-#define LM_RELAY_DELAY_MS      800 /* relay candidates get initiations after this */
+#define LM_COLLISION_WINDOW_MS 1000  /* the lower key insists on its initiation this long */
+#define LM_RELAY_DELAY_MS      800   /* relay candidates get initiations after this */
+#define LM_PROBE_FIRST_MS      3000  /* a relayed link first probes direct pairs after this */
+#define LM_PROBE_MAX_MS	       60000 /* ... then with backoff up to this between probes */
+#define LM_PROBE_TRIES	       3     /* initiations per probe (fresh ones, like retransmits) */
+#define LM_PROBE_RETX_MS       1000  /* between them; unanswered this long after the last: over */
 #define LM_RL_SLOTS	       4096
 #define LM_RL_RATE	       20 /* initiations per second per source address */
 #define LM_RL_BURST	       20
@@ -144,7 +176,8 @@ enum lm_state { LM_CONNECTING = 0, LM_UP, LM_DOWN };
  * this, the first initiation out of each NAT opens the mapping the other
  * side's next one comes in through. The first handshake that completes
  * decides: the source of the authenticated response (or of the confirmed
- * initiation) becomes the endpoint. */
+ * initiation) becomes the endpoint. While the link is up through a relay,
+ * probes go to the direct ones (see "Better pair" above). */
 #define LM_MAX_CAND 16
 struct lm_cand {
 	struct net_endpoint ep;
@@ -167,6 +200,7 @@ struct lm_pending {
 	uint64_t sent_ms, next_ms;
 	unsigned attempts;
 	bool rekey; /* started by the rekey timer or volume (LM_FLAG_REKEY) */
+	bool probe; /* a relayed link's check of its direct candidates (only to those) */
 };
 
 struct lm_link {
@@ -198,6 +232,9 @@ struct lm_link {
 	unsigned ncand;
 	int ep_cand; /* index in cand[] the endpoint matched, -1: none (static or peer-reflexive) */
 	char why[96]; /* why the endpoint is what it is ("" = configured) */
+	/* relayed while up: when the next probe of the direct candidates is
+	 * due (0: not scheduled) and the current interval between probes */
+	uint64_t probe_at_ms, probe_iv_ms;
 };
 
 /* The "handshake" object of `ipopctl stats`. */
@@ -209,6 +246,9 @@ struct lm_counters {
 	/* beyond the fixed list */
 	uint64_t malformed, collisions, cookie_replies_received, keepalives_sent;
 	uint64_t roams; /* endpoints moved by authenticated data (ctl_linkmgr_roam) */
+	/* relayed links checking for a direct pair: probes started, probes
+	 * that nothing answered, links moved from a relayed to a direct path */
+	uint64_t probes, probes_unanswered, upgrades;
 };
 
 typedef int (*lm_send_fn)(void *ctx, const struct net_endpoint *to, const void *buf, size_t len);
@@ -264,8 +304,9 @@ void ctl_linkmgr_tick(struct ctl_linkmgr *lm, uint64_t now_ms);
 /* A worker saw authenticated, fresh packets of link link_id arrive from
  * `from` (struct dp_roam_event): the peer moved (NAT remap, new address).
  * Moves the keyed link's endpoint there and sets lm->dirty. Returns whether
- * the endpoint moved (false: unknown or unkeyed link, stale report). The
- * tick re-arms the link's report. */
+ * the endpoint moved (false: unknown or unkeyed link, stale report, or a
+ * relayed source while the link is direct). The tick re-arms the link's
+ * report. */
 bool ctl_linkmgr_roam(struct ctl_linkmgr *lm, uint32_t link_id, const struct net_endpoint *from);
 /* After a table built from the current state was published: hands the SAs
  * removed since to the publisher and clears dirty. */

@@ -267,7 +267,7 @@ static json_t *handshake_json(const struct lm_counters *h)
 {
 	return json_pack(
 	    "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-	    "s:I, s:I, s:I}",
+	    "s:I, s:I, s:I, s:I, s:I, s:I}",
 	    "initiations_sent", (json_int_t)h->initiations_sent, "initiations_received",
 	    (json_int_t)h->initiations_received, "responses_sent", (json_int_t)h->responses_sent,
 	    "responses_received", (json_int_t)h->responses_received, "completed",
@@ -279,7 +279,9 @@ static json_t *handshake_json(const struct lm_counters *h)
 	    "links_down", (json_int_t)h->links_down, "malformed", (json_int_t)h->malformed,
 	    "collisions", (json_int_t)h->collisions, "cookie_replies_received",
 	    (json_int_t)h->cookie_replies_received, "keepalives_sent",
-	    (json_int_t)h->keepalives_sent, "roams", (json_int_t)h->roams);
+	    (json_int_t)h->keepalives_sent, "roams", (json_int_t)h->roams, "probes",
+	    (json_int_t)h->probes, "probes_unanswered", (json_int_t)h->probes_unanswered,
+	    "upgrades", (json_int_t)h->upgrades);
 }
 
 static json_t *counters_json(const struct dp_counters *k)

@@ -587,7 +587,7 @@ static void test_worker_punt(void **state)
 	send_to(s4, AF_INET, "127.0.0.1", k.port, "\0\0\0\0hello", 9);
 
 	struct pollfd pfd = {.fd = notify, .events = POLLIN};
-	assert_int_equal(poll(&pfd, 1, 2000), 1);
+	assert_int_equal(poll(&pfd, 1, 10000), 1);
 	assert_int_equal(read(notify, &v, sizeof(v)), sizeof(v));
 	assert_int_equal(rte_ring_sc_dequeue(w.punt_ring, &slot), 0);
 	struct dp_punt *u = slot;

@@ -555,7 +555,7 @@ static void test_punts(void **state)
 
 static void wait_until(_Atomic bool *flag, bool want)
 {
-	uint64_t deadline = now_ms() + 5000;
+	uint64_t deadline = now_ms() + 20000;
 	while (__atomic_load_n(flag, __ATOMIC_ACQUIRE) != want && now_ms() < deadline)
 		usleep(200);
 	assert_true(__atomic_load_n(flag, __ATOMIC_ACQUIRE) == want);
@@ -563,7 +563,7 @@ static void wait_until(_Atomic bool *flag, bool want)
 
 static void wait_version(struct fake_io *io, uint64_t v)
 {
-	uint64_t deadline = now_ms() + 5000;
+	uint64_t deadline = now_ms() + 20000;
 	while (__atomic_load_n(&io->last_version, __ATOMIC_ACQUIRE) < v && now_ms() < deadline)
 		usleep(200);
 	assert_int_equal(__atomic_load_n(&io->last_version, __ATOMIC_ACQUIRE), v);

@@ -1574,13 +1574,13 @@ static void test_coturn(void **state)
 	assert_int_equal(sendto(c.fd, req, (size_t)n, 0, (struct sockaddr *)&c.srv, sizeof(c.srv)),
 			 n);
 	uint8_t pbuf[256];
-	ssize_t pn = recv_wait(pfd, pbuf, sizeof(pbuf), &from, 2000);
+	ssize_t pn = recv_wait(pfd, pbuf, sizeof(pbuf), &from, 10000);
 	assert_int_equal(pn, 8);
 	assert_memory_equal(pbuf, "via-send", 8);
 	assert_int_equal(from.sin_port, relay_sa.sin_port);
 	assert_int_equal(
 	    sendto(pfd, "via-data", 8, 0, (struct sockaddr *)&relay_sa, sizeof(relay_sa)), 8);
-	pn = recv_wait(c.fd, c.rx, sizeof(c.rx), &from, 2000);
+	pn = recv_wait(c.fd, c.rx, sizeof(c.rx), &from, 10000);
 	assert_true(pn > 0);
 	assert_int_equal(stun_parse(c.rx, (size_t)pn, &m), 0);
 	const uint8_t *d;
@@ -1596,14 +1596,14 @@ static void test_coturn(void **state)
 		n = turn_channel_data_encode(0x4000, "hello", 5, pad, req, sizeof(req));
 		assert_int_equal(
 		    sendto(c.fd, req, (size_t)n, 0, (struct sockaddr *)&c.srv, sizeof(c.srv)), n);
-		pn = recv_wait(pfd, pbuf, sizeof(pbuf), &from, 2000);
+		pn = recv_wait(pfd, pbuf, sizeof(pbuf), &from, 10000);
 		assert_int_equal(pn, 5);
 		assert_memory_equal(pbuf, "hello", 5);
 		assert_int_equal(from.sin_port, relay_sa.sin_port);
 	}
 	assert_int_equal(sendto(pfd, "world", 5, 0, (struct sockaddr *)&relay_sa, sizeof(relay_sa)),
 			 5);
-	pn = recv_wait(c.fd, c.rx, sizeof(c.rx), &from, 2000);
+	pn = recv_wait(c.fd, c.rx, sizeof(c.rx), &from, 10000);
 	assert_true(pn > 0);
 	assert_true(turn_is_channel_data(c.rx, (size_t)pn));
 	uint16_t ch;
@@ -1620,22 +1620,25 @@ static void test_coturn(void **state)
 	assert_true(m.attrs & STUN_HAS_LIFETIME);
 
 	/* Refresh with lifetime 0 releases: the relay stops, a second release
-	 * finds no allocation (437) */
+	 * finds no allocation (437). coturn drops the allocation on its next
+	 * timer tick (about a second later), not at once, and a release before
+	 * that succeeds again and puts the drop off: probe until the relay goes
+	 * quiet, then release again. A ChannelData not relayed within 250 ms
+	 * may also be a slow coturn (a loaded machine): when the release then
+	 * still succeeds, probe again. */
 	assert_int_equal(turn_do(&c, OP_REFRESH, 0, NULL, &m), 0);
 	assert_int_equal(m.lifetime, 0);
 	n = turn_channel_data_encode(0x4000, "gone", 4, false, req, sizeof(req));
-	/* coturn drops the allocation on its next timer tick (about a second
-	 * later), not at once: probe until the relay goes quiet */
-	bool stopped = false;
-	for (uint64_t end = now_ms() + 5000; !stopped && now_ms() < end;) {
+	rc = 0;
+	for (uint64_t end = now_ms() + 20000; rc == 0 && now_ms() < end;) {
 		assert_int_equal(
 		    sendto(c.fd, req, (size_t)n, 0, (struct sockaddr *)&c.srv, sizeof(c.srv)), n);
-		stopped = recv_wait(pfd, pbuf, sizeof(pbuf), &from, 250) < 0;
-		if (!stopped)
-			usleep(250000);
+		if (recv_wait(pfd, pbuf, sizeof(pbuf), &from, 250) >= 0) {
+			usleep(250000); /* still relaying */
+			continue;
+		}
+		rc = turn_do(&c, OP_REFRESH, 0, NULL, &m);
 	}
-	assert_true(stopped);
-	rc = turn_do(&c, OP_REFRESH, 0, NULL, &m);
 	assert_int_equal(rc, -EPROTO); /* with a valid MESSAGE-INTEGRITY */
 	assert_int_equal(m.error_code, STUN_ERR_ALLOCATION_MISMATCH);
 

@@ -21,6 +21,8 @@
 
 #include <cmocka.h>
 
+#include "tests/unit/fake_ifaddrs.h"
+
 #include "control/candidates.h"
 #include "control/netif.h"
 
@@ -279,31 +281,6 @@ static void test_tiny(void **state)
 }
 
 /* ---- host candidates -> interface MTUs ---- */
-
-struct fake_if {
-	struct ifaddrs ifa;
-	union {
-		struct sockaddr_in s4;
-		struct sockaddr_in6 s6;
-	} a;
-};
-
-static void fake(struct fake_if *f, struct fake_if *next, const char *name, unsigned flags,
-		 const char *addr)
-{
-	memset(f, 0, sizeof(*f));
-	f->ifa.ifa_name = (char *)name;
-	f->ifa.ifa_flags = flags;
-	f->ifa.ifa_next = next ? &next->ifa : NULL;
-	f->ifa.ifa_addr = (struct sockaddr *)&f->a;
-	if (strchr(addr, ':')) {
-		f->a.s6.sin6_family = AF_INET6;
-		assert_int_equal(inet_pton(AF_INET6, addr, &f->a.s6.sin6_addr), 1);
-	} else {
-		f->a.s4.sin_family = AF_INET;
-		assert_int_equal(inet_pton(AF_INET, addr, &f->a.s4.sin_addr), 1);
-	}
-}
 
 static const struct {
 	const char *name;

@@ -28,6 +28,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "tests/unit/fake_ifaddrs.h"
+
 #include "control/candidates.h"
 #include "control/stun.h"
 
@@ -1008,32 +1010,6 @@ static void test_cand_priority(void **state)
 	assert_true(cand_priority(CAND_SRFLX, 0, 1) > cand_priority(CAND_RELAY, 65535, 1));
 	assert_string_equal(cand_type_name(CAND_SRFLX), "srflx");
 	assert_string_equal(cand_type_name(CAND_RELAY), "relay");
-}
-
-/* A hand-made interface list (no namespace needed) for the address rules. */
-struct fake_if {
-	struct ifaddrs ifa;
-	union {
-		struct sockaddr_in s4;
-		struct sockaddr_in6 s6;
-	} a;
-};
-
-static void fake(struct fake_if *f, struct fake_if *next, const char *name, unsigned flags,
-		 const char *addr)
-{
-	memset(f, 0, sizeof(*f));
-	f->ifa.ifa_name = (char *)name;
-	f->ifa.ifa_flags = flags;
-	f->ifa.ifa_next = next ? &next->ifa : NULL;
-	f->ifa.ifa_addr = (struct sockaddr *)&f->a;
-	if (strchr(addr, ':')) {
-		f->a.s6.sin6_family = AF_INET6;
-		assert_int_equal(inet_pton(AF_INET6, addr, &f->a.s6.sin6_addr), 1);
-	} else {
-		f->a.s4.sin_family = AF_INET;
-		assert_int_equal(inet_pton(AF_INET, addr, &f->a.s4.sin_addr), 1);
-	}
 }
 
 static void test_cand_rules(void **state)

@@ -139,12 +139,7 @@ int main(int argc, char **argv)
 
 	/* Before any thread exists, so every worker inherits the mask and the
 	 * signals only ever arrive through the control core's signalfd. */
-	sigset_t mask;
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, &mask, NULL);
+	ctl_block_signals(NULL);
 	signal(SIGPIPE, SIG_IGN);
 
 	static struct ctl c;

@@ -193,16 +193,24 @@ static int epoll_add(int epfd, int fd, uint64_t tag)
 	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
 }
 
+void ctl_block_signals(sigset_t *mask)
+{
+	sigset_t m;
+	sigemptyset(&m);
+	sigaddset(&m, SIGINT);
+	sigaddset(&m, SIGTERM);
+	sigaddset(&m, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &m, NULL);
+	if (mask)
+		*mask = m;
+}
+
 static int loop_fds_open(struct ctl *c)
 {
 	sigset_t mask;
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGHUP);
 	/* The caller blocked these already (before any thread existed); doing it
 	 * again is harmless and keeps ctl usable from tests. */
-	pthread_sigmask(SIG_BLOCK, &mask, NULL);
+	ctl_block_signals(&mask);
 	c->epfd = epoll_create1(EPOLL_CLOEXEC);
 	c->sig_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 	c->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);

@@ -25,6 +25,7 @@
  * the more verbose of the two wins.
  */
 #pragma once
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <intel-ipsec-mb.h>
@@ -88,6 +89,10 @@ struct ctl {
 	uint64_t reloads, reload_errors;
 };
 
+/* Blocks the signals the control core takes through its signalfd (INT, TERM,
+ * HUP) in the calling thread, and returns them in mask (may be NULL). Call
+ * before any thread exists, so every worker inherits the mask. */
+void ctl_block_signals(sigset_t *mask);
 /* Sets everything up. 0 or -errno; on error everything made so far is undone
  * and the error has been logged (or, for a bad config, written to errbuf). */
 int ctl_init(struct ctl *c, const struct ctl_options *opt, char *errbuf, size_t errlen);

@@ -11,6 +11,7 @@
 #include "control/ctl.h"
 #include "control/disc.h"
 #include "control/identity.h"
+#include "control/json_counters.h"
 #include "control/xmpp.h"
 
 static json_t *ep_json(const struct net_endpoint *ep)
@@ -107,6 +108,38 @@ static const char *peer_state(struct ctl *c, const uint8_t key[32], const char *
 	return "none";
 }
 
+static const struct json_counter disc_fields[] = {
+    JSON_COUNTER(struct disc_counters, con_req_sent),
+    JSON_COUNTER(struct disc_counters, con_req_received),
+    JSON_COUNTER(struct disc_counters, con_resp_sent),
+    JSON_COUNTER(struct disc_counters, con_resp_received),
+    JSON_COUNTER(struct disc_counters, pings_received),
+    JSON_COUNTER(struct disc_counters, send_failures),
+    JSON_COUNTER(struct disc_counters, members_refused),
+    JSON_COUNTER(struct disc_counters, peers_added),
+    JSON_COUNTER(struct disc_counters, peers_removed),
+    JSON_COUNTER(struct disc_counters, stun_requests),
+    JSON_COUNTER(struct disc_counters, stun_retransmits),
+    JSON_COUNTER(struct disc_counters, stun_responses),
+    JSON_COUNTER(struct disc_counters, stun_timeouts),
+    JSON_COUNTER(struct disc_counters, stun_errors),
+    JSON_COUNTER(struct disc_counters, stun_unmatched),
+};
+
+static const struct json_counter xmpp_fields[] = {
+    JSON_COUNTER(struct ctl_xmpp_counters, connects),
+    JSON_COUNTER(struct ctl_xmpp_counters, connect_failures),
+    JSON_COUNTER(struct ctl_xmpp_counters, disconnects),
+    JSON_COUNTER(struct ctl_xmpp_counters, stanzas_in),
+    JSON_COUNTER(struct ctl_xmpp_counters, stanzas_out),
+    JSON_COUNTER(struct ctl_xmpp_counters, presences_accepted),
+    JSON_COUNTER(struct ctl_xmpp_counters, messages_accepted),
+    JSON_COUNTER(struct ctl_xmpp_counters, rejected_payloads),
+    JSON_COUNTER(struct ctl_xmpp_counters, member_conflicts),
+    JSON_COUNTER(struct ctl_xmpp_counters, pings_sent),
+    JSON_COUNTER(struct ctl_xmpp_counters, ping_timeouts),
+};
+
 json_t *ctl_disc_json(struct ctl *c)
 {
 	const struct ctl_disc *d = &c->disc;
@@ -123,18 +156,7 @@ json_t *ctl_disc_json(struct ctl *c)
 					: json_null()));
 	}
 	const struct disc_counters *k = &d->cnt;
-	json_t *disc = json_pack(
-	    "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
-	    "con_req_sent", (json_int_t)k->con_req_sent, "con_req_received",
-	    (json_int_t)k->con_req_received, "con_resp_sent", (json_int_t)k->con_resp_sent,
-	    "con_resp_received", (json_int_t)k->con_resp_received, "pings_received",
-	    (json_int_t)k->pings_received, "send_failures", (json_int_t)k->send_failures,
-	    "members_refused", (json_int_t)k->members_refused, "peers_added",
-	    (json_int_t)k->peers_added, "peers_removed", (json_int_t)k->peers_removed,
-	    "stun_requests", (json_int_t)k->stun_requests, "stun_retransmits",
-	    (json_int_t)k->stun_retransmits, "stun_responses", (json_int_t)k->stun_responses,
-	    "stun_timeouts", (json_int_t)k->stun_timeouts, "stun_errors",
-	    (json_int_t)k->stun_errors, "stun_unmatched", (json_int_t)k->stun_unmatched);
+	json_t *disc = json_counters(k, disc_fields, JSON_COUNTERS_N(disc_fields));
 	json_t *turn = ctl_turn_json(c);
 	if (!d->x)
 		return json_pack("{s:b, s:o, s:o, s:o}", "enabled", 0, "stun",
@@ -143,15 +165,7 @@ json_t *ctl_disc_json(struct ctl *c)
 
 	struct ctl_xmpp_counters xc;
 	ctl_xmpp_get_counters(d->x, &xc);
-	json_t *xcj = json_pack(
-	    "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "connects",
-	    (json_int_t)xc.connects, "connect_failures", (json_int_t)xc.connect_failures,
-	    "disconnects", (json_int_t)xc.disconnects, "stanzas_in", (json_int_t)xc.stanzas_in,
-	    "stanzas_out", (json_int_t)xc.stanzas_out, "presences_accepted",
-	    (json_int_t)xc.presences_accepted, "messages_accepted",
-	    (json_int_t)xc.messages_accepted, "rejected_payloads", (json_int_t)xc.rejected_payloads,
-	    "member_conflicts", (json_int_t)xc.member_conflicts, "pings_sent",
-	    (json_int_t)xc.pings_sent, "ping_timeouts", (json_int_t)xc.ping_timeouts);
+	json_t *xcj = json_counters(&xc, xmpp_fields, JSON_COUNTERS_N(xmpp_fields));
 
 	json_t *members = json_array();
 	const struct sig_members *mt = ctl_xmpp_members(d->x);

@@ -244,24 +244,21 @@ static void switch_in(struct ctl_linkmgr *lm, struct lm_link *lk, struct lm_sess
 	lm->dirty = true;
 }
 
-static bool is_candidate(const struct lm_link *lk, const struct net_endpoint *ep)
+/* The index of ep among the peer's advertised candidates, or -1. */
+static int cand_index(const struct lm_link *lk, const struct net_endpoint *ep)
 {
 	for (unsigned i = 0; i < lk->ncand; i++)
 		if (net_endpoint_equal(&lk->cand[i].ep, ep))
-			return true;
-	return false;
+			return (int)i;
+	return -1;
 }
 
 /* Through a TURN server: our own allocation (via), or the peer's relayed
  * address (one of its relay candidates, sent to like any address). */
 static bool ep_relayed(const struct lm_link *lk, const struct net_endpoint *ep)
 {
-	if (ep->via)
-		return true;
-	for (unsigned i = 0; i < lk->ncand; i++)
-		if (lk->cand[i].type == CAND_RELAY && net_endpoint_equal(&lk->cand[i].ep, ep))
-			return true;
-	return false;
+	int i = ep->via ? -1 : cand_index(lk, ep);
+	return ep->via || (i >= 0 && lk->cand[i].type == CAND_RELAY);
 }
 
 static bool cand_direct(const struct lm_cand *c)
@@ -286,10 +283,7 @@ static void note_choice(struct lm_link *lk, const struct net_endpoint *from, con
 {
 	if (!lk->ncand)
 		return; /* statically configured: nothing was chosen */
-	lk->ep_cand = -1;
-	for (unsigned i = 0; i < lk->ncand; i++)
-		if (net_endpoint_equal(&lk->cand[i].ep, from))
-			lk->ep_cand = (int)i;
+	lk->ep_cand = cand_index(lk, from);
 	if (lk->ep_cand >= 0)
 		snprintf(lk->why, sizeof(lk->why), "%s %s candidate", how,
 			 cand_type_name((enum cand_type)lk->cand[lk->ep_cand].type));
@@ -712,7 +706,7 @@ static void on_initiation(struct ctl_linkmgr *lm, const uint8_t *msg, size_t len
 		 * for the peer): ours cannot be what gets through on this path,
 		 * so insisting on it would only delay the link. */
 		bool prflx = lk->ncand && !net_endpoint_equal(from, &lk->endpoint) &&
-			     !is_candidate(lk, from);
+			     cand_index(lk, from) < 0;
 		/* A probe never holds up what the peer sends over the relay
 		 * (its rekey, say): that path works, ours may not. Probes that
 		 * meet (both sides probing) follow the rule below. */
@@ -917,10 +911,8 @@ void ctl_linkmgr_tick(struct ctl_linkmgr *lm, uint64_t now_ms)
 
 bool ctl_linkmgr_roam(struct ctl_linkmgr *lm, uint32_t link_id, const struct net_endpoint *from)
 {
-	struct lm_link *lk = NULL;
-	for (unsigned i = 0; lm->peers && i < lm->peers->n && !lk; i++)
-		if (lm->peers->v[i].lk && lm->peers->v[i].link->id == link_id)
-			lk = lm->peers->v[i].lk;
+	const struct ctl_peer *p = lm->peers ? ctl_peers_find_link(lm->peers, link_id) : NULL;
+	struct lm_link *lk = p ? p->lk : NULL;
 	/* A link retired since the report, or a stale report (the worker
 	 * still held the table from before the last move). */
 	if (!lk || net_endpoint_equal(&lk->endpoint, from) || !from->port)

@@ -19,6 +19,7 @@
 
 #include "control/ctl.h"
 #include "control/identity.h"
+#include "control/json_counters.h"
 #include "control/linkmgr.h"
 #include "util/log.h"
 
@@ -263,46 +264,69 @@ static json_t *sas_json(struct ctl *c, bool export, const char **error)
 	return o;
 }
 
+static const struct json_counter handshake_fields[] = {
+    JSON_COUNTER(struct lm_counters, initiations_sent),
+    JSON_COUNTER(struct lm_counters, initiations_received),
+    JSON_COUNTER(struct lm_counters, responses_sent),
+    JSON_COUNTER(struct lm_counters, responses_received),
+    JSON_COUNTER(struct lm_counters, completed),
+    JSON_COUNTER(struct lm_counters, rekeys),
+    JSON_COUNTER(struct lm_counters, retransmits),
+    JSON_COUNTER(struct lm_counters, mac1_fail),
+    JSON_COUNTER(struct lm_counters, stale_timestamp),
+    JSON_COUNTER(struct lm_counters, unknown_key),
+    JSON_COUNTER(struct lm_counters, decrypt_fail),
+    JSON_COUNTER(struct lm_counters, cookie_replies_sent),
+    JSON_COUNTER(struct lm_counters, ratelimited),
+    JSON_COUNTER(struct lm_counters, links_down),
+    JSON_COUNTER(struct lm_counters, malformed),
+    JSON_COUNTER(struct lm_counters, collisions),
+    JSON_COUNTER(struct lm_counters, cookie_replies_received),
+    JSON_COUNTER(struct lm_counters, keepalives_sent),
+    JSON_COUNTER(struct lm_counters, roams),
+    JSON_COUNTER(struct lm_counters, probes),
+    JSON_COUNTER(struct lm_counters, probes_unanswered),
+    JSON_COUNTER(struct lm_counters, upgrades),
+};
+
 static json_t *handshake_json(const struct lm_counters *h)
 {
-	return json_pack(
-	    "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-	    "s:I, s:I, s:I, s:I, s:I, s:I}",
-	    "initiations_sent", (json_int_t)h->initiations_sent, "initiations_received",
-	    (json_int_t)h->initiations_received, "responses_sent", (json_int_t)h->responses_sent,
-	    "responses_received", (json_int_t)h->responses_received, "completed",
-	    (json_int_t)h->completed, "rekeys", (json_int_t)h->rekeys, "retransmits",
-	    (json_int_t)h->retransmits, "mac1_fail", (json_int_t)h->mac1_fail, "stale_timestamp",
-	    (json_int_t)h->stale_timestamp, "unknown_key", (json_int_t)h->unknown_key,
-	    "decrypt_fail", (json_int_t)h->decrypt_fail, "cookie_replies_sent",
-	    (json_int_t)h->cookie_replies_sent, "ratelimited", (json_int_t)h->ratelimited,
-	    "links_down", (json_int_t)h->links_down, "malformed", (json_int_t)h->malformed,
-	    "collisions", (json_int_t)h->collisions, "cookie_replies_received",
-	    (json_int_t)h->cookie_replies_received, "keepalives_sent",
-	    (json_int_t)h->keepalives_sent, "roams", (json_int_t)h->roams, "probes",
-	    (json_int_t)h->probes, "probes_unanswered", (json_int_t)h->probes_unanswered,
-	    "upgrades", (json_int_t)h->upgrades);
+	return json_counters(h, handshake_fields, JSON_COUNTERS_N(handshake_fields));
 }
+
+static const struct json_counter worker_fields[] = {
+    JSON_COUNTER(struct dp_counters, host_rx_packets),
+    JSON_COUNTER(struct dp_counters, host_rx_bytes),
+    JSON_COUNTER(struct dp_counters, host_tx_packets),
+    JSON_COUNTER(struct dp_counters, host_tx_bytes),
+    JSON_COUNTER(struct dp_counters, net_rx_packets),
+    JSON_COUNTER(struct dp_counters, net_rx_bytes),
+    JSON_COUNTER(struct dp_counters, net_tx_packets),
+    JSON_COUNTER(struct dp_counters, net_tx_bytes),
+    JSON_COUNTER(struct dp_counters, punted),
+    JSON_COUNTER(struct dp_counters, arp_replies),
+    JSON_COUNTER(struct dp_counters, nd_replies),
+    JSON_COUNTER(struct dp_counters, flooded),
+    JSON_COUNTER(struct dp_counters, learn_events),
+    JSON_COUNTER(struct dp_counters, tables),
+    JSON_COUNTER(struct dp_counters, loops),
+    JSON_COUNTER(struct dp_counters, idle_sleeps),
+    JSON_COUNTER(struct dp_counters, keepalives),
+    JSON_COUNTER(struct dp_counters, injected),
+    JSON_COUNTER(struct dp_counters, roam_events),
+};
 
 static json_t *counters_json(const struct dp_counters *k)
 {
+	json_t *o = json_counters(k, worker_fields, JSON_COUNTERS_N(worker_fields));
 	json_t *drops = json_object();
-	for (unsigned d = DP_DROP_NONE + 1; d < DP_DROP__MAX; d++)
+	for (unsigned d = DP_DROP_NONE + 1; drops && d < DP_DROP__MAX; d++)
 		json_object_set_new(drops, dp_drop_names[d], json_integer((json_int_t)k->drops[d]));
-	return json_pack(
-	    "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-	    "s:I, s:I, s:I, s:o}",
-	    "host_rx_packets", (json_int_t)k->host_rx_packets, "host_rx_bytes",
-	    (json_int_t)k->host_rx_bytes, "host_tx_packets", (json_int_t)k->host_tx_packets,
-	    "host_tx_bytes", (json_int_t)k->host_tx_bytes, "net_rx_packets",
-	    (json_int_t)k->net_rx_packets, "net_rx_bytes", (json_int_t)k->net_rx_bytes,
-	    "net_tx_packets", (json_int_t)k->net_tx_packets, "net_tx_bytes",
-	    (json_int_t)k->net_tx_bytes, "punted", (json_int_t)k->punted, "arp_replies",
-	    (json_int_t)k->arp_replies, "nd_replies", (json_int_t)k->nd_replies, "flooded",
-	    (json_int_t)k->flooded, "learn_events", (json_int_t)k->learn_events, "tables",
-	    (json_int_t)k->tables, "loops", (json_int_t)k->loops, "idle_sleeps",
-	    (json_int_t)k->idle_sleeps, "keepalives", (json_int_t)k->keepalives, "injected",
-	    (json_int_t)k->injected, "roam_events", (json_int_t)k->roam_events, "drops", drops);
+	if (!o || !drops || json_object_set_new(o, "drops", drops) < 0) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
 }
 
 static json_t *stats_json(struct ctl *c)

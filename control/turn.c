@@ -7,6 +7,7 @@
 
 #include "control/ctl.h"
 #include "control/disc.h"
+#include "control/json_counters.h"
 #include "control/linkmgr.h"
 #include "control/underlay.h"
 #include "dataplane/classify.h"
@@ -660,6 +661,25 @@ static const char *state_name(enum turn_state s)
 	return "?";
 }
 
+static const struct json_counter turn_fields[] = {
+    JSON_COUNTER(struct turn_counters, requests),
+    JSON_COUNTER(struct turn_counters, retransmits),
+    JSON_COUNTER(struct turn_counters, timeouts),
+    JSON_COUNTER(struct turn_counters, auth_retries),
+    JSON_COUNTER(struct turn_counters, errors),
+    JSON_COUNTER(struct turn_counters, allocations),
+    JSON_COUNTER(struct turn_counters, refreshes),
+    JSON_COUNTER(struct turn_counters, permissions),
+    JSON_COUNTER(struct turn_counters, channel_binds),
+    JSON_COUNTER(struct turn_counters, data_indications),
+    JSON_COUNTER(struct turn_counters, channel_data_in),
+    JSON_COUNTER(struct turn_counters, unknown_channel),
+    JSON_COUNTER(struct turn_counters, sent_channel_data),
+    JSON_COUNTER(struct turn_counters, sent_indications),
+    JSON_COUNTER(struct turn_counters, esp_before_channel),
+    JSON_COUNTER(struct turn_counters, dropped),
+};
+
 json_t *ctl_turn_json(const struct ctl *c)
 {
 	char a[NET_ENDPOINT_STRLEN];
@@ -702,16 +722,6 @@ json_t *ctl_turn_json(const struct ctl *c)
 		json_array_append_new(arr, o);
 	}
 	const struct turn_counters *k = &c->turn.cnt;
-	json_t *cnt = json_pack(
-	    "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
-	    "requests", (json_int_t)k->requests, "retransmits", (json_int_t)k->retransmits,
-	    "timeouts", (json_int_t)k->timeouts, "auth_retries", (json_int_t)k->auth_retries,
-	    "errors", (json_int_t)k->errors, "allocations", (json_int_t)k->allocations, "refreshes",
-	    (json_int_t)k->refreshes, "permissions", (json_int_t)k->permissions, "channel_binds",
-	    (json_int_t)k->channel_binds, "data_indications", (json_int_t)k->data_indications,
-	    "channel_data_in", (json_int_t)k->channel_data_in, "unknown_channel",
-	    (json_int_t)k->unknown_channel, "sent_channel_data", (json_int_t)k->sent_channel_data,
-	    "sent_indications", (json_int_t)k->sent_indications, "esp_before_channel",
-	    (json_int_t)k->esp_before_channel, "dropped", (json_int_t)k->dropped);
+	json_t *cnt = json_counters(k, turn_fields, JSON_COUNTERS_N(turn_fields));
 	return json_pack("{s:o, s:o}", "servers", arr, "counters", cnt ? cnt : json_null());
 }

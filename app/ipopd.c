@@ -13,9 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "control/config.h"
-#include "control/ctl.h"
-#include "control/identity.h"
+#include "control/config/config.h"
+#include "control/core/ctl.h"
+#include "control/link/identity.h"
 #include "util/log.h"
 
 static void usage(FILE *f)

@@ -22,8 +22,8 @@
 #include <time.h>
 #include <x86intrin.h>
 
-#include "control/hsmsg.h"
-#include "control/noise.h"
+#include "control/link/hsmsg.h"
+#include "control/link/noise.h"
 
 #define REPS 7
 

@@ -18,7 +18,7 @@
 #include <x86intrin.h>
 #include <openssl/evp.h>
 
-#include "control/noise.h"
+#include "control/link/noise.h"
 
 #define REPS	   7
 #define HS_PER_REP 400u

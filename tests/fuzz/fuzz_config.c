@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "control/config.h"
-#include "control/jsonpos.h"
+#include "control/config/config.h"
+#include "control/config/jsonpos.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -26,8 +26,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "control/hsmsg.h"
-#include "control/noise.h"
+#include "control/link/hsmsg.h"
+#include "control/link/noise.h"
 
 static IMB_MGR *mgr;
 static const uint8_t init_s[32] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};

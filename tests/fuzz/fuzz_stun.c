@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "control/stun.h"
+#include "control/nat/stun.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n);
 

@@ -20,10 +20,10 @@
 
 #include <openssl/evp.h>
 
-#include "control/config.h"
-#include "control/identity.h"
-#include "control/jsonpos.h"
-#include "control/noise.h"
+#include "control/config/config.h"
+#include "control/link/identity.h"
+#include "control/config/jsonpos.h"
+#include "control/link/noise.h"
 #include "dataplane/worker.h"
 
 #define K72  "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f20212223"

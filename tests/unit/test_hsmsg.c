@@ -15,8 +15,8 @@
 #include <time.h>
 #include <cmocka.h>
 
-#include "control/hsmsg.h"
-#include "control/noise.h"
+#include "control/link/hsmsg.h"
+#include "control/link/noise.h"
 
 _Static_assert(HS_INIT_LEN == 164, "wire size");
 _Static_assert(HS_RESP_LEN == 104, "wire size");

@@ -17,8 +17,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "control/identity.h"
-#include "control/noise.h"
+#include "control/link/identity.h"
+#include "control/link/noise.h"
 
 /* RFC 7748 section 6.1 */
 static const uint8_t alice_priv[32] = {

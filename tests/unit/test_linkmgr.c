@@ -17,11 +17,11 @@
 #include <cmocka.h>
 #include <rte_ring.h>
 
-#include "control/candidates.h"
-#include "control/linkmgr.h"
-#include "control/noise.h"
-#include "control/peers.h"
-#include "control/publish.h"
+#include "control/nat/candidates.h"
+#include "control/link/linkmgr.h"
+#include "control/link/noise.h"
+#include "control/core/peers.h"
+#include "control/core/publish.h"
 #include "dataplane/classify.h"
 #include "dataplane/esp.h"
 #include "dataplane/pipeline.h"

@@ -18,8 +18,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "control/ctl.h"
-#include "control/mgmt.h"
+#include "control/core/ctl.h"
+#include "control/mgmt/mgmt.h"
 
 static struct ctl c; /* zeroed: an instance with no workers and no peers */
 

@@ -23,8 +23,8 @@
 
 #include "tests/unit/fake_ifaddrs.h"
 
-#include "control/candidates.h"
-#include "control/netif.h"
+#include "control/nat/candidates.h"
+#include "control/core/netif.h"
 
 static void ep(struct net_endpoint *e, const char *ip, uint16_t port)
 {

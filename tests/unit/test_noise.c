@@ -18,7 +18,7 @@
 
 #include <openssl/evp.h>
 
-#include "control/noise.h"
+#include "control/link/noise.h"
 #include "dataplane/sa.h"
 
 _Static_assert(NOISE_ESP_KEYMAT_LEN == DP_SA_KEYMAT_LEN, "keymat feeds dp_sa_create");

@@ -13,12 +13,12 @@
 #include <stdatomic.h>
 #include <cmocka.h>
 
-#include "control/config.h"
-#include "control/fdb.h"
-#include "control/netif.h"
-#include "control/peers.h"
-#include "control/publish.h"
-#include "control/seqstore.h"
+#include "control/config/config.h"
+#include "control/core/fdb.h"
+#include "control/core/netif.h"
+#include "control/core/peers.h"
+#include "control/core/publish.h"
+#include "control/link/seqstore.h"
 #include "dataplane/sa.h"
 
 #define KEY_A "1111111111111111111111111111111111111111111111111111111111111111aaaaaaaa"

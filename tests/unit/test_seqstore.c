@@ -12,7 +12,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "control/seqstore.h"
+#include "control/link/seqstore.h"
 
 static char dir[] = "/tmp/ipopd-test-seq-XXXXXX";
 

@@ -16,7 +16,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "control/signal.h"
+#include "control/signalling/sigmsg.h"
 #include "util/log.h"
 
 static const uint8_t mac_a[6] = {0x02, 0x00, 0x00, 0x00, 0x00, 0x0a};

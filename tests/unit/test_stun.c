@@ -30,8 +30,8 @@
 
 #include "tests/unit/fake_ifaddrs.h"
 
-#include "control/candidates.h"
-#include "control/stun.h"
+#include "control/nat/candidates.h"
+#include "control/nat/stun.h"
 
 /* ---- RFC 5769 vectors (checked with Python's hmac/zlib before use) ---- */
 

@@ -29,10 +29,10 @@
 #include <jansson.h>
 #include <cmocka.h>
 
-#include "control/ctl.h"
-#include "control/disc.h"
-#include "control/stun.h"
-#include "control/turn.h"
+#include "control/core/ctl.h"
+#include "control/signalling/disc.h"
+#include "control/nat/stun.h"
+#include "control/nat/turn.h"
 #include "dataplane/table.h"
 
 #define USER  "ipop-gw"

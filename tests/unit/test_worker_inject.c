@@ -43,9 +43,9 @@
 #include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
 
-#include "control/ctl.h"
-#include "control/mgmt.h"
-#include "control/underlay.h"
+#include "control/core/ctl.h"
+#include "control/mgmt/mgmt.h"
+#include "control/core/underlay.h"
 #include "dataplane/kernel.h"
 #include "dataplane/worker.h"
 

@@ -38,7 +38,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "control/xmpp.h"
+#include "control/signalling/xmpp.h"
 #include "util/log.h"
 
 #define ROOM	 "overlay@conference.localhost"

@@ -1,0 +1,813 @@
+/* Discovery (see disc.h): XMPP members → keyed peers, candidate exchange,
+ * STUN from the data port.
+ *
+ * A member's peer is made (or refreshed) when its presence arrives and the
+ * peer set is rebuilt at once, so its lm_link exists before its con_req or
+ * con_resp can arrive. Candidates received are kept on the disc_peer as well
+ * and handed to the link manager whenever its link exists, so a rebuild that
+ * has to wait for the next tick loses nothing.
+ */
+#include "control/signalling/disc.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+
+#include "control/nat/candidates.h"
+#include "control/core/ctl.h"
+#include "control/signalling/sigmsg.h"
+#include "control/nat/turn.h"
+#include "control/core/underlay.h"
+#include "control/signalling/xmpp.h"
+#include "util/log.h"
+
+struct disc_cands {
+	struct lm_cand v[LM_MAX_CAND];
+	unsigned n;
+};
+
+/* Candidates received but not yet given to a link (no lm_link yet). */
+struct disc_peer_ext {
+	struct disc_peer p;
+	struct disc_cands cand;
+	bool cand_pending;
+	bool was_up; /* the link was up at the last tick */
+};
+
+static struct disc_peer_ext *ext(struct disc_peer *dp)
+{
+	return (struct disc_peer_ext *)dp;
+}
+
+/* ---- candidate kinds ------------------------------------------------------ */
+
+static enum sig_cand_kind kind_of(uint8_t type)
+{
+	switch (type) {
+	case CAND_STATIC:
+		return SIG_CAND_STATIC;
+	case CAND_SRFLX:
+		return SIG_CAND_SRFLX;
+	case CAND_RELAY:
+		return SIG_CAND_RELAY;
+	default:
+		return SIG_CAND_HOST;
+	}
+}
+
+static uint8_t type_of(enum sig_cand_kind k)
+{
+	switch (k) {
+	case SIG_CAND_STATIC:
+		return CAND_STATIC;
+	case SIG_CAND_SRFLX:
+		return CAND_SRFLX;
+	case SIG_CAND_RELAY:
+		return CAND_RELAY;
+	default:
+		return CAND_HOST;
+	}
+}
+
+/* Ours: host addresses (minus network_ignore_list and our TAP), configured
+ * ones, and what STUN servers saw. */
+static unsigned our_candidates(struct ctl *c, struct sig_candidate *out, unsigned max)
+{
+	const struct ipop_config *cfg = &c->cfg;
+	struct candidate host[CAND_MAX], all[CAND_MAX];
+	struct net_endpoint srflx[8], relay[TURN_MAX_ALLOC];
+	unsigned nsrflx = 0, nrelay = ctl_turn_relayed(c, relay, TURN_MAX_ALLOC);
+	int nh = cand_gather_host(cfg->port, (const char(*)[IFNAMSIZ])cfg->network_ignore_list,
+				  cfg->n_ignore, c->kernel.tap_name, host, CAND_MAX);
+	if (nh < 0) {
+		log_ratelimited(LOG_WARN, "discovery: cannot list interfaces: %s", strerror(-nh));
+		nh = 0;
+	}
+	for (unsigned i = 0; i < c->disc.nstun && nsrflx < 8; i++)
+		if (c->disc.stun[i].have_mapped)
+			srflx[nsrflx++] = c->disc.stun[i].mapped;
+	struct cand_sources src = {
+	    .host = host,
+	    .nhost = (unsigned)nh,
+	    .statics = cfg->static_candidates,
+	    .nstatic = cfg->nstatic_candidates,
+	    .srflx = srflx,
+	    .nsrflx = nsrflx,
+	    .relay = relay,
+	    .nrelay = nrelay,
+	};
+	unsigned n = cand_merge(&src, all, max < CAND_MAX ? max : CAND_MAX);
+	for (unsigned i = 0; i < n; i++) {
+		out[i].kind = kind_of(all[i].type);
+		out[i].addr = all[i].ep;
+		out[i].prio = all[i].priority;
+	}
+	return n;
+}
+
+/* ---- discovered peers ------------------------------------------------------ */
+
+static struct ctl_peer *peer_of(struct ctl *c, const struct disc_peer *dp)
+{
+	for (unsigned i = 0; i < c->peers.n; i++)
+		if (c->peers.v[i].conf == &dp->conf)
+			return &c->peers.v[i];
+	return NULL;
+}
+
+static struct lm_link *link_of(struct ctl *c, const struct disc_peer *dp)
+{
+	struct ctl_peer *p = peer_of(c, dp);
+	return p ? p->lk : NULL;
+}
+
+static struct disc_peer *find_jid(struct ctl_disc *d, const char *jid)
+{
+	for (unsigned i = 0; i < d->ndyn; i++)
+		if (d->dyn[i]->jid && strcmp(d->dyn[i]->jid, jid) == 0)
+			return d->dyn[i];
+	return NULL;
+}
+
+static void dead_push(struct ctl_disc *d, struct disc_peer *dp)
+{
+	if (d->ndead == d->cap_dead) {
+		unsigned cap = d->cap_dead ? d->cap_dead * 2 : 8;
+		struct disc_peer **v = realloc(d->dead, cap * sizeof(*v));
+		if (!v) {
+			/* The running set may still point to its conf. */
+			log_err("discovery: out of memory, leaking a removed peer");
+			return;
+		}
+		d->dead = v;
+		d->cap_dead = cap;
+	}
+	d->dead[d->ndead++] = dp;
+}
+
+static void peer_remove(struct ctl_disc *d, unsigned i, const char *why)
+{
+	struct disc_peer *dp = d->dyn[i];
+	log_info("discovery: peer %s removed (%s)", dp->conf.name, why);
+	d->dyn[i] = d->dyn[d->ndyn - 1];
+	d->confs[i] = d->confs[d->ndyn - 1];
+	d->ndyn--;
+	d->rebuild = true;
+	d->cnt.peers_removed++;
+	dead_push(d, dp);
+}
+
+static struct disc_peer *peer_add(struct ctl_disc *d, const char *jid, const struct sig_presence *p)
+{
+	if (d->ndyn == d->cap) {
+		unsigned cap = d->cap ? d->cap * 2 : 8;
+		struct disc_peer **v = realloc(d->dyn, cap * sizeof(*v));
+		if (!v)
+			return NULL;
+		d->dyn = v;
+		const struct ipop_peer_conf **cv = realloc(d->confs, cap * sizeof(*cv));
+		if (!cv)
+			return NULL;
+		d->confs = cv;
+		d->cap = cap;
+	}
+	struct disc_peer_ext *e = calloc(1, sizeof(*e));
+	if (!e)
+		return NULL;
+	struct disc_peer *dp = &e->p;
+	dp->jid = strdup(jid);
+	if (!dp->jid) {
+		free(e);
+		return NULL;
+	}
+	char a[INET_ADDRSTRLEN];
+	struct in_addr in = {.s_addr = p->ip4};
+	inet_ntop(AF_INET, &in, a, sizeof(a));
+	snprintf(dp->conf.name, sizeof(dp->conf.name), "xmpp-%s", a);
+	dp->conf.keyed = true;
+	memcpy(dp->conf.public_key, p->public_key, sizeof(dp->conf.public_key));
+	dp->conf.ip4 = p->ip4;
+	memcpy(dp->conf.ip6, p->ip6, sizeof(dp->conf.ip6));
+	dp->present = true;
+	d->dyn[d->ndyn] = dp;
+	d->confs[d->ndyn] = &dp->conf;
+	d->ndyn++;
+	d->rebuild = true;
+	d->cnt.peers_added++;
+	return dp;
+}
+
+static void peer_free(struct disc_peer *dp)
+{
+	free(dp->jid);
+	free(dp->conf.routes);
+	explicit_bzero(ext(dp), sizeof(*ext(dp)));
+	free(ext(dp));
+}
+
+/* The member's routed subnets on its peer (L3 mode; switch mode bridges
+ * whole segments and ignores them). The running set points to dp->conf but
+ * only a table build reads the routes, on this core: replacing them and
+ * rebuilding is enough, and the diff keeps the link (the conf it compares
+ * is this very one). True when they changed. */
+static bool take_routes(struct disc_peer *dp, const struct sig_presence *p, bool l3)
+{
+	unsigned n = l3 ? p->nroutes : 0;
+	struct net_prefix *v = NULL;
+	if (n == dp->conf.nroutes &&
+	    (n == 0 || !memcmp(dp->conf.routes, p->routes, n * sizeof(*v))))
+		return false;
+	if (n) {
+		v = malloc(n * sizeof(*v));
+		if (!v) {
+			log_err("discovery: peer %s: out of memory for its routes", dp->conf.name);
+			return false;
+		}
+		memcpy(v, p->routes, n * sizeof(*v));
+	}
+	free(dp->conf.routes);
+	dp->conf.routes = v;
+	dp->conf.nroutes = n;
+	return true;
+}
+
+/* L3 mode: the kernel routes every discovered peer's subnets into the TAP
+ * (the table sends them on to the peer). Configured peers' routes are the
+ * admin's business. */
+static void sync_kernel_routes(struct ctl *c)
+{
+	struct ctl_disc *d = &c->disc;
+	unsigned total = 0, k = 0;
+	if (c->cfg.mode != IPOP_MODE_L3)
+		return;
+	for (unsigned i = 0; i < d->ndyn; i++)
+		total += d->dyn[i]->conf.nroutes;
+	struct net_prefix *v = total ? calloc(total, sizeof(*v)) : NULL;
+	if (total && !v) {
+		log_err("discovery: out of memory: kernel routes not updated");
+		return;
+	}
+	for (unsigned i = 0; i < d->ndyn; i++)
+		for (unsigned r = 0; r < d->dyn[i]->conf.nroutes; r++)
+			v[k++] = d->dyn[i]->conf.routes[r];
+	ctl_netif_sync_routes(&c->netif, v, total);
+	free(v);
+}
+
+static void apply_candidates(struct ctl *c, struct disc_peer *dp, uint64_t now)
+{
+	struct disc_peer_ext *e = ext(dp);
+	struct lm_link *lk;
+	if (!e->cand_pending || !(lk = link_of(c, dp)))
+		return;
+	ctl_linkmgr_set_candidates(&c->lm, lk, e->cand.v, e->cand.n, now);
+	e->cand_pending = false;
+}
+
+int ctl_disc_rebuild(struct ctl *c)
+{
+	struct ctl_disc *d = &c->disc;
+	struct ctl_peers np;
+	int rc = ctl_peers_diff_ext(&c->peers, &c->cfg, d->confs, d->ndyn, c->mgr, &c->next_link_id,
+				    &np);
+	if (rc)
+		goto fail;
+	rc = ctl_linkmgr_attach(&c->lm, &np, ctl_now_ms());
+	if (rc) {
+		ctl_peers_abort(&np, &c->peers);
+		goto fail;
+	}
+	struct dp_table *t = ctl_build_table(c, &np);
+	if (!t) {
+		rc = errno ? -errno : -ENOMEM;
+		ctl_peers_abort(&np, &c->peers);
+		goto fail;
+	}
+	rc = ctl_publish_table(&c->pub, t);
+	if (rc) {
+		ctl_peers_abort(&np, &c->peers);
+		goto fail;
+	}
+	ctl_linkmgr_published(&c->lm, &c->pub);
+	ctl_peers_retire(&c->peers, &c->pub, &c->fdb);
+	c->peers = np;
+	ctl_disc_swapped(c);
+	d->rebuild = false;
+	sync_kernel_routes(c);
+	uint64_t now = ctl_now_ms();
+	for (unsigned i = 0; i < d->ndyn; i++)
+		apply_candidates(c, d->dyn[i], now);
+	return 0;
+fail:
+	log_warn("discovery: peer set not rebuilt: %s (retrying)", strerror(-rc));
+	d->rebuild = true;
+	return rc;
+}
+
+void ctl_disc_swapped(struct ctl *c)
+{
+	struct ctl_disc *d = &c->disc;
+	for (unsigned i = 0; i < d->ndead; i++)
+		peer_free(d->dead[i]);
+	d->ndead = 0;
+}
+
+/* ---- signalling ----------------------------------------------------------- */
+
+static void send_con(struct ctl *c, struct disc_peer *dp, enum sig_msg_type type, bool accept,
+		     const char *reason, uint64_t now)
+{
+	struct ctl_disc *d = &c->disc;
+	const struct sig_member *mem = sig_members_find(ctl_xmpp_members(d->x), dp->jid);
+	if (!mem)
+		return;
+	struct sig_message m;
+	memset(&m, 0, sizeof(m));
+	m.type = type;
+	memcpy(m.from_id, c->cfg.node_id, SIG_NODE_ID_LEN);
+	memcpy(m.to_id, mem->p.node_id, SIG_NODE_ID_LEN);
+	/* No topology manager yet: every member is linked (full mesh). */
+	m.link_kind = SIG_LINK_ON_DEMAND;
+	m.seq = ++d->seq;
+	m.accept = accept;
+	if (reason)
+		snprintf(m.reason, sizeof(m.reason), "%s", reason);
+	if (accept)
+		m.ncand = our_candidates(c, m.cand, SIG_MAX_CANDIDATES);
+	int rc = ctl_xmpp_send(d->x, dp->jid, &m);
+	if (rc) {
+		d->cnt.send_failures++;
+		log_debug("discovery: %s to %s not sent: %s", sig_msg_type_name(type), dp->jid,
+			  strerror(-rc));
+		return;
+	}
+	if (type == SIG_MSG_CON_REQ) {
+		d->cnt.con_req_sent++;
+		dp->con_req_ms = now;
+	} else if (type == SIG_MSG_CON_RESP) {
+		d->cnt.con_resp_sent++;
+	}
+	log_debug("discovery: %s to %s with %u candidates", sig_msg_type_name(type), dp->jid,
+		  m.ncand);
+}
+
+static bool key_listed(const struct ipop_config *cfg, const uint8_t key[32])
+{
+	if (!cfg->n_allowed_keys)
+		return true;
+	for (unsigned i = 0; i < cfg->n_allowed_keys; i++)
+		if (memcmp(cfg->allowed_keys[i], key, 32) == 0)
+			return true;
+	return false;
+}
+
+/* A member route over a configured peer's subnet or address. */
+static bool routes_clash(const struct ipop_peer_conf *pc, const struct sig_presence *p)
+{
+	for (unsigned r = 0; r < p->nroutes; r++) {
+		if ((pc->ip4 && sig_prefix_has_ip4(&p->routes[r], pc->ip4)) ||
+		    (pc->ip4 && sig_prefix_has_ip6(&p->routes[r], pc->ip6)))
+			return true;
+		for (unsigned k = 0; k < pc->nroutes; k++)
+			if (sig_prefix_overlap(&p->routes[r], &pc->routes[k]))
+				return true;
+	}
+	return false;
+}
+
+/* A configured peer with the same key or address, or a subnet the member
+ * advertises too, wins over the member. */
+static const struct ipop_peer_conf *configured_clash(const struct ipop_config *cfg,
+						     const struct sig_presence *p)
+{
+	for (unsigned i = 0; i < cfg->npeers; i++) {
+		const struct ipop_peer_conf *pc = &cfg->peers[i];
+		if ((pc->keyed && memcmp(pc->public_key, p->public_key, 32) == 0) ||
+		    (pc->ip4 && pc->ip4 == p->ip4) ||
+		    (cfg->mode == IPOP_MODE_L3 && routes_clash(pc, p)))
+			return pc;
+	}
+	return NULL;
+}
+
+static void on_member_available(void *arg, const char *jid, const struct sig_presence *p)
+{
+	struct ctl *c = arg;
+	struct ctl_disc *d = &c->disc;
+	uint64_t now = ctl_now_ms();
+	bool l3 = c->cfg.mode == IPOP_MODE_L3;
+	const struct ipop_peer_conf *clash = configured_clash(&c->cfg, p);
+	if (clash) {
+		d->cnt.members_refused++;
+		log_info("discovery: member %s: key, address or routes of configured peer %s, "
+			 "using the configured one",
+			 jid, clash->name);
+		return;
+	}
+	if (!key_listed(&c->cfg, p->public_key)) {
+		d->cnt.members_refused++;
+		log_warn("discovery: member %s: key not in allowed_keys, no link", jid);
+		return;
+	}
+	/* The same node (key and addresses) keeps its peer and link; anything
+	 * holding this JID, key or address otherwise is replaced. */
+	struct disc_peer *dp = NULL;
+	for (unsigned i = d->ndyn; i-- > 0;) {
+		struct disc_peer *o = d->dyn[i];
+		bool same_key = memcmp(o->conf.public_key, p->public_key, 32) == 0;
+		bool same = same_key && o->conf.ip4 == p->ip4;
+		if (same) {
+			dp = o;
+			continue;
+		}
+		if (same_key || o->conf.ip4 == p->ip4 || (o->jid && strcmp(o->jid, jid) == 0))
+			peer_remove(d, i, "replaced by a member's new presence");
+	}
+	if (dp) {
+		if (strcmp(dp->jid, jid) != 0) {
+			char *j = strdup(jid);
+			if (j) {
+				free(dp->jid);
+				dp->jid = j;
+			}
+		}
+		dp->present = true;
+		if (take_routes(dp, p, l3)) {
+			d->rebuild = true;
+			log_info("discovery: peer %s now routes %u subnet%s", dp->conf.name,
+				 dp->conf.nroutes, dp->conf.nroutes == 1 ? "" : "s");
+		}
+	} else {
+		dp = peer_add(d, jid, p);
+		if (!dp) {
+			log_err("discovery: member %s: out of memory", jid);
+			return;
+		}
+		take_routes(dp, p, l3);
+		log_info("discovery: member %s is peer %s (%u routed subnet%s)", jid, dp->conf.name,
+			 dp->conf.nroutes, dp->conf.nroutes == 1 ? "" : "s");
+	}
+	if (d->rebuild)
+		ctl_disc_rebuild(c);
+	struct lm_link *lk = link_of(c, dp);
+	if (!lk || lk->state != LM_UP)
+		send_con(c, dp, SIG_MSG_CON_REQ, true, NULL, now);
+}
+
+static void on_member_unavailable(void *arg, const char *jid)
+{
+	struct ctl *c = arg;
+	struct disc_peer *dp = find_jid(&c->disc, jid);
+	if (!dp)
+		return;
+	/* Its link stays while it is up: the data plane does not need XMPP. */
+	dp->present = false;
+	log_info("discovery: member %s (peer %s) left the group", jid, dp->conf.name);
+}
+
+static void on_member_revoked(void *arg, const char *jid)
+{
+	struct ctl *c = arg;
+	struct ctl_disc *d = &c->disc;
+	for (unsigned i = 0; i < d->ndyn; i++) {
+		if (!d->dyn[i]->jid || strcmp(d->dyn[i]->jid, jid) != 0)
+			continue;
+		/* An admin took it out of the group: its key is trusted no
+		 * longer, so its link and sessions go with the peer. */
+		log_warn("discovery: member %s (peer %s) removed from the group: link torn down",
+			 jid, d->dyn[i]->conf.name);
+		peer_remove(d, i, "removed from the group");
+		return;
+	}
+}
+
+static void take_candidates(struct ctl *c, struct disc_peer *dp, const struct sig_message *m,
+			    uint64_t now)
+{
+	struct disc_peer_ext *e = ext(dp);
+	struct sig_candidate own[SIG_MAX_CANDIDATES];
+	unsigned nown = our_candidates(c, own, SIG_MAX_CANDIDATES);
+	e->cand.n = 0;
+	for (unsigned i = 0; i < m->ncand && e->cand.n < LM_MAX_CAND; i++) {
+		/* The same private address on both sites (192.168.1.2 behind
+		 * two home routers) would only reach ourselves. */
+		bool mine = false;
+		for (unsigned k = 0; k < nown && !mine; k++)
+			mine = net_endpoint_equal(&own[k].addr, &m->cand[i].addr);
+		if (mine)
+			continue;
+		e->cand.v[e->cand.n].ep = m->cand[i].addr;
+		e->cand.v[e->cand.n].ep.via = 0;
+		e->cand.v[e->cand.n].type = type_of(m->cand[i].kind);
+		e->cand.n++;
+		/* The peer may come to our relay from any of them (from its
+		 * NAT's address: srflx); the server lets only those in. */
+		ctl_turn_permit(c, &m->cand[i].addr);
+	}
+	e->cand_pending = true;
+	dp->con_in_ms = now;
+	apply_candidates(c, dp, now);
+}
+
+static void on_message(void *arg, const char *jid, const struct sig_message *m)
+{
+	struct ctl *c = arg;
+	struct ctl_disc *d = &c->disc;
+	uint64_t now = ctl_now_ms();
+	struct disc_peer *dp = find_jid(d, jid);
+	if (m->type == SIG_MSG_PING || m->type == SIG_MSG_PONG) {
+		if (m->type == SIG_MSG_PING) {
+			struct sig_message r = *m;
+			d->cnt.pings_received++;
+			r.type = SIG_MSG_PONG;
+			memcpy(r.from_id, m->to_id, SIG_NODE_ID_LEN);
+			memcpy(r.to_id, m->from_id, SIG_NODE_ID_LEN);
+			if (ctl_xmpp_send(d->x, jid, &r))
+				d->cnt.send_failures++;
+		}
+		return;
+	}
+	if (!dp) {
+		/* refused (allowed_keys, configured peer) or not yet a member */
+		log_debug("discovery: %s from %s ignored: no peer for it",
+			  sig_msg_type_name(m->type), jid);
+		return;
+	}
+	if (m->type == SIG_MSG_CON_REQ) {
+		d->cnt.con_req_received++;
+		take_candidates(c, dp, m, now);
+		send_con(c, dp, SIG_MSG_CON_RESP, true, NULL, now);
+	} else if (m->type == SIG_MSG_CON_RESP) {
+		d->cnt.con_resp_received++;
+		if (!m->accept) {
+			log_info("discovery: %s declined a link: %s", jid,
+				 m->reason[0] ? m->reason : "(no reason)");
+			return;
+		}
+		take_candidates(c, dp, m, now);
+	}
+}
+
+static void on_state(void *arg, enum ctl_xmpp_state s)
+{
+	struct ctl *c = arg;
+	log_info("xmpp: %s%s%s", ctl_xmpp_state_name(s), s == CTL_XMPP_ONLINE ? " as " : "",
+		 s == CTL_XMPP_ONLINE ? ctl_xmpp_bound_jid(c->disc.x) : "");
+}
+
+/* ---- XMPP socket ------------------------------------------------------------ */
+
+static void xmpp_watch(struct ctl *c)
+{
+	struct ctl_disc *d = &c->disc;
+	uint64_t gen;
+	int fd = ctl_xmpp_fd(d->x, &gen);
+	if (d->xmpp_gen_valid && gen == d->xmpp_gen)
+		return;
+	d->xmpp_gen = gen;
+	d->xmpp_gen_valid = true;
+	if (fd < 0)
+		return;
+	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = CTL_TAG_XMPP};
+	if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, fd, &ev) < 0 &&
+	    (errno != EEXIST || epoll_ctl(c->epfd, EPOLL_CTL_MOD, fd, &ev) < 0))
+		log_warn("xmpp: cannot watch socket %d: %s (polled every tick)", fd,
+			 strerror(errno));
+}
+
+void ctl_disc_xmpp_event(struct ctl *c)
+{
+	if (!c->disc.x)
+		return;
+	ctl_xmpp_poll(c->disc.x, ctl_now_ms());
+	xmpp_watch(c);
+}
+
+/* ---- STUN --------------------------------------------------------------------- */
+
+static void stun_send(struct ctl *c, struct disc_stun *s, uint64_t now)
+{
+	s->reqlen = stun_binding_request(&s->txn, true, s->req, sizeof(s->req));
+	if (s->reqlen < 0) {
+		s->next_ms = now + DISC_STUN_RETRY_MS;
+		return;
+	}
+	int rc = ctl_send_underlay(c, &s->server, s->req, (size_t)s->reqlen);
+	if (rc)
+		log_ratelimited(LOG_DEBUG, "stun: send failed: %s", strerror(-rc));
+	stun_txn_start(&s->txn, now, 0);
+	s->active = true;
+	c->disc.cnt.stun_requests++;
+}
+
+static void stun_tick(struct ctl *c, uint64_t now)
+{
+	for (unsigned i = 0; i < c->disc.nstun; i++) {
+		struct disc_stun *s = &c->disc.stun[i];
+		if (!s->active) {
+			if (now >= s->next_ms)
+				stun_send(c, s, now);
+			continue;
+		}
+		int r = stun_txn_poll(&s->txn, now);
+		if (r == 1) {
+			ctl_send_underlay(c, &s->server, s->req, (size_t)s->reqlen);
+			c->disc.cnt.stun_retransmits++;
+		} else if (r == -ETIMEDOUT) {
+			char ep[NET_ENDPOINT_STRLEN];
+			s->active = false;
+			s->next_ms = now + DISC_STUN_RETRY_MS;
+			c->disc.cnt.stun_timeouts++;
+			log_warn("stun: no answer from %s",
+				 net_endpoint_format(&s->server, ep, sizeof(ep)));
+		}
+	}
+}
+
+void ctl_disc_candidates_changed(struct ctl *c, uint64_t now)
+{
+	for (unsigned i = 0; c->disc.x && i < c->disc.ndyn; i++) {
+		struct disc_peer *dp = c->disc.dyn[i];
+		struct lm_link *lk = link_of(c, dp);
+		if (dp->present && (!lk || lk->state != LM_UP))
+			send_con(c, dp, SIG_MSG_CON_REQ, true, NULL, now);
+	}
+}
+
+void ctl_disc_stun_input(struct ctl *c, const uint8_t *data, size_t len,
+			 const struct net_endpoint *from, uint64_t now)
+{
+	struct stun_msg m;
+	if (stun_parse(data, len, &m)) {
+		c->disc.cnt.stun_errors++;
+		return;
+	}
+	/* TURN answers and Data indications (the TURN server may also be
+	 * one of the STUN servers: transaction ids tell them apart). */
+	if (ctl_turn_stun_input(c, &m, from, now))
+		return;
+	/* Binding responses are matched by the 96-bit random transaction id. */
+	for (unsigned i = 0; i < c->disc.nstun; i++) {
+		struct disc_stun *s = &c->disc.stun[i];
+		struct net_endpoint mapped;
+		char a[NET_ENDPOINT_STRLEN], b[NET_ENDPOINT_STRLEN];
+		if (!s->active || !stun_txn_match(&s->txn, &m))
+			continue;
+		s->active = false;
+		int r = stun_binding_response(&s->txn, &m, &mapped);
+		if (r) {
+			c->disc.cnt.stun_errors++;
+			s->next_ms = now + DISC_STUN_RETRY_MS;
+			log_warn("stun: %s answered with %s %u",
+				 net_endpoint_format(&s->server, a, sizeof(a)),
+				 r == -EPROTO ? "error" : "no address", m.error_code);
+			return;
+		}
+		c->disc.cnt.stun_responses++;
+		s->next_ms = now + DISC_STUN_REFRESH_MS;
+		s->last_ok_ms = now;
+		if (s->have_mapped && net_endpoint_equal(&s->mapped, &mapped))
+			return;
+		log_info("stun: %s sees us as %s", net_endpoint_format(&s->server, a, sizeof(a)),
+			 net_endpoint_format(&mapped, b, sizeof(b)));
+		s->mapped = mapped;
+		s->have_mapped = true;
+		ctl_disc_candidates_changed(c, now);
+		return;
+	}
+	c->disc.cnt.stun_unmatched++;
+}
+
+/* ---- tick, setup ------------------------------------------------------------- */
+
+void ctl_disc_tick(struct ctl *c, uint64_t now)
+{
+	struct ctl_disc *d = &c->disc;
+	if (d->x) {
+		ctl_xmpp_poll(d->x, now);
+		xmpp_watch(c);
+	}
+	stun_tick(c, now);
+	bool restun = false;
+	for (unsigned i = d->ndyn; i-- > 0;) {
+		struct disc_peer *dp = d->dyn[i];
+		struct lm_link *lk = link_of(c, dp);
+		bool up = lk && lk->state == LM_UP;
+		if (ext(dp)->was_up && !up && dp->present) {
+			/* A link that went down often means a NAT mapping
+			 * changed (ours or the peer's): learn ours again now
+			 * rather than at the next refresh, and give the peer
+			 * our candidates, so both ends open the new path at
+			 * once (a changed mapping re-sends them again). */
+			log_info("discovery: link to %s went down: re-learning our address, "
+				 "new con_req",
+				 dp->conf.name);
+			restun = true;
+			send_con(c, dp, SIG_MSG_CON_REQ, true, NULL, now);
+		}
+		ext(dp)->was_up = up;
+		if (!dp->present && !up)
+			peer_remove(d, i, "left the group and its link is not up");
+		else if (dp->present && !up && now - dp->con_req_ms >= DISC_CON_RETRY_MS)
+			send_con(c, dp, SIG_MSG_CON_REQ, true, NULL, now);
+	}
+	for (unsigned i = 0; restun && i < d->nstun; i++)
+		if (!d->stun[i].active)
+			d->stun[i].next_ms = now;
+	if (d->rebuild)
+		ctl_disc_rebuild(c);
+}
+
+int ctl_disc_create(struct ctl *c, char *errbuf, size_t errlen)
+{
+	struct ctl_disc *d = &c->disc;
+	const struct ipop_config *cfg = &c->cfg;
+	memset(d, 0, sizeof(*d));
+	if (cfg->nstun) {
+		d->stun = calloc(cfg->nstun, sizeof(*d->stun));
+		if (!d->stun) {
+			snprintf(errbuf, errlen, "discovery: out of memory");
+			return -ENOMEM;
+		}
+		d->nstun = cfg->nstun;
+		for (unsigned i = 0; i < cfg->nstun; i++)
+			d->stun[i].server = cfg->stun[i];
+	}
+	if (!cfg->xmpp_host[0])
+		return 0;
+	struct ctl_xmpp_config xc = {
+	    .jid = cfg->xmpp_username,
+	    .password = cfg->xmpp_password,
+	    .host = cfg->xmpp_host,
+	    .port = cfg->xmpp_port,
+	    .ca_file = cfg->xmpp_ca_file[0] ? cfg->xmpp_ca_file : NULL,
+	    .allow_plaintext = cfg->xmpp_allow_plaintext,
+	    .group = cfg->group == IPOP_GROUP_ROSTER ? CTL_XMPP_GROUP_ROSTER : CTL_XMPP_GROUP_MUC,
+	    .room = cfg->group == IPOP_GROUP_MUC ? cfg->muc_room : NULL,
+	    .backoff_max_ms = 30000,
+	};
+	static const struct ctl_xmpp_callbacks cb = {
+	    .member_available = on_member_available,
+	    .member_unavailable = on_member_unavailable,
+	    .member_revoked = on_member_revoked,
+	    .message = on_message,
+	    .state_changed = on_state,
+	};
+	d->x = ctl_xmpp_create(&xc, &cb, c);
+	if (!d->x) {
+		int err = errno ? -errno : -ENOMEM;
+		snprintf(errbuf, errlen, "xmpp: %s", strerror(-err));
+		free(d->stun);
+		d->stun = NULL;
+		return err;
+	}
+	return 0;
+}
+
+int ctl_disc_start(struct ctl *c)
+{
+	struct ctl_disc *d = &c->disc;
+	uint64_t now = ctl_now_ms();
+	for (unsigned i = 0; i < d->nstun; i++)
+		stun_send(c, &d->stun[i], now);
+	if (!d->x)
+		return 0;
+	if (!c->lm.have_id) {
+		log_err("xmpp: no node identity, discovery disabled");
+		return -ENOKEY;
+	}
+	struct sig_presence p;
+	sig_presence_init(&p, c->cfg.ip4, c->netif.mac, c->lm.id.pub, c->cfg.port);
+	_Static_assert(IPOP_ADVERTISE_ROUTES_MAX == SIG_MAX_ROUTES, "advertise_routes fit");
+	p.nroutes = c->cfg.n_advertise_routes;
+	memcpy(p.routes, c->cfg.advertise_routes, p.nroutes * sizeof(p.routes[0]));
+	int rc = ctl_xmpp_set_presence(d->x, &p);
+	if (!rc)
+		rc = ctl_xmpp_start(d->x, now);
+	if (rc) {
+		log_err("xmpp: cannot start: %s", strerror(-rc));
+		return rc;
+	}
+	log_info("xmpp: connecting to %s:%u as %s (%s)", c->cfg.xmpp_host, c->cfg.xmpp_port,
+		 c->cfg.xmpp_username,
+		 c->cfg.group == IPOP_GROUP_MUC ? c->cfg.muc_room : "roster group");
+	ctl_xmpp_poll(d->x, now);
+	xmpp_watch(c);
+	return 0;
+}
+
+void ctl_disc_destroy(struct ctl *c)
+{
+	struct ctl_disc *d = &c->disc;
+	ctl_xmpp_destroy(d->x);
+	for (unsigned i = 0; i < d->ndyn; i++)
+		peer_free(d->dyn[i]);
+	ctl_disc_swapped(c);
+	free(d->dyn);
+	free(d->confs);
+	free(d->dead);
+	free(d->stun);
+	memset(d, 0, sizeof(*d));
+}

@@ -1,0 +1,119 @@
+/* Discovery: peers found through the XMPP group instead of the config, their
+ * endpoint candidates exchanged over XMPP, and our server-reflexive address
+ * learned with STUN from the data port.
+ *
+ * Owns the XMPP session (xmpp.h), the STUN client transactions, and the
+ * discovered peers: one keyed peer per group member (its public key and
+ * virtual addresses from the member's validated presence), added to the
+ * running peer set next to the configured peers. The link manager does the
+ * rest: with the candidates a con_req/con_resp brought it sends initiations
+ * to all of them in parallel from both ends (simultaneous open punches the
+ * NAT) and keeps the first path a handshake completes on.
+ *
+ * Trust: a member's key is accepted because it arrived over our
+ * authenticated, TLS-verified XMPP session from a member of the group (and,
+ * when allowed_keys is set, only if listed). A member that leaves keeps its
+ * link while the link carries traffic (the data plane never depends on
+ * XMPP); the peer goes when the link is no longer up.
+ *
+ * Everything runs on the control core; see ctl.h for where it is called.
+ */
+#pragma once
+#include <stdbool.h>
+#include <stdint.h>
+#include <jansson.h>
+
+#include "control/config/config.h"
+#include "control/nat/stun.h"
+#include "util/addr.h"
+
+struct ctl;
+struct ctl_xmpp;
+struct lm_link;
+
+#define CTL_TAG_XMPP	     4	   /* epoll tag of the XMPP socket (ctl.c's loop) */
+#define DISC_CON_RETRY_MS    30000 /* a member whose link is not up gets a new con_req */
+#define DISC_STUN_REFRESH_MS 60000
+#define DISC_STUN_RETRY_MS   10000 /* after a transaction timed out */
+
+/* A discovered peer. conf is what the peer set is built from: it must stay
+ * where it is (the set points to it) until a set without it is out. */
+struct disc_peer {
+	struct ipop_peer_conf conf; /* name "xmpp-<ip4>", keyed, public key, ip4, ULA */
+	char *jid;		    /* the member's JID (MUC occupant or full JID) */
+	bool present;		    /* a current member of the group */
+	uint64_t con_req_ms;	    /* last con_req sent (0: never) */
+	uint64_t con_in_ms;	    /* last con_req/con_resp received */
+};
+
+struct disc_stun {
+	struct net_endpoint server;
+	struct stun_txn txn;
+	bool active; /* a transaction is outstanding */
+	uint8_t req[64];
+	int reqlen;
+	uint64_t next_ms; /* next binding request */
+	bool have_mapped;
+	struct net_endpoint mapped; /* our server-reflexive candidate */
+	uint64_t last_ok_ms;
+};
+
+struct disc_counters {
+	uint64_t con_req_sent, con_req_received, con_resp_sent, con_resp_received;
+	uint64_t pings_received, send_failures;
+	uint64_t members_refused; /* key not allowed, or a configured peer's key/address */
+	uint64_t peers_added, peers_removed;
+	uint64_t stun_requests, stun_retransmits, stun_responses, stun_timeouts, stun_errors;
+	uint64_t stun_unmatched; /* STUN datagrams that answer nothing we asked */
+};
+
+struct ctl_disc {
+	struct ctl_xmpp *x; /* NULL: no xmpp_host, discovery off */
+	uint64_t xmpp_gen;
+	bool xmpp_gen_valid;
+	struct disc_peer **dyn;
+	const struct ipop_peer_conf **confs; /* &dyn[i]->conf, for ctl_peers_diff_ext */
+	unsigned ndyn, cap;
+	struct disc_peer **dead; /* removed; freed once a set without them is out */
+	unsigned ndead, cap_dead;
+	bool rebuild; /* the peer set must be rebuilt from the tick */
+	struct disc_stun *stun;
+	unsigned nstun;
+	uint64_t seq;
+	struct disc_counters cnt;
+};
+
+/* Our candidates changed (a new srflx or relayed address): members still
+ * waiting for a link hear it now. */
+void ctl_disc_candidates_changed(struct ctl *c, uint64_t now);
+
+/* Early in ctl_init (few fds open: libstrophe watches its socket with
+ * select()): creates the XMPP session object when xmpp_host is set. 0 or
+ * -errno (errbuf says why). */
+int ctl_disc_create(struct ctl *c, char *errbuf, size_t errlen);
+/* Once everything else runs: our presence, XMPP connect, first STUN requests. */
+int ctl_disc_start(struct ctl *c);
+/* Leaves the group and frees everything (the peer set is freed separately). */
+void ctl_disc_destroy(struct ctl *c);
+
+/* From the 100 ms tick: XMPP timers and socket registration, STUN
+ * retransmissions and refreshes, con_req retries, departed peers whose link
+ * is no longer up. */
+void ctl_disc_tick(struct ctl *c, uint64_t now_ms);
+/* The XMPP socket is readable. */
+void ctl_disc_xmpp_event(struct ctl *c);
+/* A STUN datagram punted from the data port. */
+void ctl_disc_stun_input(struct ctl *c, const uint8_t *data, size_t len,
+			 const struct net_endpoint *from, uint64_t now_ms);
+
+/* Management views (disc_json.c): the "xmpp" answer, and a keyed link's
+ * candidates and chosen pair for "links". New references, NULL on ENOMEM. */
+json_t *ctl_disc_json(struct ctl *c);
+json_t *ctl_disc_link_json(struct ctl *c, const struct lm_link *lk);
+
+/* Builds and publishes a peer set from the config's peers plus the
+ * discovered ones. 0 or -errno (the running set stays). */
+int ctl_disc_rebuild(struct ctl *c);
+/* After a set built with the current discovered peers was published and the
+ * old one retired: frees the confs of removed peers. */
+void ctl_disc_swapped(struct ctl *c);

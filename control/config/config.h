@@ -115,6 +115,7 @@ struct ipop_config {
 	/* Discovery (XMPP signalling, NAT traversal); active when xmpp_host is set */
 	char xmpp_ca_file[PATH_MAX]; /* "xmpp_ca_file": PEM CA for the server's certificate */
 	bool xmpp_allow_plaintext;   /* "xmpp_allow_plaintext": STARTTLS optional (default false) */
+	unsigned xmpp_keepalive_ms;  /* "xmpp_keepalive" seconds: XEP-0199 ping when idle; 0 = 30 */
 	enum ipop_group group;       /* "group": "muc" (default) or "roster" */
 	char muc_room[512];          /* "muc_room"; default derived (docs/configuration.md) */
 	struct net_endpoint *static_candidates; /* "static_candidates": ["ip:port", ...] */

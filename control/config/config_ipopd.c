@@ -303,6 +303,7 @@ static const struct key_spec ipopd_keys[] = {
     FN("key_export", key_export, key_export),
     FN("xmpp_ca_file", xmpp_ca_file, key_path),
     B("xmpp_allow_plaintext", xmpp_allow_plaintext),
+    FN("xmpp_keepalive", xmpp_keepalive_ms, key_seconds),
     FN("group", group, cfg_key_group),
     FN("muc_room", muc_room, cfg_key_muc_room),
     FN("static_candidates", static_candidates, cfg_key_static_candidates),

@@ -747,6 +747,8 @@ int ctl_disc_create(struct ctl *c, char *errbuf, size_t errlen)
 	    .group = cfg->group == IPOP_GROUP_ROSTER ? CTL_XMPP_GROUP_ROSTER : CTL_XMPP_GROUP_MUC,
 	    .room = cfg->group == IPOP_GROUP_MUC ? cfg->muc_room : NULL,
 	    .backoff_max_ms = 30000,
+	    .ping_interval_ms = cfg->xmpp_keepalive_ms,
+	    .ping_timeout_ms = cfg->xmpp_keepalive_ms < 20000 ? cfg->xmpp_keepalive_ms : 20000,
 	};
 	static const struct ctl_xmpp_callbacks cb = {
 	    .member_available = on_member_available,

@@ -147,11 +147,8 @@ static void known_add(struct ctl_xmpp *x, const char *full_jid)
  * about is revoked (its links must go), member or not any more. */
 static void revoke_bare(struct ctl_xmpp *x, const char *bare)
 {
-	for (unsigned i = 0; i < x->nheld;)
-		if (xmpp_bare_equals(x->held[i].jid, bare))
-			held_drop(x, i);
-		else
-			i++;
+	/* (Held presences stay: a relation being set up passes through
+	 * "none" with a pending request before it becomes "to".) */
 	for (unsigned i = 0; i < x->nknown;) {
 		if (!xmpp_bare_equals(x->known[i], bare)) {
 			i++;
@@ -287,6 +284,11 @@ static void roster_item_apply(struct ctl_xmpp *x, xmpp_stanza_t *item)
 	was = it && subscribed(it->sub);
 	if (sub && !strcmp(sub, "remove")) {
 		asked_take(x, jid);
+		for (unsigned i = 0; i < x->nheld;)
+			if (xmpp_bare_equals(x->held[i].jid, jid))
+				held_drop(x, i);
+			else
+				i++;
 		if (it) {
 			free(it->jid);
 			*it = x->roster[--x->nroster];

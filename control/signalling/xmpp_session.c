@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "control/signalling/xmpp_internal.h"
 #include "util/log.h"
@@ -258,7 +259,10 @@ static void pick_resource(struct ctl_xmpp *x)
 		sprintf(x->full_jid, "%s/%s", x->jid, x->resource);
 		return;
 	}
-	sprintf(x->full_jid, "%s/ipopd-%08x", x->jid, (unsigned)(xmpp_rng_next(x) >> 32));
+	uint32_t r;
+	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != sizeof(r))
+		r = (uint32_t)(xmpp_rng_next(x) >> 32);
+	sprintf(x->full_jid, "%s/ipopd-%08x", x->jid, r);
 }
 
 static void connect_to(struct ctl_xmpp *x, const char *addr)

@@ -175,12 +175,103 @@ static void test_muc(void **state)
 	client_fini(&b);
 }
 
+static bool in_group(struct client **cs, unsigned n, void *arg)
+{
+	(void)arg;
+	for (unsigned i = 0; i < n; i++)
+		if (!ctl_xmpp_in_group(cs[i]->x))
+			return false;
+	return true;
+}
+
+static bool not_in_group(struct client **cs, unsigned n, void *arg)
+{
+	(void)n;
+	(void)arg;
+	return !ctl_xmpp_in_group(cs[0]->x);
+}
+
+#define KICKROOM "kick@conference.localhost"
+
+/* The room says we left (kicked by its owner: status 307 and 110): we join
+ * again after a backoff, within the same session. */
+static void test_muc_rejoin(void **state)
+{
+	struct client a, b;
+	struct client *ab[] = {&a, &b}, *only_b[] = {&b};
+	struct ctl_xmpp_config ca = base_config("alice", CTL_XMPP_GROUP_MUC),
+			       cb = base_config("bob", CTL_XMPP_GROUP_MUC);
+	struct ctl_xmpp_counters k;
+	char bnick[SIG_NODE_ID_HEXLEN + 1];
+	struct raw owner;
+	(void)state;
+
+	/* The owner (first in the room) is a person's client. */
+	raw_open(&owner, "carol");
+	raw_send(&owner, "<presence to='" KICKROOM "/owner'><x xmlns='http://jabber.org/"
+			 "protocol/muc'/></presence>");
+	raw_run(&owner, 300);
+	ca.room = cb.room = KICKROOM;
+	cb.backoff_min_ms = 300;
+	client_init(&a, "alice", &ca, 81);
+	client_init(&b, "bob", &cb, 82);
+	assert_true(pump(ab, 2, 15000, all_see_all, NULL));
+	sig_node_id_hex(b.self.node_id, bnick);
+	raw_send(&owner,
+		 "<iq type='set' id='kick1' to='" KICKROOM "'><query xmlns='http://jabber.org/"
+		 "protocol/muc#admin'><item nick='%s' role='none'/></query></iq>",
+		 bnick);
+	assert_true(pump(only_b, 1, 5000, not_in_group, NULL));
+	/* ... and back, with a seeing it leave and come back. */
+	assert_true(pump(ab, 2, 15000, in_group, NULL));
+	assert_true(pump(ab, 2, 15000, all_see_all, NULL));
+	assert_true(a.unavailable_calls >= 1);
+	assert_sees(&a, ab, 2);
+	ctl_xmpp_get_counters(b.x, &k);
+	assert_int_equal(k.connects, 1); /* the same session */
+	raw_close(&owner);
+	client_fini(&a);
+	client_fini(&b);
+}
+
+/* A gateway that logs in again while the server still holds its old session
+ * (a connection that died without the server noticing): a new resource, the
+ * same nick in the room (a second session of the same occupant). When the
+ * old session ends, the new one stays in, and the others keep listing it. */
+static void test_muc_second_session(void **state)
+{
+	struct client a, old, neu;
+	struct client *a_old[] = {&a, &old}, *a_new[] = {&a, &neu};
+	struct ctl_xmpp_config ca = base_config("alice", CTL_XMPP_GROUP_MUC),
+			       cb = base_config("dave", CTL_XMPP_GROUP_MUC);
+	unsigned one = 1;
+	(void)state;
+
+	client_init(&a, "alice", &ca, 91);
+	client_init(&old, "dave", &cb, 92);
+	assert_true(pump(a_old, 2, 15000, all_see_all, NULL));
+	client_init(&neu, "dave", &cb, 92); /* the same node, a new session */
+	assert_true(pump(a_new, 2, 15000, in_group, NULL));
+	assert_string_not_equal(ctl_xmpp_bound_jid(old.x), ctl_xmpp_bound_jid(neu.x));
+	assert_int_equal(neu.nmembers, 1);
+	client_fini(&old);
+	pump(a_new, 2, 2000, NULL, NULL);
+	assert_true(pump(a_new, 2, 15000, in_group, NULL));
+	assert_true(pump(a_new, 2, 15000, all_see_all, NULL));
+	assert_true(pump(a_new, 2, 5000, members_eq, &one));
+	assert_sees(&a, a_new, 2);
+	client_fini(&a);
+	client_fini(&neu);
+}
+
 int main(void)
 {
 	/* clang-format off */
-	static const char *const users[] = {"alice", "bob", "carol", "mallory"};
+	static const char *const users[] = {"alice", "bob", "carol", "dave", "mallory"};
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_muc),
+	    cmocka_unit_test(test_muc_rejoin),
+	    cmocka_unit_test(test_muc_second_session),
 	};
 	/* clang-format on */
 	if (system("command -v prosody >/dev/null 2>&1 && command -v prosodyctl >/dev/null 2>&1 "

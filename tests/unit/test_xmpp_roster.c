@@ -128,13 +128,99 @@ static void test_roster_late_add(void **state)
 	client_fini(&b);
 }
 
+/* A presence for the raw client `r` (account r7, resource gw) with a valid
+ * payload for host 77. */
+static void raw_presence(struct raw *r, const char *to, struct sig_presence *p)
+{
+	char json[SIG_MAX_PAYLOAD + 1];
+	uint8_t key[SIG_KEY_LEN], mac[6] = {0x02, 0x77, 0, 0, 0, 1};
+	uint32_t ip;
+
+	inet_pton(AF_INET, "10.254.0.77", &ip);
+	memset(key, 0x77, sizeof(key));
+	sig_presence_init(p, ip, mac, key, 5877);
+	assert_true(sig_presence_build(p, json, sizeof(json)) > 0);
+	if (to)
+		raw_send(r, "<presence to='%s'><ipop xmlns='" SIG_NS "'>%s</ipop></presence>", to,
+			 json);
+	else
+		raw_send(r, "<presence><ipop xmlns='" SIG_NS "'>%s</ipop></presence>", json);
+}
+
+static bool first_revoked_at_least(struct client **cs, unsigned n, void *arg)
+{
+	(void)n;
+	return cs[0]->revoked_calls >= *(unsigned *)arg;
+}
+
+/* Membership follows the roster's state, not the order of stanzas: a
+ * revocation is reported whether the contact's unavailable presence comes
+ * before the roster push (ejabberd's order) or after it (prosody's), and a
+ * presence that arrives before the roster item making its sender a contact
+ * is taken when the item arrives. The contact is a raw client (r7/gw), so
+ * the test decides the order. */
+static void test_roster_order(void **state)
+{
+	struct client a;
+	struct client *only_a[] = {&a};
+	struct ctl_xmpp_config ca = base_config("r6", CTL_XMPP_GROUP_ROSTER);
+	struct sig_presence p;
+	struct raw b;
+	unsigned one = 1, two = 2, zero = 0;
+	(void)state;
+
+	client_init(&a, "r6", &ca, 26);
+	assert_true(pump(only_a, 1, 10000, all_online, NULL));
+	raw_open_as(&b, "r7", "gw");
+	/* r6 asks for r7's presence; r7 approves: r6's item is "to". */
+	roster_subscribe("r6", "r7");
+	raw_send(&b, "<presence to='r6@localhost' type='subscribed'/>");
+	raw_presence(&b, NULL, &p);
+	assert_true(pump(only_a, 1, 10000, first_members_eq, &one));
+	assert_string_equal(a.members[0].jid, "r7@localhost/gw");
+
+	/* 1. Presence first: r7 goes offline, then cancels our subscription
+	 *    (the roster push comes after): still revoked. */
+	raw_send(&b, "<presence type='unavailable'/>");
+	assert_true(pump(only_a, 1, 10000, first_members_eq, &zero));
+	assert_int_equal(a.revoked_calls, 0);
+	raw_send(&b, "<presence to='r6@localhost' type='unsubscribed'/>");
+	assert_true(pump(only_a, 1, 10000, first_revoked_at_least, &one));
+	assert_string_equal(a.last_revoked, "r7@localhost/gw");
+
+	/* 2. A presence before the roster item: directed presence to our full
+	 *    JID while r7 is not a contact is held; r7's approval (the push
+	 *    to "to") makes it a member without r7 sending anything again
+	 *    (its broadcast presence is unavailable, so a probe finds
+	 *    nothing). */
+	raw_presence(&b, ctl_xmpp_bound_jid(a.x), &p);
+	pump(only_a, 1, 1000, NULL, NULL);
+	assert_int_equal(a.nmembers, 0);
+	roster_subscribe("r6", "r7");
+	raw_send(&b, "<presence to='r6@localhost' type='subscribed'/>");
+	assert_true(pump(only_a, 1, 10000, first_members_eq, &one));
+	assert_string_equal(a.members[0].jid, "r7@localhost/gw");
+	assert_memory_equal(&a.members[0].p, &p, sizeof(p));
+
+	/* 3. Roster push first (the member is still online): revoked. */
+	raw_send(&b, "<presence to='r6@localhost' type='unsubscribed'/>");
+	assert_true(pump(only_a, 1, 10000, first_revoked_at_least, &two));
+	assert_int_equal(a.nmembers, 0);
+	assert_string_equal(a.last_revoked, "r7@localhost/gw");
+	pump(only_a, 1, 500, NULL, NULL);
+	assert_int_equal(a.revoked_calls, 2);
+	raw_close(&b);
+	client_fini(&a);
+}
+
 int main(void)
 {
 	/* clang-format off */
-	static const char *const users[] = {"r1", "r2", "r3", "r4", "r5"};
+	static const char *const users[] = {"r1", "r2", "r3", "r4", "r5", "r6", "r7"};
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_roster),
 	    cmocka_unit_test(test_roster_late_add),
+	    cmocka_unit_test(test_roster_order),
 	};
 	/* clang-format on */
 	if (system("command -v prosody >/dev/null 2>&1 && command -v prosodyctl >/dev/null 2>&1 "

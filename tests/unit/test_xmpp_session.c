@@ -114,6 +114,8 @@ static void test_keepalive(void **state)
 	assert_int_equal(k.ping_timeouts, 0);
 	assert_int_equal(ctl_xmpp_state(a.x, NULL), CTL_XMPP_ONLINE);
 
+	char first_jid[160];
+	snprintf(first_jid, sizeof(first_jid), "%s", ctl_xmpp_bound_jid(a.x));
 	/* A frozen server answers nothing but keeps TCP up: only the ping
 	 * notices. */
 	kill(prosody_pid, SIGSTOP);
@@ -125,6 +127,8 @@ static void test_keepalive(void **state)
 	assert_true(pump(cs, 1, 15000, all_online, NULL));
 	ctl_xmpp_get_counters(a.x, &k);
 	assert_int_equal(k.connects, 2);
+	/* A new session, a new resource. */
+	assert_string_not_equal(ctl_xmpp_bound_jid(a.x), first_jid);
 	client_fini(&a);
 }
 
@@ -295,6 +299,80 @@ static void test_resolve_name(void **state)
 	client_fini(&a);
 }
 
+/* xmpp_host lists several servers: the first refuses (nothing listens on
+ * port 1), the next one is tried after a backoff step. */
+static void test_server_list(void **state)
+{
+	struct client a;
+	struct client *cs[] = {&a};
+	struct ctl_xmpp_config ca = base_config("ka", CTL_XMPP_GROUP_MUC);
+	char list[128];
+	const char *host;
+	uint16_t p;
+	(void)state;
+
+	snprintf(list, sizeof(list), "127.0.0.1:1, [::1]:1 localhost:%u", port);
+	ca.host = list;
+	ca.port = 9; /* for entries without a port: none here */
+	ca.backoff_min_ms = 100;
+	client_init(&a, "ka", &ca, 71);
+	ctl_xmpp_server(a.x, &host, &p);
+	assert_string_equal(host, "127.0.0.1");
+	assert_int_equal(p, 1);
+	assert_true(pump(cs, 1, 15000, all_online, NULL));
+	ctl_xmpp_server(a.x, &host, &p);
+	assert_string_equal(host, "localhost");
+	assert_int_equal(p, port);
+	struct ctl_xmpp_counters k;
+	ctl_xmpp_get_counters(a.x, &k);
+	assert_int_equal(k.connect_failures, 2);
+	client_fini(&a);
+
+	static const char *const bad[] = {
+	    "a:0",  "a:65536", "a:",  "[::1", "[::1]x",
+	    "[]:5", "a@b",     "a/b", ", ,",  "a b c d e f g h i", /* 9 servers */
+	};
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ca.host = bad[i];
+		if (ctl_xmpp_create(&ca, &callbacks, NULL))
+			fail_msg("xmpp_host '%s' accepted", bad[i]);
+		assert_int_equal(errno, EINVAL);
+	}
+	ca.host = "x.example:5223 [2001:db8::1] 2001:db8::2 198.51.100.1:443";
+	struct ctl_xmpp *x = ctl_xmpp_create(&ca, &callbacks, NULL);
+	assert_non_null(x);
+	ctl_xmpp_destroy(x);
+}
+
+/* Another login with our (configured, fixed) full JID replaces our session
+ * (stream error "conflict"): we log in again, and the server gives the
+ * resource back to us. With the default per-session resource this cannot
+ * happen between two sessions of ours. */
+static void test_conflict(void **state)
+{
+	struct client a;
+	struct client *cs[] = {&a};
+	struct ctl_xmpp_config ca = base_config("ka", CTL_XMPP_GROUP_MUC);
+	struct ctl_xmpp_counters k;
+	struct raw r;
+	uint64_t two = 2;
+	(void)state;
+
+	ca.resource = "fixed";
+	ca.backoff_min_ms = 200;
+	client_init(&a, "ka", &ca, 72);
+	assert_true(pump(cs, 1, 10000, all_online, NULL));
+	assert_string_equal(ctl_xmpp_bound_jid(a.x), "ka@localhost/fixed");
+	raw_open_as(&r, "ka", "fixed");
+	assert_true(pump(cs, 1, 10000, all_backoff, NULL));
+	raw_close(&r);
+	assert_true(pump(cs, 1, 10000, all_online, NULL));
+	ctl_xmpp_get_counters(a.x, &k);
+	assert_true(k.connects >= two);
+	assert_string_equal(ctl_xmpp_bound_jid(a.x), "ka@localhost/fixed");
+	client_fini(&a);
+}
+
 int main(void)
 {
 	/* clang-format off */
@@ -305,6 +383,8 @@ int main(void)
 	    cmocka_unit_test(test_resolve_name),
 	    cmocka_unit_test(test_keepalive),
 	    cmocka_unit_test(test_reconnect),
+	    cmocka_unit_test(test_server_list),
+	    cmocka_unit_test(test_conflict),
 	    cmocka_unit_test(test_plaintext),
 	    cmocka_unit_test(test_prosody_log_scram),
 	};

@@ -32,7 +32,7 @@ step_failed()
 PACKAGES=(build-essential meson ninja-build pkg-config clang llvm
 	libipsec-mb-dev libjansson-dev libssl-dev libcmocka-dev libstrophe-dev
 	dpdk-dev libdpdk-dev libnuma-dev
-	prosody coturn openssl python3-scapy python3-cryptography
+	prosody ejabberd coturn openssl python3-scapy python3-cryptography
 	iperf3 tcpdump tshark python3 iproute2 nftables iputils-ping)
 
 install_deps()

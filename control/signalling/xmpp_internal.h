@@ -84,6 +84,7 @@ struct ctl_xmpp {
 	/* MUC: rejoin after an unexpected departure or a failed join */
 	uint64_t rejoin_at; /* 0 = none scheduled */
 	unsigned rejoin_failures;
+	uint64_t selfping_ms; /* last XEP-0410 self-ping sent */
 	char sasl_mech[32];
 	char bound[SIG_JID_MAX + 1];
 
@@ -152,6 +153,8 @@ int xmpp_on_message(xmpp_conn_t *conn, xmpp_stanza_t *st, void *userdata);
 void xmpp_muc_presence(struct ctl_xmpp *x, xmpp_stanza_t *st, const char *from, const char *type);
 void xmpp_muc_join(struct ctl_xmpp *x);
 void xmpp_muc_rejoin_due(struct ctl_xmpp *x);
+/* Timer: every ping_interval in the room, checks we are still in it. */
+void xmpp_muc_selfping_due(struct ctl_xmpp *x);
 
 /* xmpp_roster.c */
 void xmpp_roster_presence(struct ctl_xmpp *x, xmpp_stanza_t *st, const char *from,

@@ -44,6 +44,55 @@ void xmpp_muc_rejoin_due(struct ctl_xmpp *x)
 	xmpp_muc_join(x);
 }
 
+/* XEP-0410 MUC self-ping: an iq ping to our own occupant JID. The room
+ * passes it to us (we answer pings) while we are an occupant; any error
+ * the room itself gives means we are not in it any more — a room whose
+ * cluster node went down, say, says nothing to its occupants. */
+static int on_selfping(xmpp_conn_t *conn, xmpp_stanza_t *st, void *userdata)
+{
+	struct ctl_xmpp *x = userdata;
+	const char *type = xmpp_stanza_get_type(st);
+	xmpp_stanza_t *err = xmpp_stanza_get_child_by_name(st, "error");
+	xmpp_stanza_t *cond = err ? xmpp_stanza_get_children(err) : NULL;
+	(void)conn;
+
+	while (cond && !xmpp_stanza_is_tag(cond))
+		cond = xmpp_stanza_get_next(cond);
+	const char *name = cond ? xmpp_stanza_get_name(cond) : "";
+	if (!type || strcmp(type, "error") || !strcmp(name, "service-unavailable") ||
+	    !strcmp(name, "feature-not-implemented") || !strcmp(name, "remote-server-timeout"))
+		return 0; /* still an occupant */
+	if (!x->in_group || !x->started)
+		return 0;
+	log_warn("xmpp: self-ping in %s failed (%s): we are not in the room any more, joining "
+		 "again",
+		 x->room, name[0] ? name : "error");
+	x->in_group = false;
+	if (!x->rejoin_at)
+		schedule_rejoin(x);
+	return 0;
+}
+
+void xmpp_muc_selfping_due(struct ctl_xmpp *x)
+{
+	char to[SIG_JID_MAX + 1], id[48];
+	xmpp_stanza_t *iq;
+
+	x->selfping_ms = x->now;
+	snprintf(id, sizeof(id), "ipopd-selfping-%llu", (unsigned long long)++x->ping_seq);
+	snprintf(to, sizeof(to), "%s/%s", x->room, x->nick);
+	iq = xmpp_iq_new(x->ctx, "get", id);
+	if (!iq)
+		return;
+	xmpp_stanza_set_to(iq, to);
+	if (xmpp_adopt(iq, xmpp_element(x, "ping", NS_PING))) {
+		xmpp_stanza_release(iq);
+		return;
+	}
+	xmpp_id_handler_add(x->conn, on_selfping, id, x);
+	xmpp_send_stanza(x, iq);
+}
+
 /* The status codes of <x xmlns=muc#user/> as "110,307", for the log. */
 static void status_codes(xmpp_stanza_t *st, char *out, size_t len)
 {
@@ -126,6 +175,7 @@ void xmpp_muc_presence(struct ctl_xmpp *x, xmpp_stanza_t *st, const char *from, 
 		x->in_group = true;
 		x->rejoin_at = 0;
 		x->rejoin_failures = 0;
+		x->selfping_ms = x->now;
 		return;
 	}
 	if (!xmpp_presence_payload(x, st, from, &p))

@@ -430,6 +430,9 @@ void xmpp_run_timers(struct ctl_xmpp *x)
 		send_ping(x);
 	if (x->rejoin_at && x->now >= x->rejoin_at)
 		xmpp_muc_rejoin_due(x);
+	if (x->group == CTL_XMPP_GROUP_MUC && x->in_group &&
+	    x->now - x->selfping_ms >= x->ping_interval)
+		xmpp_muc_selfping_due(x);
 	if (x->resync_pending && x->now >= x->resync_deadline) {
 		x->resync_pending = false;
 		unsigned n = sig_members_sweep_stale(x->members, xmpp_member_gone, x);
@@ -477,6 +480,8 @@ int xmpp_next_wait(const struct ctl_xmpp *x, bool busy)
 			w = min_u64(w, until(x, x->resync_deadline));
 		if (x->rejoin_at)
 			w = min_u64(w, until(x, x->rejoin_at));
+		if (x->group == CTL_XMPP_GROUP_MUC && x->in_group)
+			w = min_u64(w, until(x, x->selfping_ms + x->ping_interval));
 		break;
 	case CTL_XMPP_DISCONNECTED:
 		if (x->conn) /* closing gracefully after stop */

@@ -124,6 +124,7 @@ ok "silent drop: s1 logged in again (new resource) before the server noticed; st
 nsx rt-s1 nft delete table inet xmppdrop
 # (s1's kernel retransmits its FIN until the server takes it, or resets
 # what the server sends to the dead socket.)
+t0=$(date +%s.%N)
 wait_for 90 bash -c "[ -z \"\$(ip netns exec $(ns s1) ss -Htn sport = :$lport)\" ]" ||
 	fail "s1's old connection never closed after the path came back: $(nsx s1 ss -tn)"
 if [ "$XMPP_SERVER" = ejabberd ]; then
@@ -133,6 +134,7 @@ if [ "$XMPP_SERVER" = ejabberd ]; then
 	done
 	[ "$i" -lt 60 ] || fail "the server still holds s1's old session: $(ejctl "$XMPP_ADDR" user_resources gw-s1 "$XMPP_DOMAIN" 2>&1)"
 fi
+log "old session gone $(echo "$(date +%s.%N) - $t0" | bc) s after the path came back"
 sleep 3
 wait_for 20 bash -c "[ \"\$($IPOPCTL -s $T/s1.sock xmpp --json | $PY -c 'import json,sys; print(json.load(sys.stdin)[\"xmpp\"][\"in_group\"])')\" = True ]" ||
 	fail "s1 not in the room after its old session ended: $(ctl "$T/s1.sock" xmpp 2>&1)"

@@ -15,6 +15,7 @@
 
 #include "control/config/config.h"
 #include "control/table/fdb.h"
+#include "tests/unit/fdb_lookup.h"
 #include "control/core/netif.h"
 #include "control/core/peers.h"
 #include "control/table/publish.h"
@@ -137,8 +138,8 @@ static void test_diff_keeps_unchanged(void **state)
 	 * the FDB; b's MAC stays. */
 	ctl_peers_retire(&p1, &pub, &fdb);
 	assert_int_equal(pub.nretired, 6);
-	assert_int_equal(ctl_fdb_lookup(&fdb, mac_c), -1);
-	assert_int_equal(ctl_fdb_lookup(&fdb, mac_b), 1);
+	assert_int_equal(fdb_lookup(&fdb, mac_c), -1);
+	assert_int_equal(fdb_lookup(&fdb, mac_b), 1);
 	assert_null(p1.v);
 	/* No workers: everything is reclaimable at once. */
 	assert_int_equal(ctl_publish_reclaim(&pub), 6);

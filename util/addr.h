@@ -15,7 +15,7 @@ struct net_endpoint {
 	uint16_t port;
 	uint8_t family; /* AF_INET or AF_INET6: how to print it and which header size to assume */
 	/* 0: reached directly from the data port. k > 0: a peer address seen
-	 * by our TURN allocation k-1 (control/turn.h); packets to it go to that
+	 * by our TURN allocation k-1 (control/nat/turn.h); packets to it go to that
 	 * TURN server wrapped as ChannelData or a Send indication. Part of the
 	 * endpoint's identity: the same address direct and relayed are two
 	 * different paths. */

@@ -1,4 +1,4 @@
-/* Unit tests for control/fdb.c: learning, moves, ageing, eviction order,
+/* Unit tests for control/table/fdb.c: learning, moves, ageing, eviction order,
  * link removal and the dirty flag. */
 #include <setjmp.h>
 #include <stdarg.h>

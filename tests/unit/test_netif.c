@@ -1,4 +1,4 @@
-/* The TAP MTU (control/netif.c): the pure computation from a configuration
+/* The TAP MTU (control/core/netif.c): the pure computation from a configuration
  * and what the host's underlay looks like, the reduction of host candidates
  * to per-family interface MTUs (with cand_host_from_ifaddrs' rules: ignore
  * list, own TAP, loopback, down, link-local), and the real probe in a

@@ -1,5 +1,5 @@
 /* The control → worker inject ring (dataplane/worker.h) and the control
- * core's send wrapper (control/underlay.h), against the real kernel backend
+ * core's send wrapper (control/core/underlay.h), against the real kernel backend
  * inside a network namespace of our own (loopback only). Needs root; skipped
  * (77) where namespaces or /dev/net/tun are not available.
  *

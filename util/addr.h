@@ -57,6 +57,8 @@ bool net_prefix_has_ip6(const struct net_prefix *p, const uint8_t ip6[16]);
 extern const uint8_t net_v4mapped[12];
 /* addr (16 bytes) is IPv4-mapped. */
 bool net_addr_is_v4mapped(const uint8_t *addr);
+/* Writes ::ffff:a.b.c.d into addr (16 bytes) from 4 bytes in network order. */
+void net_addr_set_v4(uint8_t *addr, const void *ip4);
 
 /* IPv4 helpers, addresses in network byte order. */
 int net_ip4_parse(const char *s, uint32_t *out_be);

@@ -534,8 +534,7 @@ static int check_advertised(struct loader *ld, const struct ipop_config *c)
 		return cfg_fail(ld, "ipopd.advertise_routes",
 				"expected no routes in switch mode (the bridge carries the "
 				"subnets)");
-	overlay.addr[10] = overlay.addr[11] = 0xff;
-	memcpy(overlay.addr + 12, &net, 4);
+	net_addr_set_v4(overlay.addr, &net);
 	net_prefix_format(&overlay, b, sizeof(b));
 	for (unsigned i = 0; i < c->n_advertise_routes; i++) {
 		const struct net_prefix *r = &c->advertise_routes[i];

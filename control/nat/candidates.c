@@ -121,8 +121,7 @@ int cand_host_from_ifaddrs(const struct ifaddrs *list, uint16_t port,
 			} else {
 				const struct sockaddr_in *s4 =
 				    (const struct sockaddr_in *)ifa->ifa_addr;
-				ep.addr[10] = ep.addr[11] = 0xff;
-				memcpy(ep.addr + 12, &s4->sin_addr, 4);
+				net_addr_set_v4(ep.addr, &s4->sin_addr);
 				if (!usable_v4(ep.addr + 12))
 					continue;
 			}

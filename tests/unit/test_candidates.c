@@ -221,7 +221,7 @@ static bool has_addr(const struct candidate *c, int n, const char *ip, const cha
 	if (strchr(ip, ':')) {
 		inet_pton(AF_INET6, ip, ep.addr);
 	} else {
-		ep.addr[10] = ep.addr[11] = 0xff;
+		memcpy(ep.addr, net_v4mapped, sizeof(net_v4mapped));
 		inet_pton(AF_INET, ip, ep.addr + 12);
 	}
 	ep.port = 5805;

@@ -35,7 +35,7 @@ static void ep(struct net_endpoint *e, const char *ip, uint16_t port)
 		assert_int_equal(inet_pton(AF_INET6, ip, e->addr), 1);
 	} else {
 		e->family = AF_INET;
-		e->addr[10] = e->addr[11] = 0xff;
+		memcpy(e->addr, net_v4mapped, sizeof(net_v4mapped));
 		assert_int_equal(inet_pton(AF_INET, ip, e->addr + 12), 1);
 	}
 }

@@ -84,7 +84,7 @@ static int udp_socket(struct sockaddr_in *bound)
 static void sin_to_ep(const struct sockaddr_in *sa, struct net_endpoint *ep)
 {
 	memset(ep, 0, sizeof(*ep));
-	ep->addr[10] = ep->addr[11] = 0xff;
+	memcpy(ep->addr, net_v4mapped, sizeof(net_v4mapped));
 	memcpy(ep->addr + 12, &sa->sin_addr, 4);
 	ep->port = ntohs(sa->sin_port);
 	ep->family = AF_INET;

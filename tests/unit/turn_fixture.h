@@ -186,7 +186,7 @@ static __attribute__((unused)) struct net_endpoint xor_addr(const struct stun_ms
 	if (v[1] == 1) {
 		assert_int_equal(len, 8);
 		e.family = AF_INET;
-		e.addr[10] = e.addr[11] = 0xff;
+		memcpy(e.addr, net_v4mapped, sizeof(net_v4mapped));
 		for (int i = 0; i < 4; i++)
 			e.addr[12 + i] = v[4 + i] ^ cookie[i];
 	} else {

@@ -171,8 +171,14 @@ static void revoke_bare(struct ctl_xmpp *x, const char *bare)
  * being refused as a conflict until the server times the old one out. */
 static void take_member(struct ctl_xmpp *x, const char *jid, const struct sig_presence *p)
 {
-	const struct sig_member *m = sig_members_find_node(x->members, p->node_id);
+	const struct sig_member *m = NULL;
 	char bare[SIG_JID_MAX + 1];
+
+	for (unsigned i = 0; i < sig_members_count(x->members) && !m; i++) {
+		const struct sig_member *o = sig_members_at(x->members, i);
+		if (!memcmp(o->p.node_id, p->node_id, sizeof(p->node_id)))
+			m = o;
+	}
 
 	snprintf(bare, sizeof(bare), "%.*s", (int)xmpp_bare_len(jid), jid);
 	if (m && strcmp(m->jid, jid) && xmpp_bare_equals(m->jid, bare) &&

@@ -170,13 +170,19 @@ ejctl_ok()
 # srv_register USER...: accounts USER@$XMPP_DOMAIN with password $XMPP_PASS.
 srv_register()
 {
-	local u
+	local u i
 	if [ "$XMPP_SERVER" = prosody ]; then
 		xmpp_register "$@"
 		return
 	fi
+	# (A node that has just opened its c2s port may not have created its
+	# auth table yet on a fresh spool: no_exists,passwd. Retried.)
 	for u in "$@"; do
-		ejctl_ok "$XMPP_ADDR" register "$u" "$XMPP_DOMAIN" "$XMPP_PASS" >/dev/null
+		for ((i = 0; i < 20; i++)); do
+			ejctl "$XMPP_ADDR" register "$u" "$XMPP_DOMAIN" "$XMPP_PASS" >"$T/ejctl.out" 2>&1 && break
+			sleep 0.5
+		done
+		[ "$i" -lt 20 ] || fail "ejabberdctl register $u failed: $(cat "$T/ejctl.out")"
 	done
 }
 

@@ -242,6 +242,7 @@ static void unwind(struct ctl *c)
 {
 	switch (c->stage) {
 	case ST_MGMT:
+		ctl_http_close(&c->http);
 		ctl_mgmt_close(&c->mgmt);
 		__attribute__((fallthrough));
 	case ST_STARTED:
@@ -479,6 +480,14 @@ int ctl_init(struct ctl *c, const struct ctl_options *opt, char *errbuf, size_t 
 		goto fail;
 	}
 	c->stage = ST_MGMT;
+	if (cfg->http_enabled) {
+		err = ctl_http_open(&c->http, c, &cfg->http_listen, c->epfd);
+		if (err) {
+			snprintf(errbuf, errlen, "http_listen: %s", strerror(-err));
+			goto fail;
+		}
+	}
+	ctl_sd_init(&c->sd);
 	/* A restarted gateway re-establishes its links at once: the peers
 	 * accept because our timestamps are newer than anything they saw. */
 	ctl_linkmgr_tick(&c->lm, ctl_now_ms());
@@ -602,6 +611,8 @@ static void tick(struct ctl *c)
 	if (c->fdb.dirty || c->table_dirty || c->lm.dirty)
 		ctl_publish_current(c);
 	ctl_mgmt_tick(&c->mgmt, now);
+	ctl_http_run(&c->http);
+	ctl_sd_tick(&c->sd, now);
 }
 
 static bool handle_signals(struct ctl *c)
@@ -613,11 +624,14 @@ static bool handle_signals(struct ctl *c)
 		case SIGINT:
 		case SIGTERM:
 			log_info("%s: shutting down", strsignal((int)si.ssi_signo));
+			ctl_sd_stopping();
 			quit = true;
 			break;
 		case SIGHUP:
 			log_info("SIGHUP: reloading %s", c->config_path);
+			ctl_sd_reloading();
 			ctl_reload(c);
+			ctl_sd_ready(c->reload_errors ? "running (last reload failed)" : "running");
 			break;
 		}
 	}
@@ -654,6 +668,9 @@ int ctl_run(struct ctl *c)
 				break;
 			case CTL_TAG_XMPP:
 				ctl_disc_xmpp_event(c);
+				break;
+			case CTL_HTTP_TAG:
+				ctl_http_run(&c->http);
 				break;
 			default:
 				ctl_mgmt_event(&c->mgmt, c, tag, evs[i].events);
@@ -699,6 +716,9 @@ static void keep_restart_only(const struct ipop_config *old, struct ipop_config 
 	KEEP_STR(bridge, "bridge");
 	KEEP_STR(mgmt_socket, "mgmt_socket");
 	KEEP_STR(state_dir, "state_dir");
+	KEEP_STR(user, "user");
+	KEEP_NUM(http_enabled, "http_listen");
+	KEEP_NUM(http_listen.port, "http_listen");
 	KEEP_NUM(ip4_mask, "ip4_mask");
 	/* The XMPP session holds its own copy (the password is never logged). */
 	KEEP_STR(xmpp_host, "CFx.xmpp_host");

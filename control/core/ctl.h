@@ -34,7 +34,9 @@
 #include "control/signalling/disc.h"
 #include "control/core/fdb.h"
 #include "control/link/linkmgr.h"
+#include "control/mgmt/http.h"
 #include "control/mgmt/mgmt.h"
+#include "control/mgmt/sdnotify.h"
 #include "control/core/netif.h"
 #include "control/core/peers.h"
 #include "control/core/publish.h"
@@ -81,6 +83,8 @@ struct ctl {
 	struct ctl_disc disc; /* XMPP discovery, STUN */
 	struct ctl_turn turn; /* TURN relays */
 	struct ctl_mgmt mgmt;
+	struct ctl_http http; /* ipopd.http_listen: /metrics, live page */
+	struct ctl_sd sd;     /* systemd readiness and watchdog */
 	int sig_fd, timer_fd, epfd;
 
 	uint64_t start_ms;

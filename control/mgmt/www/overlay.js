@@ -5,7 +5,7 @@
  * through a TURN relay), and each link shows its throughput and drops. */
 (function () {
   "use strict";
-  var R = 220, prev = null, prevT = 0;
+  var R = 230, prev = null, prevT = 0;
 
   function human(bps) {
     if (!isFinite(bps) || bps < 0) return "–";
@@ -87,15 +87,15 @@
     rle.append("text").attr("text-anchor", "middle").attr("dy", 4);
     rl.exit().remove();
     rl.attr("transform", function (m) {
-      return "translate(" + (self.x + m.x) / 2 + "," + (self.y + m.y) / 2 + ")";
+      return "translate(" + (self.x + 0.38 * (m.x - self.x)) + "," + (self.y + 0.38 * (m.y - self.y)) + ")";
     });
     rl.select("text").text(function (m) { return "TURN " + m.relay; });
 
     var lab = svg.selectAll("text.rate").data(links, function (m) { return m.key; });
     lab.enter().append("text").attr("class", "rate").attr("text-anchor", "middle");
     lab.exit().remove();
-    lab.attr("x", function (m) { return (self.x + m.x) / 2; })
-      .attr("y", function (m) { return (self.y + m.y) / 2 + (m.relay ? 26 : -8); })
+    lab.attr("x", function (m) { return self.x + 0.62 * (m.x - self.x); })
+      .attr("y", function (m) { return self.y + 0.62 * (m.y - self.y) + (m.relay ? 26 : 4); })
       .text(function (m) {
         var r = rt[m.name] || {};
         return "rx " + human(r.rx) + " · tx " + human(r.tx) + " · drops " + drops(m.peer);
@@ -103,10 +103,10 @@
 
     var g = svg.selectAll("g.member").data(ms, function (m) { return m.key; });
     var ge = g.enter().append("g");
-    ge.append("circle").attr("r", 34);
+    ge.append("circle").attr("r", 44);
     ge.append("text").attr("class", "name").attr("text-anchor", "middle").attr("dy", -2);
-    ge.append("text").attr("class", "addr").attr("text-anchor", "middle").attr("dy", 14);
-    ge.append("text").attr("class", "ep").attr("text-anchor", "middle").attr("dy", 52);
+    ge.append("text").attr("class", "addr").attr("text-anchor", "middle").attr("dy", 16);
+    ge.append("text").attr("class", "ep").attr("text-anchor", "middle").attr("dy", 64);
     g.exit().remove();
     g.attr("class", function (m) { return "member " + (m.self ? "self" : m.state); })
       .attr("data-name", function (m) { return m.name; })

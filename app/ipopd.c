@@ -18,6 +18,8 @@
 #include "control/config/config.h"
 #include "control/core/ctl.h"
 #include "control/link/identity.h"
+#include "control/mgmt/http.h"
+#include "control/mgmt/mgmt.h"
 #include "control/mgmt/privdrop.h"
 #include "control/mgmt/sdnotify.h"
 #include "util/log.h"
@@ -147,6 +149,12 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	static struct ctl c;
+	static struct ctl_mgmt mgmt;
+	static struct ctl_http http;
+	static struct ctl_sd sd;
+	opt.ext[0] = (struct ctl_ext){.ops = &ctl_mgmt_ext_ops, .obj = &mgmt};
+	opt.ext[1] = (struct ctl_ext){.ops = &ctl_http_ext_ops, .obj = &http};
+	opt.ext[2] = (struct ctl_ext){.ops = &ctl_sd_ext_ops, .obj = &sd};
 	int rc = ctl_init(&c, &opt, err, sizeof(err));
 	if (rc < 0) {
 		fprintf(stderr, "%s\n", err[0] ? err : strerror(-rc));

@@ -58,8 +58,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 			      const char *method, const char *version, const char *upload_data,
 			      size_t *upload_data_size, void **con_cls)
 {
-	struct ctl *c = cls;
-	struct ctl_http *h = &c->http;
+	struct ctl_http *h = cls;
+	struct ctl *c = h->c;
 	(void)version;
 	(void)upload_data;
 	if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD))
@@ -74,7 +74,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	h->requests++;
 	if (!strcmp(url, "/metrics")) {
 		size_t len;
-		char *m = ctl_metrics_render(c, &len);
+		char *m = ctl_metrics_render(c, h, &len);
 		if (!m)
 			return text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
 		return reply(conn, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", m, len,
@@ -139,6 +139,7 @@ int ctl_http_open(struct ctl_http *h, struct ctl *c, const struct net_endpoint *
 	struct sockaddr *sa;
 	unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
 	memset(h, 0, sizeof(*h));
+	h->c = c;
 	h->epfd = epfd;
 	if (ep->family == AF_INET6) {
 		net_endpoint_to_sin6(ep, &sa6);
@@ -154,7 +155,7 @@ int ctl_http_open(struct ctl_http *h, struct ctl *c, const struct net_endpoint *
 		sa = (struct sockaddr *)&sa4;
 	}
 	read_d3(h);
-	h->d = MHD_start_daemon(flags, ep->port, NULL, NULL, handle, c, MHD_OPTION_SOCK_ADDR, sa,
+	h->d = MHD_start_daemon(flags, ep->port, NULL, NULL, handle, h, MHD_OPTION_SOCK_ADDR, sa,
 				MHD_OPTION_CONNECTION_LIMIT, (unsigned)CTL_HTTP_MAX_CONN,
 				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CTL_HTTP_TIMEOUT_S,
 				MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
@@ -199,3 +200,48 @@ void ctl_http_run(struct ctl_http *h)
 	if (h->d)
 		MHD_run(h->d);
 }
+
+/* ---- as an extension of the control loop ------------------------------ */
+
+static int ext_open(void *obj, struct ctl *c, char *errbuf, size_t errlen)
+{
+	struct ctl_http *h = obj;
+	memset(h, 0, sizeof(*h));
+	if (!c->cfg.http_enabled)
+		return 0;
+	int err = ctl_http_open(h, c, &c->cfg.http_listen, c->epfd);
+	if (err) {
+		char ep[NET_ENDPOINT_STRLEN];
+		snprintf(errbuf, errlen, "%s: ipopd.http_listen %s: %s", c->config_path,
+			 net_endpoint_format(&c->cfg.http_listen, ep, sizeof(ep)), strerror(-err));
+	}
+	return err;
+}
+
+static bool ext_event(void *obj, struct ctl *c, uint64_t tag, uint32_t events)
+{
+	(void)c;
+	(void)events;
+	if (tag != CTL_HTTP_TAG)
+		return false;
+	ctl_http_run(obj);
+	return true;
+}
+
+static void ext_tick(void *obj, uint64_t now_ms)
+{
+	(void)now_ms;
+	ctl_http_run(obj);
+}
+
+static void ext_close(void *obj)
+{
+	ctl_http_close(obj);
+}
+
+const struct ctl_ext_ops ctl_http_ext_ops = {
+    .open = ext_open,
+    .event = ext_event,
+    .tick = ext_tick,
+    .close = ext_close,
+};

@@ -1,6 +1,7 @@
 /* The HTTP listener of one instance (ipopd.http_listen): Prometheus
  * /metrics (metrics.h), the live overlay page and its JSON (page.h), built
- * on libmicrohttpd.
+ * on libmicrohttpd; an extension of the control loop (ctl.h, struct
+ * ctl_ext), registered by ipopd's main.
  *
  * Concurrency: the daemon runs without a thread of its own. Its epoll fd is
  * one more source in the control loop's epoll (CTL_HTTP_TAG), and MHD_run
@@ -34,6 +35,7 @@ struct ctl_http_busy {
 };
 
 struct ctl_http {
+	struct ctl *c; /* the instance whose state the handlers read */
 	struct MHD_Daemon *d;
 	int epfd;
 	char *d3; /* d3.min.js, read at open (before any privilege drop) */
@@ -43,9 +45,14 @@ struct ctl_http {
 	unsigned nbusy;
 };
 
+struct ctl_ext_ops;
+
 /* Starts listening on ep and registers with the control loop's epfd. Reads
  * d3 from IPOPD_D3_PATH (the page says so when it is missing). 0 or -errno. */
 int ctl_http_open(struct ctl_http *h, struct ctl *c, const struct net_endpoint *ep, int epfd);
 void ctl_http_close(struct ctl_http *h);
 /* The epoll source fired, or the tick: let libmicrohttpd do its work. */
 void ctl_http_run(struct ctl_http *h);
+
+/* As an extension: opens when the config sets http_listen, else stays idle. */
+extern const struct ctl_ext_ops ctl_http_ext_ops;

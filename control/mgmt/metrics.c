@@ -86,7 +86,8 @@ static const char *str(const json_t *o, const char *key)
 
 /* ---- status ------------------------------------------------------------ */
 
-static void status_metrics(FILE *f, struct ctl *c, const json_t *st, const json_t *stats)
+static void status_metrics(FILE *f, struct ctl *c, struct ctl_http *h, const json_t *st,
+			   const json_t *stats)
 {
 	family(f, "ipopd_info", "gauge",
 	       "Always 1; the instance's version, mode, TAP and node id.");
@@ -112,7 +113,7 @@ static void status_metrics(FILE *f, struct ctl *c, const json_t *st, const json_
 	       "Control and STUN datagrams handed from the workers to the control core.");
 	sample(f, "ipopd_punted_total", NULL, num(stats, "punted"));
 	family(f, "ipopd_http_requests_total", "counter", "Requests served by this listener.");
-	sample(f, "ipopd_http_requests_total", NULL, (double)c->http.requests);
+	sample(f, "ipopd_http_requests_total", NULL, (double)h->requests);
 }
 
 /* ---- links ------------------------------------------------------------- */
@@ -197,9 +198,8 @@ static void link_metrics(FILE *f, const json_t *peers, const json_t *links)
 
 /* ---- workers and drops --------------------------------------------------- */
 
-static void busy_update(struct ctl *c)
+static void busy_update(struct ctl *c, struct ctl_http *h)
 {
-	struct ctl_http *h = &c->http;
 	if (h->nbusy != c->nworkers) {
 		free(h->busy);
 		h->busy = calloc(c->nworkers, sizeof(*h->busy));
@@ -227,7 +227,7 @@ static void busy_update(struct ctl *c)
 	}
 }
 
-static void worker_metrics(FILE *f, struct ctl *c, const json_t *stats)
+static void worker_metrics(FILE *f, struct ctl *c, struct ctl_http *h, const json_t *stats)
 {
 	static const char *const dirs[] = {"host_rx", "host_tx", "net_rx", "net_tx"};
 	json_t *ws = json_object_get(stats, "workers");
@@ -274,20 +274,19 @@ static void worker_metrics(FILE *f, struct ctl *c, const json_t *stats)
 			sample(f, wf[k].name, l, num(w, wf[k].json));
 		}
 	}
-	busy_update(c);
+	busy_update(c, h);
 	family(f, "ipopd_worker_cpu_seconds_total", "counter", "CPU time of the worker thread.");
-	for (unsigned k = 0; k < c->http.nbusy; k++) {
+	for (unsigned k = 0; k < h->nbusy; k++) {
 		snprintf(id, sizeof(id), "%u", k);
 		const char *const l[] = {"worker", id, NULL};
-		sample(f, "ipopd_worker_cpu_seconds_total", l,
-		       (double)c->http.busy[k].cpu_ns / 1e9);
+		sample(f, "ipopd_worker_cpu_seconds_total", l, (double)h->busy[k].cpu_ns / 1e9);
 	}
 	family(f, "ipopd_worker_busy_ratio", "gauge",
 	       "Share of wall time the worker thread was on a CPU since the previous scrape.");
-	for (unsigned k = 0; k < c->http.nbusy; k++) {
+	for (unsigned k = 0; k < h->nbusy; k++) {
 		snprintf(id, sizeof(id), "%u", k);
 		const char *const l[] = {"worker", id, NULL};
-		sample(f, "ipopd_worker_busy_ratio", l, c->http.busy[k].ratio);
+		sample(f, "ipopd_worker_busy_ratio", l, h->busy[k].ratio);
 	}
 	family(f, "ipopd_drops_total", "counter", "Packets dropped, by reason (all workers).");
 	const char *r;
@@ -385,7 +384,7 @@ static void disc_metrics(FILE *f, const json_t *x)
 	}
 }
 
-char *ctl_metrics_render(struct ctl *c, size_t *len)
+char *ctl_metrics_render(struct ctl *c, struct ctl_http *h, size_t *len)
 {
 	char *buf = NULL;
 	size_t n = 0;
@@ -394,9 +393,9 @@ char *ctl_metrics_render(struct ctl *c, size_t *len)
 		return NULL;
 	json_t *st = ask(c, "status"), *peers = ask(c, "peers"), *links = ask(c, "links");
 	json_t *stats = ask(c, "stats"), *x = ask(c, "xmpp");
-	status_metrics(f, c, st, stats);
+	status_metrics(f, c, h, st, stats);
 	link_metrics(f, peers, links);
-	worker_metrics(f, c, stats);
+	worker_metrics(f, c, h, stats);
 	counter_object(f, "ipopd_handshake", "Noise handshakes",
 		       json_object_get(stats, "handshake"));
 	disc_metrics(f, json_object_get(x, "xmpp"));

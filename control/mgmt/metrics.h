@@ -11,6 +11,9 @@
 #include <stddef.h>
 
 struct ctl;
+struct ctl_http;
 
-/* The exposition as a malloc'd string (length in *len), NULL on ENOMEM. */
-char *ctl_metrics_render(struct ctl *c, size_t *len);
+/* The exposition as a malloc'd string (length in *len), NULL on ENOMEM. h
+ * holds the listener's own counters and the workers' previous CPU samples
+ * (the busy ratio is measured between two scrapes). */
+char *ctl_metrics_render(struct ctl *c, struct ctl_http *h, size_t *len);

@@ -6,6 +6,7 @@
 #include <systemd/sd-daemon.h>
 #include <time.h>
 
+#include "control/core/ctl.h"
 #include "util/log.h"
 
 void ctl_sd_init(struct ctl_sd *sd)
@@ -54,3 +55,52 @@ void ctl_sd_tick(struct ctl_sd *sd, uint64_t now_ms)
 	sd->watchdogs++;
 	sd_notify(0, "WATCHDOG=1");
 }
+
+/* ---- as an extension of the control loop ------------------------------ */
+
+static int ext_open(void *obj, struct ctl *c, char *errbuf, size_t errlen)
+{
+	(void)c;
+	(void)errbuf;
+	(void)errlen;
+	ctl_sd_init(obj);
+	return 0;
+}
+
+static bool ext_event(void *obj, struct ctl *c, uint64_t tag, uint32_t events)
+{
+	(void)obj;
+	(void)c;
+	(void)tag;
+	(void)events;
+	return false; /* no fd of its own */
+}
+
+static void ext_tick(void *obj, uint64_t now_ms)
+{
+	ctl_sd_tick(obj, now_ms);
+}
+
+static void ext_close(void *obj)
+{
+	(void)obj;
+	ctl_sd_stopping();
+}
+
+static void ext_reload(void *obj, struct ctl *c, bool done)
+{
+	(void)obj;
+	if (!done) {
+		ctl_sd_reloading();
+		return;
+	}
+	ctl_sd_ready(c->reload_errors ? "running (a reload failed: see the log)" : "running");
+}
+
+const struct ctl_ext_ops ctl_sd_ext_ops = {
+    .open = ext_open,
+    .event = ext_event,
+    .tick = ext_tick,
+    .close = ext_close,
+    .reload = ext_reload,
+};

@@ -17,7 +17,7 @@
 harness_init
 need_cmd systemd-analyze
 id nobody >/dev/null 2>&1 || skip "no account nobody"
-BUILD=$(dirname "$IPOPD")
+BUILD=${BUILD_ROOT:-$(dirname "$IPOPD")}
 
 # --- the unit -------------------------------------------------------------
 mkdir -p "$T/unit" "$T/man/man8" "$T/man/man5"

@@ -17,6 +17,7 @@
 
 #include "control/config/config.h"
 #include "control/core/ctl.h"
+#include "control/mgmt/http.h"
 #include "control/mgmt/metrics.h"
 #include "control/mgmt/page.h"
 
@@ -154,13 +155,20 @@ static void test_password_file(void **state)
 
 static struct ctl c; /* zeroed: an idle instance with no workers and no peers */
 
+static void idle_instance(void)
+{
+	memset(&c, 0, sizeof(c));
+	ctl_core_disc_env(&c, &c.disc.env); /* what ctl_init wires */
+}
+
 static void test_metrics_format(void **state)
 {
 	(void)state;
-	memset(&c, 0, sizeof(c));
+	idle_instance();
 	snprintf(c.kernel.tap_name, sizeof(c.kernel.tap_name), "ipop\"7");
 	size_t len = 0;
-	char *m = ctl_metrics_render(&c, &len);
+	struct ctl_http h = {.c = &c};
+	char *m = ctl_metrics_render(&c, &h, &len);
 	assert_non_null(m);
 	assert_int_equal(strlen(m), len);
 	/* the quote in the TAP name is escaped in the label */
@@ -192,6 +200,7 @@ static void test_metrics_format(void **state)
 	assert_true(families > 30);
 	assert_true(samples > 10);
 	free(m);
+	free(h.busy);
 }
 
 static void test_page_routes(void **state)
@@ -211,7 +220,7 @@ static void test_page_routes(void **state)
 	assert_null(ctl_page_asset_find("/index.html/"));
 	assert_null(ctl_page_asset_find(""));
 
-	memset(&c, 0, sizeof(c));
+	idle_instance();
 	char *s = ctl_page_overlay_json(&c);
 	assert_non_null(s);
 	json_t *o = json_loads(s, 0, NULL);

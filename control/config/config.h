@@ -131,6 +131,10 @@ struct ipop_config {
 	bool http_enabled;                   /* "http_listen" set: /metrics and the live page */
 	struct net_endpoint http_listen;
 	char xmpp_password_file[PATH_MAX];   /* where xmpp_password came from ("" = inline) */
+	/* Every secret file read (key_file, psk_file, xmpp_password_file): a
+	 * privilege drop hands them to ipopd.user so reloads can read them. */
+	char (*secret_files)[PATH_MAX];
+	unsigned nsecret_files;
 };
 
 /* Command-line overrides applied before validation. */

@@ -165,3 +165,5 @@ int cfg_key_http_listen(struct loader *ld, const struct key_spec *ks, void *base
 int cfg_key_xmpp_password_file(struct loader *ld, const struct key_spec *ks, void *base,
 			       const char *path, json_t *v);
 void cfg_ops_print(const struct ipop_config *c, FILE *f);
+/* Records a secret file that was read (ipop_config.secret_files). 0 or -1. */
+int cfg_note_secret_file(struct loader *ld, const char *path, const char *file);

@@ -113,11 +113,25 @@ int cfg_key_xmpp_password_file(struct loader *ld, const struct key_spec *ks, voi
 		goto out;
 	}
 	memcpy(c->xmpp_password, buf, got + 1);
-	rc = 0;
+	rc = cfg_note_secret_file(ld, path, file);
 out:
 	explicit_bzero(buf, sizeof(buf));
 	close(fd);
 	return rc;
+}
+
+int cfg_note_secret_file(struct loader *ld, const char *path, const char *file)
+{
+	struct ipop_config *c = ld->c;
+	for (unsigned i = 0; i < c->nsecret_files; i++)
+		if (!strcmp(c->secret_files[i], file))
+			return 0;
+	void *n = realloc(c->secret_files, (c->nsecret_files + 1) * sizeof(*c->secret_files));
+	if (!n)
+		return cfg_fail(ld, path, "expected a config that fits in memory");
+	c->secret_files = n;
+	snprintf(c->secret_files[c->nsecret_files++], sizeof(*c->secret_files), "%s", file);
+	return 0;
 }
 
 void cfg_ops_print(const struct ipop_config *c, FILE *f)

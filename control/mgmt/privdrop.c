@@ -110,10 +110,17 @@ int ctl_privdrop(struct ctl *c, char *err, size_t errlen)
 	}
 	int rc;
 	if (geteuid() != uid) {
-		if ((rc = chown_state(cfg->state_dir, uid, gid)) ||
-		    (rc = chown_file(cfg->xmpp_password_file, uid, gid)) ||
-		    (rc = chown_file(cfg->mgmt_socket, uid, gid))) {
-			snprintf(err, errlen, "cannot hand the state to %s: %s", cfg->user,
+		const char *what = cfg->state_dir;
+		if (!(rc = chown_state(cfg->state_dir, uid, gid))) {
+			what = cfg->mgmt_socket;
+			rc = chown_file(cfg->mgmt_socket, uid, gid);
+		}
+		for (unsigned i = 0; !rc && i < cfg->nsecret_files; i++) {
+			what = cfg->secret_files[i];
+			rc = chown_file(cfg->secret_files[i], uid, gid);
+		}
+		if (rc) {
+			snprintf(err, errlen, "cannot hand %s to %s: %s", what, cfg->user,
 				 strerror(-rc));
 			return rc;
 		}

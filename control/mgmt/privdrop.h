@@ -10,8 +10,9 @@
  *
  * Before the switch the files the process needs later are handed to that
  * account: the state directory and the files in it (node key, sequence
- * store: rekeys write there), the XMPP password file, and the management
- * socket (group too, so the account's group may use ipopctl). They keep
+ * store: rekeys write there), every secret file the config read (key_file,
+ * psk_file, xmpp_password_file: a reload reads them again), and the
+ * management socket (group too, so the account's group may use ipopctl). They keep
  * their modes (0600/0700), so they stay readable only by the account. A
  * reload then re-reads the config as that account: the config must be
  * readable by it (ipopctl init writes it 0640 root:GROUP).

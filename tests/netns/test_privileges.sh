@@ -7,8 +7,8 @@
 # nobody with modes 0600/0700. Traffic flows; rekeys every 2 s keep working
 # (they write the sequence store in the state directory); a SIGHUP reload
 # that adds a peer is applied; SIGTERM still exits 0 (routes and TAP torn
-# down with CAP_NET_ADMIN). An unknown account is refused before anything
-# runs, with the file and key named.
+# down with CAP_NET_ADMIN). An unknown account is refused before the loop
+# gets its TAP up, with the file and key named, and exits 1.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_ops.sh"
 harness_init
@@ -21,8 +21,15 @@ make_site b 2
 # nobody must reach its config (reload) through the temp dir: traversable,
 # not listable; the keyed configs hold no secret.
 chmod 0711 "$T"
-write_keyed_config "$T/a.json" site=a port=$PORT peers=b rekey=2 extra='"user": "nobody"'
-write_keyed_config "$T/b.json" site=b port=$PORT peers=a rekey=2
+# An overlay PSK in a root-owned 0600 file: handed to nobody at the drop
+# (a reload reads it again).
+psk=$(gen_psk)
+for s in a b; do
+	printf '%s\n' "$psk" >"$T/psk-$s"
+	chmod 0600 "$T/psk-$s"
+done
+write_keyed_config "$T/a.json" site=a port=$PORT peers=b rekey=2 psk_file="$T/psk-a" extra='"user": "nobody"'
+write_keyed_config "$T/b.json" site=b port=$PORT peers=a rekey=2 psk_file="$T/psk-b"
 chmod 0644 "$T/a.json"
 
 # A missing account: refused, nothing left running.
@@ -31,7 +38,7 @@ if out=$(nsx a "$IPOPD" -c "$T/bad.json" 2>&1); then
 	fail "ipopd started with an unknown ipopd.user"
 fi
 assert_contains "$out" 'bad.json: ipopd.user: no account "no-such-account-ipt"' "unknown user message"
-ok "unknown account refused: $out"
+ok "unknown account refused: $(grep 'ipopd.user' <<<"$out")"
 
 start_ipopd a "$T/a.json"
 pid_a=$IPOPD_PID
@@ -72,7 +79,8 @@ ok "/proc/$pid_a: uid/gid nobody, CapEff=CapPrm=CapBnd=CAP_NET_ADMIN, no inherit
 kd=$(kstate_dir a)
 assert_eq "$(stat -c '%U %a' "$kd")" "nobody 700" "state directory owner and mode"
 assert_eq "$(stat -c '%U %a' "$kd/node.key")" "nobody 600" "node.key owner and mode"
-ok "state directory nobody 0700, node.key nobody 0600"
+assert_eq "$(stat -c '%U %a' "$T/psk-a")" "nobody 600" "psk_file owner and mode"
+ok "state directory nobody 0700, node.key and psk_file nobody 0600"
 
 # Rekeys after the drop (interval 2 s), traffic uninterrupted.
 r0=$(link_get "$sa" b rekeys)
@@ -83,8 +91,9 @@ ok "rekeys after the drop: $r0 -> $(link_get "$sa" b rekeys), 20 pings answered"
 
 # Reload as nobody: a new peer c appears.
 make_site c 3
-write_keyed_config "$T/c.json" site=c port=$PORT peers=a
-write_keyed_config "$T/a.json" site=a port=$PORT peers="b c" rekey=2 extra='"user": "nobody"'
+cp "$T/psk-b" "$T/psk-c"
+write_keyed_config "$T/c.json" site=c port=$PORT peers=a psk_file="$T/psk-c"
+write_keyed_config "$T/a.json" site=a port=$PORT peers="b c" rekey=2 psk_file="$T/psk-a" extra='"user": "nobody"'
 chmod 0644 "$T/a.json"
 kill -HUP "$pid_a"
 wait_for 5 bash -c "[ \"\$(\"$IPOPCTL\" -s '$sa' status --json | $PY -c 'import json,sys; print(json.load(sys.stdin)[\"links\"])')\" = 2 ]" ||

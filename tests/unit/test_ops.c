@@ -128,6 +128,8 @@ static void test_password_file(void **state)
 			    "s3cret pass"); /* relative to the config, newline cut */
 	snprintf(want, sizeof(want), "%s/pw", dir);
 	assert_string_equal(c.xmpp_password_file, want);
+	assert_int_equal(c.nsecret_files, 1); /* handed to ipopd.user at a privilege drop */
+	assert_string_equal(c.secret_files[0], want);
 	ipop_config_free(&c);
 
 	write_file("pw-open", "x\n", 0644);

@@ -4,11 +4,13 @@
 # as the only effective, permitted and bounding capability, nothing
 # inheritable or ambient, NoNewPrivs; every worker thread runs as nobody with
 # no capability beyond it. The node key and the state directory belong to
-# nobody with modes 0600/0700. Traffic flows; rekeys every 2 s keep working
+# nobody with modes 0600/0700, and so does the overlay's psk_file (root's
+# 0600 file before the start). Traffic flows; rekeys every 2 s keep working
 # (they write the sequence store in the state directory); a SIGHUP reload
 # that adds a peer is applied; SIGTERM still exits 0 (routes and TAP torn
-# down with CAP_NET_ADMIN). An unknown account is refused before the loop
-# gets its TAP up, with the file and key named, and exits 1.
+# down with CAP_NET_ADMIN). An unknown account is refused once setup is
+# done, before the loop runs: the message names file and key, everything
+# set up is undone and ipopd exits 1.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_ops.sh"
 harness_init

@@ -24,7 +24,7 @@ dpkg-checkbuilddeps debian/control || fail "Build-Depends missing (above)"
 mkdir -p "$W/src"
 tar --exclude-vcs --exclude='./build*' --exclude='./obj-*' -cf - . | tar -xf - -C "$W/src"
 t0=$SECONDS
-(cd "$W/src" && dpkg-buildpackage -us -uc -b) >"$W/build.log" 2>&1 ||
+(cd "$W/src" && dpkg-buildpackage -us -uc -b -J"$(nproc)") >"$W/build.log" 2>&1 ||
 	{ tail -n 30 "$W/build.log"; fail "dpkg-buildpackage"; }
 deb=$(ls "$W"/ipopd_*_amd64.deb)
 ok "dpkg-buildpackage -us -uc -b in $((SECONDS - t0)) s: $(basename "$deb")"

@@ -195,7 +195,7 @@ int cfg_disc_check(struct loader *ld, struct ipop_config *c)
 		    "expected the overlay's XMPP account (with xmpp_host), got nothing");
 	if (!c->xmpp_password[0])
 		return cfg_fail(ld, "CFx.xmpp_password",
-				"expected the XMPP account's password, got nothing");
+				"expected the XMPP account's password (or ipopd.xmpp_password_file), got nothing");
 	if (!strchr(c->xmpp_username, '@') && strpbrk(c->xmpp_host, ", \t"))
 		return cfg_fail(ld, "CFx.xmpp_username",
 				"expected user@domain when xmpp_host lists several servers");

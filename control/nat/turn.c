@@ -553,6 +553,13 @@ void ctl_turn_tick(struct ctl *c, uint64_t now)
 	}
 }
 
+void ctl_turn_refresh_soon(struct ctl *c)
+{
+	for (unsigned i = 0; i < c->turn.n; i++)
+		if (c->turn.al[i].state == TURN_READY)
+			c->turn.al[i].refresh_ms = 0;
+}
+
 /* ---- setup --------------------------------------------------------------------- */
 
 int ctl_turn_create(struct ctl *c)

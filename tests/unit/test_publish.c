@@ -14,6 +14,7 @@
 #include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -74,7 +75,7 @@ static void check_table(struct fake_io *io)
 		else if (v < io->last_version)
 			io->violations++; /* must only ever move to newer tables */
 		else
-			__atomic_store_n(&io->last_version, v, __ATOMIC_RELEASE);
+			atomic_store_explicit(&io->last_version, v, memory_order_release);
 		if (l && __atomic_load_n(&l->id, __ATOMIC_ACQUIRE) == LINK_POISON)
 			io->violations++;
 		/* Hold the table a little, as a burst would, then look again. */
@@ -138,12 +139,12 @@ static int fake_wait(void *io_, int wake_fd, int timeout_ms)
 {
 	struct fake_io *io = io_;
 	io->waits++;
-	if (__atomic_load_n(&io->gated, __ATOMIC_ACQUIRE)) {
+	if (atomic_load_explicit(&io->gated, memory_order_acquire)) {
 		struct pollfd g = {.fd = io->gate_fd, .events = POLLIN};
 		uint64_t v;
-		__atomic_store_n(&io->sleeping, true, __ATOMIC_RELEASE);
+		atomic_store_explicit(&io->sleeping, true, memory_order_release);
 		poll(&g, 1, 10000);
-		__atomic_store_n(&io->sleeping, false, __ATOMIC_RELEASE);
+		atomic_store_explicit(&io->sleeping, false, memory_order_release);
 		if (read(io->gate_fd, &v, sizeof(v)) < 0) {
 			/* timeout */
 		}
@@ -556,17 +557,18 @@ static void test_punts(void **state)
 static void wait_until(_Atomic bool *flag, bool want)
 {
 	uint64_t deadline = now_ms() + 20000;
-	while (__atomic_load_n(flag, __ATOMIC_ACQUIRE) != want && now_ms() < deadline)
+	while (atomic_load_explicit(flag, memory_order_acquire) != want && now_ms() < deadline)
 		usleep(200);
-	assert_true(__atomic_load_n(flag, __ATOMIC_ACQUIRE) == want);
+	assert_true(atomic_load_explicit(flag, memory_order_acquire) == want);
 }
 
 static void wait_version(struct fake_io *io, uint64_t v)
 {
 	uint64_t deadline = now_ms() + 20000;
-	while (__atomic_load_n(&io->last_version, __ATOMIC_ACQUIRE) < v && now_ms() < deadline)
+	while (atomic_load_explicit(&io->last_version, memory_order_acquire) < v &&
+	       now_ms() < deadline)
 		usleep(200);
-	assert_int_equal(__atomic_load_n(&io->last_version, __ATOMIC_ACQUIRE), v);
+	assert_int_equal(atomic_load_explicit(&io->last_version, memory_order_acquire), v);
 }
 
 /* A worker asleep in its backend's wait is offline: reclamation proceeds
@@ -588,14 +590,14 @@ static void test_sleeping_worker(void **state)
 
 	assert_int_equal(publish(&p, new_table(NULL)), 0);
 	wait_version(&io, 1);
-	__atomic_store_n(&io.gated, true, __ATOMIC_RELEASE);
+	atomic_store_explicit(&io.gated, true, memory_order_release);
 	wait_until(&io.sleeping, true);
 
 	/* The push pokes wake_fd, which the gated wait ignores: the worker
 	 * stays asleep holding a pointer to table 1. */
 	assert_int_equal(publish(&p, new_table(NULL)), 0);
 	usleep(20000);
-	assert_true(__atomic_load_n(&io.sleeping, __ATOMIC_ACQUIRE));
+	assert_true(atomic_load_explicit(&io.sleeping, memory_order_acquire));
 	assert_int_equal(ctl_publish_reclaim(&p), 1);
 	assert_int_equal(tables_freed, 1);
 
@@ -603,7 +605,7 @@ static void test_sleeping_worker(void **state)
 	wait_version(&io, 2);
 	assert_int_equal(io.violations, 0);
 
-	__atomic_store_n(&io.gated, false, __ATOMIC_RELEASE);
+	atomic_store_explicit(&io.gated, false, memory_order_release);
 	assert_int_equal(write(io.gate_fd, &one, sizeof(one)), sizeof(one));
 	dp_worker_stop(&w);
 	assert_true(w.counters.idle_sleeps > 0);

@@ -3,13 +3,14 @@
 #   1. installs the Debian packages the build and tests use, if any is missing
 #      (always asks apt when CI=true);
 #   2. release build with -Werror, unit tests;
-#   3. ASan/UBSan build, unit tests again;
+#   3. ASan/UBSan build, unit tests again; TSan build, the threaded unit tests;
 #   4. integration tests in network namespaces (root; they skip otherwise);
 #   5. a short libFuzzer run of every fuzz target when clang is installed.
 # Ends with one line "N passed, N failed"; exits non-zero if anything failed.
 #
 #   sudo ./run-tests.sh
-#   env: BUILD_DIR=build  FUZZ_SECONDS=20  SKIP_ASAN=1  SKIP_FUZZ=1  SKIP_NETNS=1
+#   env: BUILD_DIR=build  FUZZ_SECONDS=20  SKIP_ASAN=1  SKIP_TSAN=1  SKIP_FUZZ=1  SKIP_NETNS=1
+#        FUZZ_LONG=1: every fuzz target to 10 million executions (tests/fuzz/run_fuzz.sh)
 set -uo pipefail
 cd "$(dirname "$0")" || exit 1
 BUILD_DIR=${BUILD_DIR:-build}
@@ -33,7 +34,7 @@ PACKAGES=(build-essential meson ninja-build pkg-config clang llvm
 	libipsec-mb-dev libjansson-dev libssl-dev libcmocka-dev libstrophe-dev
 	dpdk-dev libdpdk-dev libnuma-dev
 	prosody coturn openssl python3-scapy python3-cryptography
-	iperf3 tcpdump tshark python3 iproute2 nftables iputils-ping)
+	iperf3 tcpdump tshark python3 iproute2 nftables iputils-ping conntrack bc)
 
 install_deps()
 {
@@ -131,6 +132,27 @@ if [ -z "${SKIP_ASAN:-}" ]; then
 		-Dnetns_tests=false; then
 		step "unit tests under ASan/UBSan"
 		run_meson_test "$BUILD_DIR-asan" --suite unit
+	fi
+fi
+
+# ThreadSanitizer over the unit tests that start real threads (workers and
+# the table handoff, replay window, ESP SAs, inject ring). clang; DPDK's ring
+# in its C11 model so TSan sees its acquire/release (tests/unit/tsan.supp
+# says why that and the one suppression are sound). Only these tests are built.
+TSAN_TESTS=(publish table replay esp worker_inject)
+if [ -z "${SKIP_TSAN:-}" ] && command -v clang >/dev/null; then
+	step "ThreadSanitizer build ($BUILD_DIR-tsan, clang)"
+	tsan_ok=1
+	if [ ! -f "$BUILD_DIR-tsan/build.ninja" ]; then
+		CC=clang meson setup "$BUILD_DIR-tsan" -Dwerror=true -Db_sanitize=thread -Db_lundef=false \
+			-Dnetns_tests=false -Dc_args=-DRTE_USE_C11_MEM_MODEL || tsan_ok=0
+	fi
+	if [ "$tsan_ok" = 1 ] && ninja -C "$BUILD_DIR-tsan" "${TSAN_TESTS[@]/#/tests/unit/test_}"; then
+		step "threaded unit tests under TSan: ${TSAN_TESTS[*]}"
+		TSAN_OPTIONS="halt_on_error=1 suppressions=$PWD/tests/unit/tsan.supp" \
+			run_meson_test "$BUILD_DIR-tsan" --no-rebuild --suite unit "${TSAN_TESTS[@]}"
+	else
+		step_failed "TSan build ($BUILD_DIR-tsan)"
 	fi
 fi
 

@@ -8,6 +8,7 @@
 #       executions (FUZZ_RUNS) or FUZZ_LONG_SECONDS (default 3600), whichever
 #       comes first; the corpus is kept in BUILD_DIR/fuzz-corpus/TARGET
 #   tests/fuzz/run_fuzz.sh BUILD_DIR all [SECONDS]       every target, a table
+#       (each target's whole output in BUILD_DIR/fuzz-logs/TARGET.log)
 #
 # Last line of a single run: "fuzz TARGET: N execs, N edges (floor N), N/s, ok|FAILED ..."
 set -uo pipefail
@@ -20,9 +21,12 @@ floors=tests/fuzz/floors.txt
 if [ "$target" = all ]; then
 	rc=0
 	results=$(mktemp)
+	mkdir -p "$build/fuzz-logs"
 	for f in "$build"/tests/fuzz/fuzz_*; do
 		[ -f "$f" ] && [ -x "$f" ] || continue
-		"$0" "$build" "${f##*/}" "$seconds" | tee -a "$results" | grep '^fuzz ' || rc=1
+		# the whole output (crash reports) in fuzz-logs/TARGET.log
+		"$0" "$build" "${f##*/}" "$seconds" >"$build/fuzz-logs/${f##*/}.log" 2>&1 || rc=1
+		grep '^fuzz ' "$build/fuzz-logs/${f##*/}.log" | tee -a "$results"
 	done
 	printf '\n%-16s %12s %8s %8s %10s %s\n' target execs edges floor exec/s result
 	grep '^fuzz ' "$results" | sed -E 's/^fuzz ([^:]+): ([0-9]+) execs, ([0-9]+) edges \(floor ([0-9]+)\), ([0-9]+)\/s, (.*)$/\1 \2 \3 \4 \5 \6/' |

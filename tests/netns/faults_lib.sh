@@ -114,7 +114,7 @@ traffic_stop()
 	read -r sha bytes <"$TR_DIR/tcp" 2>/dev/null || { sha=none bytes=0; }
 	local intact=yes
 	[ "$sha" = "$PAYLOAD_SHA" ] || intact=no
-	printf '%-22s %6s %8s %9s %7s %6.1f\n' "$name" $row "$intact" "$tcp_s" >>"$T/table"
+	printf '%-22s %6s %8s %9s %7s %10.1f\n' "$name" $row "$intact" "$tcp_s" >>"$T/table"
 	log "fault $name: lost/gap_ms/recovered_s = $row, file intact: $intact ($bytes bytes)"
 	# Recorded, not fatal: the other faults still run and the table is whole.
 	[ "$intact" = yes ] || FAULT_FAILS+=("$name: the file did not arrive intact ($bytes bytes)")
@@ -169,7 +169,7 @@ fault_loss()
 	F_START=$(now)
 	nsx wan nft -f - <<-EOF
 		table bridge faultloss {
-			chain fwd {
+			chain lossy {
 				type filter hook forward priority 0; policy accept;
 				numgen random mod 100 < $1 drop
 			}

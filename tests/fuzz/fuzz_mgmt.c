@@ -30,6 +30,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		log_set_level(LOG_ERROR);
 		snprintf(c.kernel.tap_name, sizeof(c.kernel.tap_name), "ipopf");
 		c.cfg.port = 5800;
+		/* what ctl_create wires before the socket opens (the "xmpp"
+		 * answer reads the TURN state through it) */
+		ctl_core_disc_env(&c, &c.disc.env);
 		initialised = 1;
 	}
 	if (size > CTL_MGMT_REQ_MAX)

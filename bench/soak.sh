@@ -25,6 +25,10 @@ WARMUP=${WARMUP:-5}
 OUT=$(realpath "${OUT:-.}")
 SRCDIR=${SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}
 export SRCDIR
+for d in app .; do # the binaries' folder in the build tree
+	[ -x "$SRCDIR/build/$d/ipopd" ] && : "${IPOPD:=$SRCDIR/build/$d/ipopd}" "${IPOPCTL:=$SRCDIR/build/$d/ipopctl}"
+done
+export IPOPD IPOPCTL
 . "$SRCDIR/tests/netns/lib.sh"
 . "$SRCDIR/tests/netns/faults_lib.sh"
 TEST_NAME=soak

@@ -120,20 +120,22 @@ stop_pid "$probe_pid"
 row=$($TRAFFIC analyse "$T/soak-send" "$T/soak-recv" 0 0 2>/dev/null || echo "? ? ?")
 log "probes s1 -> s2 over the whole soak: lost/longest gap ms: ${row% *}"
 
+# one data file per gateway, so gnuplot draws each as a connected line
+for s in s1 s2 s3; do awk -F, -v s="$s" '$2 == s { print $1, $4, $5, $6, $7 }' "$csv" >"$T/$s.dat"; done
 gnuplot <<-EOF
 	set terminal pngcairo size 1200,900
 	set output "$OUT/soak.png"
-	set datafile separator ","
 	set multiplot layout 3,1 title "ipopd soak: $MINUTES min (rekey 30 s, reload 2 min, churn 5 min, fault 4 min)"
 	set key outside right
 	set xlabel "minute"
 	set ylabel "RSS (KiB)"
-	plot for [s in "s1 s2 s3"] "$csv" using (strcol(2) eq s ? \$1 : 1/0):4 with linespoints title s
+	plot for [s in "s1 s2 s3"] "$T/".s.".dat" using 1:2 with linespoints title s
 	set ylabel "open fds"
-	plot for [s in "s1 s2 s3"] "$csv" using (strcol(2) eq s ? \$1 : 1/0):5 with linespoints title s
+	set yrange [0:*]
+	plot for [s in "s1 s2 s3"] "$T/".s.".dat" using 1:3 with linespoints title s
 	set ylabel "links up / SAs"
-	plot for [s in "s1 s2 s3"] "$csv" using (strcol(2) eq s ? \$1 : 1/0):6 with lines title s." links", \
-	     for [s in "s1 s2 s3"] "$csv" using (strcol(2) eq s ? \$1 : 1/0):7 with points title s." SAs"
+	plot for [s in "s1 s2 s3"] "$T/".s.".dat" using 1:4 with lines title s." links", \
+	     for [s in "s1 s2 s3"] "$T/".s.".dat" using 1:5 with points title s." SAs"
 	unset multiplot
 EOF
 log "plot: $OUT/soak.png"

@@ -53,8 +53,13 @@ spawn nsx s1 iperf3 -s -p 5202 >"$T/iperf-s1.log" 2>&1
 spawn nsx s3 iperf3 -s -p 5203 >"$T/iperf-s3.log" 2>&1
 sleep 1
 secs=$((MINUTES * 60))
-# iperf3 clients give up on a long outage: each runs in a loop
-loop() { spawn bash -c "end=\$((SECONDS + $secs)); while [ \$SECONDS -lt \$end ]; do $*; sleep 1; done"; }
+# iperf3 clients give up on a long outage: each runs in a loop, and the loop
+# takes its client with it when the harness stops it (by PID)
+loop()
+{
+	spawn bash -c "trap 'kill \$c 2>/dev/null; exit 0' TERM; end=\$((SECONDS + $secs))
+		while [ \$SECONDS -lt \$end ]; do $* & c=\$!; wait \$c; sleep 1; done"
+}
 loop ip netns exec "$(ns s1)" iperf3 -c 10.254.0.2 -p 5201 -b 20M -t 120 ">/dev/null 2>&1"
 loop ip netns exec "$(ns s3)" iperf3 -c 10.254.0.1 -p 5202 -b 5M -t 120 ">/dev/null 2>&1"
 loop ip netns exec "$(ns s2)" iperf3 -u -c 10.254.0.3 -p 5203 -b 2M -t 120 ">/dev/null 2>&1"

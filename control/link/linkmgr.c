@@ -208,13 +208,14 @@ int lm_session_make(struct ctl_linkmgr *lm, struct lm_link *lk, struct noise_hs 
 	return err;
 }
 
-static void schedule_rekey(struct ctl_linkmgr *lm, struct lm_link *lk)
+void lm_schedule_rekey(struct ctl_linkmgr *lm, struct lm_link *lk)
 {
 	uint64_t iv = lm->cfg->rekey_interval_ms ? lm->cfg->rekey_interval_ms : 120000;
 	uint64_t at = lk->cur.born_ms + iv;
 	if (!lm_we_are_lower(lm, lk))
 		at += iv / 3 + rand_u32() % (iv / 6 + 1);
 	lk->rekey_at_ms = at;
+	lk->rekey_iv_ms = iv;
 }
 
 /* s becomes the current session; the current one becomes the previous for
@@ -238,7 +239,7 @@ void lm_switch_in(struct ctl_linkmgr *lm, struct lm_link *lk, struct lm_session 
 	lk->last_rx_packets =
 	    atomic_load_explicit(&lk->link->stats.rx_packets, memory_order_relaxed);
 	lk->last_rx_ms = now;
-	schedule_rekey(lm, lk);
+	lm_schedule_rekey(lm, lk);
 	lm->dirty = true;
 }
 

@@ -223,6 +223,7 @@ struct lm_link {
 	uint8_t cookie[HS_COOKIE_LEN];
 	uint64_t cookie_ms;
 	uint64_t rekey_at_ms;
+	uint64_t rekey_iv_ms; /* the interval rekey_at_ms was set from */
 	uint64_t last_rx_packets, last_rx_ms;
 	uint64_t ka_tx_packets, ka_check_ms;
 	uint64_t last_handshake_ms; /* 0: never */

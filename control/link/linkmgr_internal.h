@@ -25,6 +25,8 @@ void lm_bury(struct ctl_linkmgr *lm, struct lm_session *s);
 int lm_session_make(struct ctl_linkmgr *lm, struct lm_link *lk, struct noise_hs *hs,
 		    uint32_t spi_in, uint32_t spi_out, uint64_t now, struct lm_session *s);
 /* s becomes the current session (the current one the previous). */
+/* rekey_at_ms from the current keys' birth and the configured interval. */
+void lm_schedule_rekey(struct ctl_linkmgr *lm, struct lm_link *lk);
 void lm_switch_in(struct ctl_linkmgr *lm, struct lm_link *lk, struct lm_session *s, uint64_t now);
 int lm_cand_index(const struct lm_link *lk, const struct net_endpoint *ep);
 bool lm_ep_relayed(const struct lm_link *lk, const struct net_endpoint *ep);

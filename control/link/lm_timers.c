@@ -170,6 +170,11 @@ static void link_tick(struct ctl_linkmgr *lm, struct lm_link *lk, uint64_t now)
 	} else if (!lk->probe_at_ms) {
 		probe_schedule_first(lm, lk, now);
 	}
+	/* A reload changed rekey_interval: the current keys follow it now,
+	 * not after the old interval (found by test_faults). */
+	if (lk->state == LM_UP &&
+	    lk->rekey_iv_ms != (cfg->rekey_interval_ms ? cfg->rekey_interval_ms : 120000))
+		lm_schedule_rekey(lm, lk);
 	bool rekey_due = lk->state == LM_UP &&
 			 (now >= lk->rekey_at_ms ||
 			  atomic_load_explicit(&lk->cur.sa_out->seq, memory_order_relaxed) >=

@@ -359,7 +359,15 @@ static json_t *stats_json(struct ctl *c)
 
 static char *error_json(const char *msg)
 {
-	json_t *o = json_pack("{s:s}", "error", msg);
+	/* jansson's error text quotes the request's bytes and "%.60s" may cut
+	 * a UTF-8 sequence: ASCII only, or json_pack refuses and the client
+	 * would get no answer. */
+	char safe[256];
+	size_t i;
+	for (i = 0; msg[i] && i < sizeof(safe) - 1; i++)
+		safe[i] = msg[i] >= 0x20 && msg[i] < 0x7f ? msg[i] : '?';
+	safe[i] = 0;
+	json_t *o = json_pack("{s:s}", "error", safe);
 	char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
 	json_decref(o);
 	return s;

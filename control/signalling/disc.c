@@ -678,6 +678,8 @@ void ctl_disc_tick(struct ctl_disc *d, uint64_t now)
 		else if (dp->present && !up && now - dp->con_req_ms >= DISC_CON_RETRY_MS)
 			send_con(d, dp, SIG_MSG_CON_REQ, true, NULL, now);
 	}
+	if (restun)
+		ctl_turn_refresh_soon(d->env.turn); /* the relay may have lost our allocation */
 	for (unsigned i = 0; restun && i < d->nstun; i++)
 		if (!d->stun[i].active)
 			d->stun[i].next_ms = now;

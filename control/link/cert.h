@@ -89,7 +89,8 @@ void cert_trust_free(struct cert_trust *t);
 /* Checks chain (leaf first, intermediates after) at time now against t:
  * chains to a configured CA, every certificate valid now, none revoked,
  * leaf not a CA, carries an overlay IPv4 address and the X25519 key pub.
- * Fills info (may be NULL) on CERT_OK. */
+ * pub NULL: any X25519 key (a fetched certificate, whose key is not known
+ * yet). Fills info (may be NULL) on CERT_OK. */
 enum cert_verdict cert_verify(const struct cert_trust *t, const struct cert_chain *chain,
 			      const uint8_t pub[32], time_t now, struct cert_info *info);
 

@@ -203,6 +203,7 @@ void ctl_linkmgr_tick(struct ctl_linkmgr *lm, uint64_t now_ms)
 		struct lm_link *lk = lm->peers->v[i].lk;
 		if (!lk)
 			continue;
+		lm_cert_tick(lm, lk, now_ms);
 		link_tick(lm, lk, now_ms);
 		/* workers may report a roam of this link again */
 		atomic_store_explicit(&lk->link->roam_reported, 0, memory_order_relaxed);

@@ -39,8 +39,26 @@ static size_t type_len(int type)
 		return HS_RESP_LEN;
 	case HS_COOKIE_REPLY:
 		return HS_COOKIE_MSG_LEN;
+	case HS_CERT_REQUEST:
+		return HS_CERTREQ_LEN;
 	default:
 		return 0;
+	}
+}
+
+/* Whether len is a valid length for type (exact for types 1-4, a range for
+ * the certificate reply and the initiation/response with certificate). */
+static bool len_valid(int type, size_t len)
+{
+	switch (type) {
+	case HS_CERT_REPLY:
+		return len >= HS_CERTREP_MIN_LEN && len <= HS_CERTREQ_LEN;
+	case HS_INITIATION_CERT:
+		return len >= HS_INIT_LEN + HS_CERT_PAYLOAD_MIN && len <= HS_MSG_MAX;
+	case HS_RESPONSE_CERT:
+		return len >= HS_RESP_LEN + HS_CERT_PAYLOAD_MIN && len <= HS_MSG_MAX;
+	default:
+		return type_len(type) && len == type_len(type);
 	}
 }
 
@@ -51,10 +69,13 @@ static void valid_header(uint8_t *msg, size_t cap, int type)
 		msg[i] = (uint8_t)rand();
 	switch (type) {
 	case HS_INITIATION:
-		hs_write_header(msg, HS_INITIATION, 0, 0x80000001);
+	case HS_INITIATION_CERT:
+	case HS_CERT_REQUEST:
+		hs_write_header(msg, (enum hs_type)type, 0, 0x80000001);
 		break;
 	case HS_RESPONSE:
-		hs_write_header(msg, HS_RESPONSE, 0x80000001, 0x80000002);
+	case HS_RESPONSE_CERT:
+		hs_write_header(msg, (enum hs_type)type, 0x80000001, 0x80000002);
 		break;
 	default:
 		hs_write_header(msg, (enum hs_type)type, 0x80000001, 0);
@@ -71,17 +92,17 @@ static void ep4(struct net_endpoint *ep, const char *s)
 
 static void test_header_lengths(void **state)
 {
-	static const int types[] = {0, 1, 2, 3, 4, 5, 0x7f, 0x80, 0xff};
-	uint8_t msg[256];
+	static const int types[] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 0x7f, 0x80, 0xff};
+	static uint8_t msg[HS_MSG_MAX + 64];
 	struct hs_header h;
 	(void)state;
 
 	for (size_t t = 0; t < sizeof(types) / sizeof(types[0]); t++) {
-		for (size_t len = 0; len <= 200; len++) {
+		for (size_t len = 0; len <= HS_MSG_MAX + 64; len++) {
 			valid_header(msg, sizeof(msg), types[t]);
 			msg[4] = (uint8_t)types[t]; /* unknown types too */
 			int ret = hs_parse_header(msg, len, &h);
-			if (type_len(types[t]) && len == type_len(types[t])) {
+			if (len_valid(types[t], len)) {
 				assert_int_equal(ret, 0);
 				assert_int_equal(h.type, types[t]);
 			} else {

@@ -728,6 +728,7 @@ int ctl_reload(struct ctl *c)
 	struct ipop_config n;
 	char err[512];
 	c->reloads++;
+	ctl_linkmgr_trust_reload(&c->lm); /* the CRL, whatever becomes of the config */
 	if (ipop_config_load(c->config_path, &c->opt.ov, &n, err, sizeof(err)) < 0) {
 		log_err("reload failed, keeping the running config: %s", err);
 		c->reload_errors++;

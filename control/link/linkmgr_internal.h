@@ -68,6 +68,9 @@ size_t lm_cert_payload_put(const struct ctl_linkmgr *lm, uint8_t *out, size_t pr
 enum cert_verdict lm_cert_check(struct ctl_linkmgr *lm, const struct lm_link *lk,
 				const uint8_t *payload, size_t len, const uint8_t *pub,
 				const struct net_endpoint *from, struct cert_info *ci);
+/* Counts and logs a refusal (reason v) of a certificate from `from`. */
+void lm_cert_refuse(struct ctl_linkmgr *lm, const struct lm_link *lk, enum cert_verdict v,
+		    const struct net_endpoint *from, const struct cert_info *ci);
 /* Whether a verified certificate covers the addresses lk's peer uses. */
 bool lm_cert_covers(const struct ctl_linkmgr *lm, const struct lm_link *lk,
 		    const struct cert_info *ci);

@@ -45,9 +45,15 @@ int lm_cert_init(struct ctl_linkmgr *lm)
 		log_err("%s", err);
 		return ret;
 	}
-	/* Our own chain must pass the checks our peers will make. */
+	/* Our own chain must pass the checks our peers will make: from
+	 * another CA or malformed it is a configuration error; outside its
+	 * validity or revoked it may be a clock not yet set or a certificate
+	 * about to be replaced, so we run (peers refuse us) and say so. */
 	enum cert_verdict v = cert_verify(lm->ca, &lm->own.chain, lm->id.pub, time(NULL), NULL);
-	if (v != CERT_OK) {
+	if (v == CERT_EXPIRED || v == CERT_NOT_YET_VALID || v == CERT_REVOKED) {
+		log_err("cert_file %s: our own certificate is %s: peers will refuse us",
+			cfg->cert_file, cert_verdict_name(v));
+	} else if (v != CERT_OK) {
 		log_err("cert_file %s: our own certificate is refused by ca_file %s: %s",
 			cfg->cert_file, cfg->ca_file, cert_verdict_name(v));
 		return -EINVAL;
@@ -133,15 +139,20 @@ enum cert_verdict lm_cert_check(struct ctl_linkmgr *lm, const struct lm_link *lk
 		v = cert_verify(lm->ca, &chain, pub, time(NULL), ci);
 	if (v == CERT_OK && !lm_cert_covers(lm, lk, ci))
 		v = CERT_ADDR_NOT_COVERED;
-	if (v == CERT_OK)
-		return v;
+	if (v != CERT_OK)
+		lm_cert_refuse(lm, lk, v, from, ci);
+	return v;
+}
+
+void lm_cert_refuse(struct ctl_linkmgr *lm, const struct lm_link *lk, enum cert_verdict v,
+		    const struct net_endpoint *from, const struct cert_info *ci)
+{
 	count(lm, v);
 	char a[NET_ENDPOINT_STRLEN];
 	log_ratelimited(LOG_WARN, "link %s: certificate from %s refused: %s%s%s",
 			lk ? lk->name : "(none yet)", net_endpoint_format(from, a, sizeof(a)),
 			cert_verdict_name(v), v == CERT_ADDR_NOT_COVERED ? " for " : "",
 			v == CERT_ADDR_NOT_COVERED ? ci->subject : "");
-	return v;
 }
 
 void lm_cert_accept(struct ctl_linkmgr *lm, struct lm_link *lk, const uint8_t *payload, size_t len,
@@ -189,8 +200,11 @@ struct lm_link *lm_cert_bind(struct ctl_linkmgr *lm, const uint8_t pub[NOISE_KEY
 			continue;
 		if (!net_endpoint_equal(&pc->endpoint, from) && !(pc->ip4 && pc->ip4 == ci->ip4))
 			continue;
-		if (!lm_cert_covers(lm, lk, ci))
-			continue;
+		if (!lm_cert_covers(lm, lk, ci)) {
+			/* the peer at that endpoint (or address) claims more */
+			lm_cert_refuse(lm, lk, CERT_ADDR_NOT_COVERED, from, ci);
+			return NULL;
+		}
 		if (lk->pend.active)
 			lm_pending_abandon(&lk->pend); /* it was for the key we did not know */
 		lk->fetch_active = false;

@@ -43,9 +43,13 @@
  *   - Responder checks, in order: header, mac1 (mac1_fail), per-source rate
  *     limit (ratelimited), under load (more than load_threshold initiations in
  *     the last second) a valid mac2 else a cookie reply (cookie_replies_sent),
- *     Noise msg1 (decrypt_fail), the static key is a configured keyed peer's
- *     and in allowed_keys when that list is non-empty (unknown_key), the
- *     timestamp is newer (stale_timestamp; nothing else happens).
+ *     Noise msg1 (decrypt_fail), with trust by certificate the initiator's
+ *     certificate (lm_cert.c: cert_* counters; an unknown key with a valid
+ *     one binds a peer configured by endpoint only), the static key is a
+ *     configured keyed peer's and in allowed_keys when that list is
+ *     non-empty (unknown_key), the timestamp is newer (stale_timestamp;
+ *     nothing else happens). docs/protocol.md section 14 has the
+ *     certificate messages (types 4-7) and the fetch ahead of IK.
  *   - Simultaneous initiation: when we have a pending initiation to P and a
  *     valid initiation from P arrives, the side with the lower static public
  *     key (memcmp) keeps its own initiation and ignores P's (collisions; it

@@ -28,7 +28,9 @@ ca()
 	mkdir -p "$1"
 	openssl req -x509 -newkey ed25519 -nodes -keyout "$1/ca.key" -out "$1/ca.pem" \
 		-subj "/CN=$2" -days 3650 -addext basicConstraints=critical,CA:TRUE \
-		-addext keyUsage=critical,keyCertSign,cRLSign 2>"$1/err" || fail "CA: $(cat "$1/err")"
+		-addext keyUsage=critical,keyCertSign,cRLSign \
+		-addext "sbgp-ipAddrBlock=critical,IPv4:10.254.0.0/16,IPv4:10.20.0.0/16" 2>"$1/err" ||
+		fail "CA: $(cat "$1/err")"
 	printf '[ca]\ndefault_ca = overlay\n[overlay]\ndatabase = %s/index.txt\ncrlnumber = %s/crlnumber\ndefault_md = default\ndefault_crl_days = 30\n' \
 		"$1" "$1" >"$1/ca.cnf"
 	: >"$1/index.txt"
@@ -46,13 +48,15 @@ pubpem()
 	} | openssl pkey -pubin -inform DER -out "$2" || fail "pubpem"
 }
 
-# sign CADIR NAME IP PUB_B64 OUT: a node certificate, valid for 30 days.
+# sign CADIR NAME IP PUB_B64 OUT [SUBNET]: a node certificate, valid for 30
+# days, with SUBNET (IPv4 prefix) as its routed subnet.
 sign()
 {
-	local dir=$1 name=$2 ip=$3 pub=$4 out=$5
+	local dir=$1 name=$2 ip=$3 pub=$4 out=$5 subnet=${6:-}
 	pubpem "$pub" "$out.pub"
 	printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,keyAgreement\nsubjectAltName=IP:%s,DNS:%s\n' \
 		"$ip" "$name" >"$out.ext"
+	[ -n "$subnet" ] && printf 'sbgp-ipAddrBlock=critical,IPv4:%s\n' "$subnet" >>"$out.ext"
 	openssl x509 -new -subj "/CN=$name" -force_pubkey "$out.pub" -CA "$dir/ca.pem" \
 		-CAkey "$dir/ca.key" -days 30 -extfile "$out.ext" -out "$out" 2>"$out.err" ||
 		fail "sign $name: $(cat "$out.err")"
@@ -95,15 +99,19 @@ ca "$PKI/ca" "overlay CA"
 ca "$PKI/other" "another CA"
 crl "$PKI/ca"
 for s in a b c d; do
-	sign "$PKI/ca" $s "10.254.0.${SITE_IDX[$s]}" "$(node_pubkey $s)" "$PKI/$s.pem"
+	sign "$PKI/ca" $s "10.254.0.${SITE_IDX[$s]}" "$(node_pubkey $s)" "$PKI/$s.pem" \
+		"$([ $s = b ] && echo 10.20.1.0/24)"
 done
+openssl x509 -in "$PKI/b.pem" -noout -text | grep -q '10.20.1.0/24' || fail "b's certificate lacks its subnet"
 ok "CA and node certificates made with openssl (README commands)"
 
 # cert_config FILE SITE PEERS CERT [key_export]: endpoint-only peers, trust cert.
 cert_config()
 {
 	local file=$1 site=$2 peers=$3 cert=$4 export=${5:-false}
-	write_keyed_config "$file" site=$site port=$PORT peers="$peers" link_timeout=8 keepalive=2
+	# b routes 10.20.1.0/24: its certificate must cover it (RFC 3779 block)
+	write_keyed_config "$file" site=$site port=$PORT peers="$peers" link_timeout=8 keepalive=2 \
+		routes_b='"10.20.1.0/24"'
 	$PY - "$file" "$PKI/ca/ca.pem" "$cert" "$PKI/ca/crl.pem" "$export" <<-'EOF' || fail "cert_config"
 		import json, sys
 		f, ca, cert, crl, export = sys.argv[1:6]

@@ -18,6 +18,7 @@
 
 #include "certgen.h"
 #include "control/link/cert.h"
+#include "control/link/cert_fetch.h"
 
 static char dir[] = "/tmp/test_cert.XXXXXX";
 static char ca_path[64], ca2_path[64], crl_path[64], own_path[64];
@@ -380,6 +381,65 @@ static void test_own_chain(void **state)
 	cert_trust_free(t);
 }
 
+/* The certificate fetch (types 4/5): request, reply, decryption; tampering,
+ * another request's reply, a chain too large for a reply. */
+static void test_fetch(void **state)
+{
+	struct cert_fetch f, g;
+	uint8_t req[HS_CERTREQ_LEN], rep[HS_CERTREQ_LEN + 64], pl[HS_CERTREQ_LEN];
+	size_t rlen = 0, pll = 0;
+	struct hs_header h;
+	struct node n;
+	(void)state;
+	node_make(&n, ca, ca_key, (struct certgen_opts){.ip = "10.8.0.1"});
+	struct cert_chain c = {.der = {n.der}, .len = {n.len}, .n = 1};
+	assert_int_equal(cert_fetch_request(&f, req), 0);
+	assert_int_equal(hs_parse_header(req, sizeof(req), &h), 0);
+	assert_int_equal(h.type, HS_CERT_REQUEST);
+	assert_int_equal(h.sender_spi, f.id);
+	assert_true(f.id & 0x80000000u);
+	assert_memory_equal(req + HS_HDR_LEN, f.e_pub, 32);
+	assert_int_equal(cert_fetch_reply(req, sizeof(req), &c, rep, sizeof(rep), &rlen), 0);
+	assert_true(rlen <= sizeof(req)); /* never larger than the request */
+	assert_int_equal(hs_parse_header(rep, rlen, &h), 0);
+	assert_int_equal(h.type, HS_CERT_REPLY);
+	assert_int_equal(h.receiver_spi, f.id);
+	assert_int_equal(cert_fetch_open(&f, rep, rlen, pl, sizeof(pl), &pll), 0);
+	struct cert_chain d;
+	assert_int_equal(cert_payload_decode(pl, pll, &d), 0);
+	assert_int_equal(d.len[0], n.len);
+	assert_memory_equal(d.der[0], n.der, n.len);
+	/* no certificate bytes in clear in the reply */
+	for (size_t i = 0; i + 16 <= rlen; i++)
+		assert_memory_not_equal(rep + i, n.der + n.len - 16, 16);
+	/* every byte after the header matters */
+	for (size_t i = HS_HDR_LEN; i < rlen; i += 7) {
+		rep[i] ^= 1;
+		assert_int_equal(cert_fetch_open(&f, rep, rlen, pl, sizeof(pl), &pll), -EBADMSG);
+		rep[i] ^= 1;
+	}
+	/* the header is authenticated too (AAD): another id, or another request's state */
+	assert_int_equal(cert_fetch_request(&g, req), 0);
+	assert_int_equal(cert_fetch_open(&g, rep, rlen, pl, sizeof(pl), &pll), -EBADMSG);
+	g.id = f.id;
+	assert_int_equal(cert_fetch_open(&g, rep, rlen, pl, sizeof(pl), &pll), -EBADMSG);
+	assert_int_equal(cert_fetch_open(&f, rep, rlen - 1, pl, sizeof(pl), &pll), -EBADMSG);
+	assert_int_equal(cert_fetch_open(&f, rep, 20, pl, sizeof(pl), &pll), -EBADMSG);
+	/* a chain that does not fit in a reply no larger than the request */
+	uint8_t big[CERT_DER_MAX];
+	memset(big, 0x30, sizeof(big));
+	struct cert_chain b = {.der = {big, big}, .len = {sizeof(big), sizeof(big)}, .n = 2};
+	assert_int_equal(cert_fetch_reply(req, sizeof(req), &b, rep, sizeof(rep), &rlen),
+			 -EMSGSIZE);
+	assert_int_equal(cert_fetch_reply(req, sizeof(req) - 1, &c, rep, sizeof(rep), &rlen),
+			 -EBADMSG);
+	/* a low-order ephemeral key (all zero) is refused */
+	memset(req + HS_HDR_LEN, 0, 32);
+	assert_int_not_equal(cert_fetch_reply(req, sizeof(req), &c, rep, sizeof(rep), &rlen), 0);
+	cert_fetch_wipe(&f);
+	node_free(&n);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -435,6 +495,7 @@ int main(void)
 	    cmocka_unit_test(test_refused_invalid_and_malformed),
 	    cmocka_unit_test(test_payload_codec),
 	    cmocka_unit_test(test_own_chain),
+	    cmocka_unit_test(test_fetch),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -200,6 +200,58 @@ static void test_header_malformed(void **state)
 	assert_int_equal(hs_parse_header(msg, HS_COOKIE_MSG_LEN, &h), -EBADMSG);
 }
 
+/* The certificate types (docs/protocol.md section 14): SPI rules like their
+ * plain counterparts, where the Noise (or fetch) part starts and ends. */
+static void test_header_cert_types(void **state)
+{
+	static uint8_t m[HS_MSG_MAX];
+	static const struct {
+		enum hs_type type;
+		uint32_t rx, tx;
+		size_t len, noise_len; /* noise_len 0: must be refused */
+	} cases[] = {
+	    {HS_INITIATION_CERT, 0, 0x80000001, 600, 600 - HS_HDR_LEN - 2 * HS_MAC_LEN},
+	    {HS_INITIATION_CERT, 1, 0x80000001, 600, 0},
+	    {HS_INITIATION_CERT, 0, 0x7fffffff, 600, 0},
+	    {HS_RESPONSE_CERT, 0x80000001, 0x80000002, 500, 500 - HS_HDR_LEN - 2 * HS_MAC_LEN},
+	    {HS_RESPONSE_CERT, 0x7fffffff, 0x80000002, 500, 0},
+	    {HS_RESPONSE_CERT, 0x80000001, 0, 500, 0},
+	    {HS_CERT_REQUEST, 0, 0x80000009, HS_CERTREQ_LEN, HS_CERTREQ_LEN - HS_HDR_LEN},
+	    {HS_CERT_REQUEST, 0, 0, HS_CERTREQ_LEN, 0},
+	    {HS_CERT_REQUEST, 0x80000001, 0x80000009, HS_CERTREQ_LEN, 0},
+	    {HS_CERT_REPLY, 0x80000009, 0, 400, 400 - HS_HDR_LEN},
+	    {HS_CERT_REPLY, 0x80000009, 1, 400, 0},
+	    {HS_CERT_REPLY, 9, 0, 400, 0},
+	};
+	struct hs_header h;
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		hs_write_header(m, cases[i].type, cases[i].rx, cases[i].tx);
+		int ret = hs_parse_header(m, cases[i].len, &h);
+		if (!cases[i].noise_len) {
+			assert_int_equal(ret, -EBADMSG);
+			continue;
+		}
+		assert_int_equal(ret, 0);
+		assert_int_equal(h.type, cases[i].type);
+		assert_int_equal(h.receiver_spi, cases[i].rx);
+		assert_int_equal(h.sender_spi, cases[i].tx);
+		assert_ptr_equal(h.noise, m + HS_HDR_LEN);
+		assert_int_equal(h.noise_len, cases[i].noise_len);
+	}
+	/* mac1/mac2 work on the longer messages */
+	struct hs_mac_keys k;
+	uint8_t pub[32] = {7}, cookie[HS_COOKIE_LEN] = {1};
+	hs_mac_keys_derive(pub, &k);
+	hs_macs_write(m, HS_MSG_MAX, &k, cookie);
+	assert_true(hs_mac1_ok(m, HS_MSG_MAX, &k));
+	assert_true(hs_mac2_ok(m, HS_MSG_MAX, cookie));
+	m[100] ^= 1;
+	assert_false(hs_mac1_ok(m, HS_MSG_MAX, &k));
+	assert_false(hs_mac1_ok(m, HS_MSG_MAX + 1, &k));
+}
+
 /* ---- payloads ---- */
 
 static void test_payloads(void **state)
@@ -732,6 +784,7 @@ int main(void)
 	    cmocka_unit_test(test_header_lengths),
 	    cmocka_unit_test(test_header_fields),
 	    cmocka_unit_test(test_header_malformed),
+	    cmocka_unit_test(test_header_cert_types),
 	    cmocka_unit_test(test_payloads),
 	    cmocka_unit_test(test_payloads_malformed),
 	    cmocka_unit_test(test_tai64n),

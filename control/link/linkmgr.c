@@ -17,8 +17,8 @@
 
 #include <openssl/rand.h>
 
-#include "control/core/peers.h"
-#include "control/core/publish.h"
+#include "control/table/peerset.h"
+#include "control/table/publish.h"
 #include "control/link/linkmgr_internal.h"
 #include "control/nat/candidates.h"
 #include "util/log.h"

@@ -17,7 +17,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "control/core/peers.h"
+#include "control/table/peerset.h"
 #include "control/link/linkmgr_internal.h"
 #include "util/log.h"
 

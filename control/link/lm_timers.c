@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "control/core/peers.h"
+#include "control/table/peerset.h"
 #include "control/link/linkmgr_internal.h"
 #include "dataplane/esp.h"
 #include "util/log.h"

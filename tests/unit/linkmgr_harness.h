@@ -27,7 +27,7 @@
 #include "control/link/linkmgr.h"
 #include "control/link/noise.h"
 #include "control/core/peers.h"
-#include "control/core/publish.h"
+#include "control/table/publish.h"
 #include "dataplane/classify.h"
 #include "dataplane/esp.h"
 #include "dataplane/pipeline.h"

@@ -58,8 +58,12 @@ int lm_cert_init(struct ctl_linkmgr *lm)
 			cfg->cert_file, cfg->ca_file, cert_verdict_name(v));
 		return -EINVAL;
 	}
+	int64_t left = lm->own.info.not_after - (int64_t)time(NULL);
+	if (left < CERT_EXPIRY_WARN_S)
+		log_warn("cert_file %s: our certificate (%s) expires in %lld hours", cfg->cert_file,
+			 lm->own.info.subject, (long long)left / 3600);
 	log_info("trust by certificate: %s, serial %s, expires in %lld days", lm->own.info.subject,
-		 lm->own.info.serial, (long long)(lm->own.info.not_after - time(NULL)) / 86400);
+		 lm->own.info.serial, (long long)left / 86400);
 	return 0;
 }
 

@@ -31,6 +31,7 @@ struct cert_spec {
 	long serial;
 	bool other_key; /* certify a key the node does not hold */
 	bool with_inter;
+	const char *ipblock; /* routed subnets (RFC 3779) */
 };
 
 /* Writes n's certificate file and restarts its link manager with trust. */
@@ -50,7 +51,8 @@ static void node_trust(struct node *n, uint8_t id, enum ipop_trust trust, const 
 						.ip = s->ip ? s->ip : ip,
 						.from_s = s->from_s,
 						.to_s = s->to_s,
-						.serial = s->serial ? s->serial : 100 + id});
+						.serial = s->serial ? s->serial : 100 + id,
+						.ipblock = s->ipblock});
 	certgen_write(path, (X509 *[]){x, inter}, s->with_inter ? 2 : 1);
 	X509_free(x);
 	EVP_PKEY_free(pk);
@@ -289,6 +291,39 @@ static void test_cert_both_needs_a_known_key(void **state)
 	assert_int_not_equal(lk_of(a)->state, LM_UP);
 }
 
+/* b routes 10.20.1.0/24 to a: a's certificate must carry that subnet. */
+static void routed(const char *ipblock, bool want_up)
+{
+	static struct net_prefix r;
+	struct node *a = node_new(1, "a"), *b = node_new(2, "b");
+	node_trust(a, 1, IPOP_TRUST_CERT, &(struct cert_spec){.ipblock = ipblock});
+	node_trust(b, 2, IPOP_TRUST_CERT, &(struct cert_spec){0});
+	node_peer(a, b, 2);
+	node_peer(b, a, 1);
+	assert_int_equal(net_prefix_parse("10.20.1.0/24", false, &r), 0);
+	b->pc[0].routes = &r;
+	b->pc[0].nroutes = 1;
+	node_start(a);
+	node_start(b);
+	run(8);
+	if (want_up) {
+		assert_linked(a, b);
+	} else {
+		assert_int_not_equal(lk_of(b)->state, LM_UP);
+		assert_true(b->lm.hs.cert_addr_not_covered > 0);
+	}
+	teardown_all();
+}
+
+static void test_cert_routes_covered(void **state)
+{
+	(void)state;
+	routed("IPv4:10.20.1.0/24", true);
+	routed("IPv4:10.20.0.0/16", true);
+	routed(NULL, false);
+	routed("IPv4:10.20.1.0/25", false);
+}
+
 static int cert_setup(void **state)
 {
 	if (!mkdtemp(dir))
@@ -298,8 +333,10 @@ static int cert_setup(void **state)
 	ca_key = certgen_ed25519();
 	ca2_key = certgen_ed25519();
 	inter_key = certgen_ed25519();
-	ca = certgen_make(ca_key, NULL, ca_key,
-			  &(struct certgen_opts){.cn = "overlay CA", .ca = true, .to_s = 864000});
+	ca = certgen_make(
+	    ca_key, NULL, ca_key,
+	    &(struct certgen_opts){
+		.cn = "overlay CA", .ca = true, .to_s = 864000, .ipblock = "IPv4:10.0.0.0/8"});
 	ca2 =
 	    certgen_make(ca2_key, NULL, ca2_key, &(struct certgen_opts){.cn = "other", .ca = true});
 	inter = certgen_make(inter_key, ca, ca_key,
@@ -334,6 +371,7 @@ int main(void)
 	    cmocka_unit_test_teardown(test_cert_intermediate, per_test_teardown),
 	    cmocka_unit_test_teardown(test_cert_revocation_takes_link_down, per_test_teardown),
 	    cmocka_unit_test_teardown(test_cert_both_needs_a_known_key, per_test_teardown),
+	    cmocka_unit_test_teardown(test_cert_routes_covered, per_test_teardown),
 	};
 	return cmocka_run_group_tests(tests, cert_setup, cert_teardown);
 }

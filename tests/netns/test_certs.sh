@@ -149,7 +149,8 @@ refused()
 		fail "$what: a's handshake.$counter stayed at $before"
 	sleep 1
 	[ "$(link_state "$sa" d)" = up ] && fail "$what: a's link to d is up"
-	grep -q "certificate from 198.18.0.4:$PORT refused: $what" "$T"/ipopd-a-*.log ||
+	# the line is rate-limited (one a second for all reasons): d retries
+	wait_for 8 grep -q "certificate from 198.18.0.4:$PORT refused: $what" "$T"/ipopd-a-*.log ||
 		fail "$what: no log line naming the reason on a"
 	stop_ipopd "$pid"
 	ok "$what: refused by a (handshake.$counter $before -> $(hs_get "$sa" "$counter")), no link"

@@ -178,6 +178,13 @@ static json_t *links_json(struct ctl *c)
 			    (json_int_t)(sa_packets(lk->cur.sa_in) + sa_packets(lk->cur.sa_out)),
 			    "handshakes", (json_int_t)lk->handshakes, "rekeys",
 			    (json_int_t)lk->rekeys);
+			if (o && lk->has_cert) /* trust by certificate (lm_cert.c) */
+				json_object_set_new(
+				    o, "cert",
+				    json_pack("{s:s, s:s, s:I, s:b}", "subject", lk->cert.subject,
+					      "serial", lk->cert.serial, "not_after",
+					      (json_int_t)lk->cert.not_after, "expires_soon",
+					      lk->cert.not_after - time(NULL) < CERT_EXPIRY_WARN_S));
 			json_t *dj = o ? ctl_disc_link_json(&c->disc, lk) : NULL;
 			if (dj)
 				json_object_update(o, dj);
@@ -288,6 +295,20 @@ static const struct json_counter handshake_fields[] = {
     JSON_COUNTER(struct lm_counters, probes),
     JSON_COUNTER(struct lm_counters, probes_unanswered),
     JSON_COUNTER(struct lm_counters, upgrades),
+    JSON_COUNTER(struct lm_counters, cert_other_ca),
+    JSON_COUNTER(struct lm_counters, cert_expired),
+    JSON_COUNTER(struct lm_counters, cert_not_yet_valid),
+    JSON_COUNTER(struct lm_counters, cert_revoked),
+    JSON_COUNTER(struct lm_counters, cert_other_key),
+    JSON_COUNTER(struct lm_counters, cert_addr_not_covered),
+    JSON_COUNTER(struct lm_counters, cert_invalid),
+    JSON_COUNTER(struct lm_counters, cert_malformed),
+    JSON_COUNTER(struct lm_counters, cert_missing),
+    JSON_COUNTER(struct lm_counters, cert_links_dropped),
+    JSON_COUNTER(struct lm_counters, cert_requests_sent),
+    JSON_COUNTER(struct lm_counters, cert_requests_received),
+    JSON_COUNTER(struct lm_counters, cert_replies_sent),
+    JSON_COUNTER(struct lm_counters, cert_replies_received),
 };
 
 static json_t *handshake_json(const struct lm_counters *h)

@@ -45,8 +45,9 @@ const char *xdp_prog_counter_name(unsigned idx)
 	return idx < XDP_STEER_COUNTERS ? counter_names[idx] : NULL;
 }
 
-__attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen, const char *fmt,
-						      ...)
+/* Writes the one-line explanation; returns `r` (a -errno). */
+__attribute__((format(printf, 4, 5))) static int fail(char *err, size_t errlen, int r,
+						      const char *fmt, ...)
 {
 	va_list ap;
 
@@ -55,7 +56,7 @@ __attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen, 
 		vsnprintf(err, errlen, fmt, ap);
 		va_end(ap);
 	}
-	return 0;
+	return r;
 }
 
 /* libbpf's own messages (verifier log included) go to the debug log: the
@@ -75,18 +76,16 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 static int cfg_check(const struct xdp_prog_cfg *cfg, char *err, size_t errlen)
 {
 	if (cfg->port == 0)
-		return fail(err, errlen, "xdp: the UDP port must not be 0"), -EINVAL;
+		return fail(err, errlen, -EINVAL, "xdp: the UDP port must not be 0");
 	if (cfg->n_v4 > XDP_STEER_MAX_ADDRS || cfg->n_v6 > XDP_STEER_MAX_ADDRS)
-		return fail(err, errlen, "xdp: at most %d addresses per family",
-			    XDP_STEER_MAX_ADDRS),
-		       -EINVAL;
+		return fail(err, errlen, -EINVAL, "xdp: at most %d addresses per family",
+			    XDP_STEER_MAX_ADDRS);
 	if (!cfg->any_addr && cfg->n_v4 + cfg->n_v6 == 0)
-		return fail(err, errlen, "xdp: no address to steer (give one or any_addr)"),
-		       -EINVAL;
+		return fail(err, errlen, -EINVAL,
+			    "xdp: no address to steer (give one or any_addr)");
 	if (cfg->n_queues < 1 || cfg->n_queues > XDP_STEER_MAX_QUEUES)
-		return fail(err, errlen, "xdp: queue count %u outside 1..%d", cfg->n_queues,
-			    XDP_STEER_MAX_QUEUES),
-		       -EINVAL;
+		return fail(err, errlen, -EINVAL, "xdp: queue count %u outside 1..%d",
+			    cfg->n_queues, XDP_STEER_MAX_QUEUES);
 	return 0;
 }
 
@@ -109,11 +108,10 @@ static int rodata_write(struct bpf_object *obj, const struct xdp_prog_cfg *cfg, 
 	if (rodata)
 		bpf_map__initial_value(rodata, &size);
 	if (!rodata || size != sizeof(ro))
-		return fail(err, errlen,
+		return fail(err, errlen, -EINVAL,
 			    "xdp: %s has no settings object of %zu bytes in .rodata (found %zu)",
 			    cfg->obj_path ? cfg->obj_path : XDP_PROG_DEFAULT_PATH, sizeof(ro),
-			    size),
-		       -EINVAL;
+			    size);
 	for (unsigned i = 0; i < cfg->n_v4; i++)
 		ro.v4[i] = cfg->v4[i].s_addr;
 	for (unsigned i = 0; i < cfg->n_v6; i++)
@@ -151,7 +149,7 @@ struct xdp_prog *xdp_prog_load(const struct xdp_prog_cfg *cfg, char *err, size_t
 	p->obj = bpf_object__open_file(path, NULL);
 	if (!p->obj) {
 		r = -errno;
-		fail(err, errlen, "xdp: cannot open BPF object %s: %s", path, strerror(-r));
+		fail(err, errlen, r, "xdp: cannot open BPF object %s: %s", path, strerror(-r));
 		goto err_free;
 	}
 	r = rodata_write(p->obj, cfg, err, errlen);
@@ -161,7 +159,7 @@ struct xdp_prog *xdp_prog_load(const struct xdp_prog_cfg *cfg, char *err, size_t
 	prog = bpf_object__find_program_by_name(p->obj, "xdp_steer");
 	if (!xsks || !prog || !bpf_object__find_map_by_name(p->obj, "counters")) {
 		r = -EINVAL;
-		fail(err, errlen, "xdp: %s is not the steering program (maps xsks, counters)",
+		fail(err, errlen, r, "xdp: %s is not the steering program (maps xsks, counters)",
 		     path);
 		goto err_close;
 	}
@@ -169,12 +167,12 @@ struct xdp_prog *xdp_prog_load(const struct xdp_prog_cfg *cfg, char *err, size_t
 	r = bpf_object__load(p->obj);
 	if (r < 0) {
 		if (r == -EPERM || r == -EACCES)
-			fail(err, errlen,
+			fail(err, errlen, r,
 			     "xdp: BPF not permitted (%s): run as root or with CAP_BPF and "
 			     "CAP_NET_ADMIN",
 			     strerror(-r));
 		else
-			fail(err, errlen,
+			fail(err, errlen, r,
 			     "xdp: loading %s failed: %s (verifier log at debug level)", path,
 			     strerror(-r));
 		goto err_close;
@@ -208,9 +206,9 @@ int xdp_prog_attach(struct xdp_prog *p, const char *ifname, enum xdp_prog_mode m
 	int fd;
 
 	if (p->link_fd >= 0)
-		return fail(err, errlen, "xdp: already attached"), -EALREADY;
+		return fail(err, errlen, -EALREADY, "xdp: already attached");
 	if (!ifindex)
-		return fail(err, errlen, "xdp: interface %s does not exist", ifname), -ENODEV;
+		return fail(err, errlen, -ENODEV, "xdp: interface %s does not exist", ifname);
 	fd = link_create(p, ifindex,
 			 mode == XDP_PROG_MODE_GENERIC ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE);
 	if (fd < 0 && mode == XDP_PROG_MODE_AUTO && fd != -EBUSY && fd != -EEXIST && fd != -EPERM) {
@@ -221,16 +219,17 @@ int xdp_prog_attach(struct xdp_prog *p, const char *ifname, enum xdp_prog_mode m
 	}
 	if (fd < 0) {
 		if (fd == -EBUSY || fd == -EEXIST)
-			fail(err, errlen,
+			fail(err, errlen, -EBUSY,
 			     "xdp: %s already has an XDP program (one per interface; "
 			     "remove it with: ip link set dev %s xdp off)",
 			     ifname, ifname);
 		else if (fd == -EPERM)
-			fail(err, errlen,
+			fail(err, errlen, fd,
 			     "xdp: attaching to %s not permitted (needs CAP_NET_ADMIN)", ifname);
 		else
-			fail(err, errlen, "xdp: %s refused the XDP program in %s mode: %s", ifname,
-			     mode == XDP_PROG_MODE_GENERIC ? "generic" : "native", strerror(-fd));
+			fail(err, errlen, fd, "xdp: %s refused the XDP program in %s mode: %s",
+			     ifname, mode == XDP_PROG_MODE_GENERIC ? "generic" : "native",
+			     strerror(-fd));
 		return fd == -EEXIST ? -EBUSY : fd;
 	}
 	p->link_fd = fd;

@@ -33,7 +33,8 @@ nsx b ip link set vb up
 # datagrams), one on another port (must get all of its datagrams).
 udp_count()
 {
-	# udp_count PORT SECONDS: prints how many datagrams arrived (v4 and v6).
+	# udp_count PORT SECONDS: prints how many datagrams arrived (v4 and v6)
+	# before a "STOP" datagram or the timeout.
 	"$PY" -c '
 import socket, sys, time
 s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
@@ -44,13 +45,15 @@ end, n = time.time() + float(sys.argv[2]), 0
 print("bound", flush=True)
 while time.time() < end:
     try:
-        s.recv(2048); n += 1
+        if s.recv(2048) == b"STOP":
+            break
+        n += 1
     except socket.timeout:
         pass
 print(n, flush=True)' "$@"
 }
-spawn nsx b bash -c "$(declare -f udp_count); PY=$PY udp_count $PORT 12 >$T/k_ours.out"
-spawn nsx b bash -c "$(declare -f udp_count); PY=$PY udp_count $((PORT + 1)) 12 >$T/k_other.out"
+spawn nsx b bash -c "$(declare -f udp_count); PY=$PY udp_count $PORT 30 >$T/k_ours.out"
+spawn nsx b bash -c "$(declare -f udp_count); PY=$PY udp_count $((PORT + 1)) 30 >$T/k_other.out"
 spawn nsx b bash -c "exec '$XDP_RX' '$XDP_OBJ' vb $PORT 20 198.18.0.2 2001:db8::2 >'$T/rx.out' 2>&1"
 RX_PID=$SPAWN_PID
 wait_for 10 grep -q ready "$T/rx.out" || fail "xdp_rx did not start: $(cat "$T/rx.out")"
@@ -108,15 +111,22 @@ assert_eq "$(cnt pass_no_socket)" 0 "counter pass_no_socket"
 assert_gt "$(cnt pass_not_udp)" 100 "counter pass_not_udp (TCP, ICMP)"
 ok "AF_XDP socket got $(rx received) datagrams; counters: $(awk '$1 == "counter" && $3 != 0 { printf "%s=%s ", $2, $3 }' "$T/rx.out")"
 
-# The kernel sockets: nothing on our port (XDP took it), all on the other.
-wait_for 15 sh -c "[ \$(wc -l <'$T/k_ours.out') -ge 2 ]" || fail "kernel socket on our port did not finish"
-wait_for 15 sh -c "[ \$(wc -l <'$T/k_other.out') -ge 2 ]" || fail "kernel socket on the other port did not finish"
-assert_eq "$(tail -1 "$T/k_ours.out")" 0 "datagrams the kernel socket on port $PORT got"
-assert_eq "$(tail -1 "$T/k_other.out")" "$NOTHER" "datagrams the kernel socket on port $((PORT + 1)) got"
-ok "kernel socket on $PORT got 0, on $((PORT + 1)) got $NOTHER"
-
 # Nothing left attached once the receiver is gone.
 if ip -n "$(ns b)" link show vb | grep -q 'prog/xdp'; then
 	fail "an XDP program is still attached to vb: $(ip -n "$(ns b)" link show vb)"
 fi
 ok "nothing attached to vb after exit"
+
+# The kernel sockets: nothing on our port while XDP ran, all on the other.
+# The STOP datagrams reach the kernel socket on our port too, now that the
+# program is gone.
+nsx a "$PY" -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for p in sys.argv[1:]:
+    s.sendto(b"STOP", ("198.18.0.2", int(p)))' "$PORT" $((PORT + 1))
+wait_for 15 sh -c "[ \$(wc -l <'$T/k_ours.out') -ge 2 ]" || fail "kernel socket on our port did not finish"
+wait_for 15 sh -c "[ \$(wc -l <'$T/k_other.out') -ge 2 ]" || fail "kernel socket on the other port did not finish"
+assert_eq "$(tail -1 "$T/k_ours.out")" 0 "datagrams the kernel socket on port $PORT got"
+assert_eq "$(tail -1 "$T/k_other.out")" "$NOTHER" "datagrams the kernel socket on port $((PORT + 1)) got"
+ok "kernel socket on $PORT got 0, on $((PORT + 1)) got $NOTHER"

@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -380,6 +381,82 @@ static void test_any_addr(void **state)
 	expect(f, &p, XDP_PASS, XDP_STEER_PASS_OTHER_PORT);
 }
 
+/* The rules of docs/af_xdp.md written plainly, to hold the program against. */
+static int ref_verdict(const uint8_t *f, size_t len)
+{
+	uint8_t our4[4], our6[16];
+	size_t off = ETH_HLEN;
+	int ours;
+
+	inet_pton(AF_INET, OUR4, our4);
+	inet_pton(AF_INET6, OUR6, our6);
+	if (len < ETH_HLEN)
+		return XDP_PASS;
+	if (f[12] == 0x08 && f[13] == 0x00) {
+		size_t ihl;
+
+		if (len < off + 20 || f[off] >> 4 != 4 || (f[off] & 15) < 5)
+			return XDP_PASS;
+		ihl = (f[off] & 15u) * 4;
+		if (len < off + ihl || ((f[off + 6] << 8 | f[off + 7]) & 0x3fff) ||
+		    f[off + 9] != IPPROTO_UDP)
+			return XDP_PASS;
+		ours = !memcmp(f + off + 16, our4, 4);
+		off += ihl;
+	} else if (f[12] == 0x86 && f[13] == 0xdd) {
+		if (len < off + 40 || f[off] >> 4 != 6 || f[off + 6] != IPPROTO_UDP)
+			return XDP_PASS;
+		ours = !memcmp(f + off + 24, our6, 16);
+		off += 40;
+	} else {
+		return XDP_PASS;
+	}
+	if (len < off + 8 || (f[off + 2] << 8 | f[off + 3]) != PORT)
+		return XDP_PASS;
+	return ours ? XDP_REDIRECT : XDP_PASS;
+}
+
+/* Random mutations of steerable frames (fixed seed): the program's verdict
+ * always equals the reference's, and both verdicts occur often. */
+static void test_mutations(void **state)
+{
+	struct fixture *f = *state;
+	struct pkt t[3];
+	unsigned seed = 1, counts[2] = {0, 0};
+
+	v4_udp(&t[0], OUR4, PORT, esp, sizeof(esp));
+	v6_udp(&t[1], OUR6, PORT, esp, sizeof(esp));
+	t[2] = (struct pkt){0};
+	put_eth(&t[2], ETH_P_IP);
+	put_ipv4(&t[2], OUR4, IPPROTO_UDP, 3, 0);
+	put_udp(&t[2], PORT, esp, sizeof(esp));
+	for (int i = 0; i < 3; i++)
+		pkt_fix(&t[i]);
+	for (int i = 0; i < 20000; i++) {
+		struct pkt p = t[rand_r(&seed) % 3];
+		int flips = 1 + rand_r(&seed) % 3, want, got;
+		size_t len = p.len;
+
+		for (int k = 0; k < flips; k++) {
+			size_t at = (size_t)rand_r(&seed) % (p.l4 + 8);
+
+			p.b[at] = rand_r(&seed) % 4 ? (uint8_t)rand_r(&seed) : p.b[at] ^ 0x01;
+		}
+		if (rand_r(&seed) % 4 == 0)
+			len = (size_t)rand_r(&seed) % (p.len + 1);
+		want = ref_verdict(p.b, len);
+		got = run(f, p.b, len);
+		if (len < ETH_HLEN && got == -EINVAL)
+			continue;
+		if (got != want)
+			fail_msg("mutation %d (%zu bytes): program %d, reference %d", i, len, got,
+				 want);
+		counts[got == XDP_REDIRECT]++;
+	}
+	print_message("mutations: %u passed, %u redirected\n", counts[0], counts[1]);
+	assert_true(counts[0] > 2000 && counts[1] > 2000);
+}
+
 static void test_load_errors(void **state)
 {
 	struct xdp_prog_cfg c = base_cfg();
@@ -453,6 +530,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_truncated, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_no_socket, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_any_addr, setup_any, teardown),
+	    cmocka_unit_test_setup_teardown(test_mutations, setup, teardown),
 	    cmocka_unit_test(test_load_errors),
 	    cmocka_unit_test(test_attach),
 	};

@@ -10,7 +10,7 @@ set -eu
 cd "${1:-$(dirname "$0")/..}"
 
 # Lowest first.
-LAYERS='util dataplane control/config control/table control/nat control/link
+LAYERS='util bpf dataplane control/config control/table control/nat control/link
 control/signalling control/topology control/core control/mgmt app'
 
 rank() { # path -> layer number of its folder, or nothing
@@ -51,7 +51,7 @@ check_file() {
 		done
 }
 
-files=$(find util dataplane control app -name '*.[ch]' | sort)
+files=$(find util bpf dataplane control app -name '*.[ch]' | sort)
 problems=$(for f in $files; do check_file "$f"; done)
 if [ -n "$problems" ]; then
 	echo "$problems" | sed 's/^/check_layers: /'

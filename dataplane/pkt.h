@@ -1,10 +1,20 @@
 /* Packet descriptors, the per-worker buffer pool, drop reasons and counters.
  *
- * A packet is a fixed 2 KiB buffer with a small descriptor in front; data
- * starts DP_HEADROOM bytes in so ESP (and, for raw-frame backends later, outer
- * Ethernet/IP/UDP) headers are prepended in place. Pools are per worker and
- * single-threaded: a buffer is only ever returned to the pool it came from, by
- * the thread that owns that pool.
+ * A packet is a descriptor (one cache line) pointing at a buffer of `buf_size`
+ * bytes; data starts DP_HEADROOM bytes in so ESP (and, for raw-frame backends
+ * later, outer Ethernet/IP/UDP) headers are prepended in place. Buffers are
+ * large enough for a jumbo frame (DP_MTU_MAX, the largest MTU ipopd sets or
+ * accepts) plus its ESP and Ethernet overhead, so one packet is always one
+ * buffer: no chains. Larger units (TAP super-frames, UDP GRO runs) never live
+ * in a packet; the backend keeps a few big per-worker buffers for them and
+ * cuts them into packets (docs/offloads.md).
+ *
+ * The descriptor does not own its buffer's memory: a pool hands out
+ * descriptors whose `buf` points into memory it was given (dp_pool_init
+ * allocates it; a zero-copy backend can point descriptors at UMEM chunks or
+ * mbufs instead), which is what issue #10's backends need. Pools are per worker
+ * and single-threaded: a buffer is only ever returned to the pool it came
+ * from, by the thread that owns that pool.
  */
 #pragma once
 #include <stdint.h>
@@ -14,8 +24,13 @@
 #include "util/addr.h"
 
 #define DP_BURST_MAX  64 /* largest rx burst a worker asks for */
-#define DP_BUF_SIZE   2048
+/* Largest inner MTU (L3 packet, or switch-mode frame payload) anywhere in
+ * ipopd: the `mtu` key's upper bound and the cap of the computed TAP MTU. */
+#define DP_MTU_MAX    9000
 #define DP_HEADROOM   128
+/* Headroom + a DP_MTU_MAX packet + Ethernet and VLAN headers + ESP growth +
+ * TURN ChannelData, rounded up to a cache line. */
+#define DP_BUF_SIZE   9344
 #define DP_LINK_NONE  0xffff
 #define DP_OUT_MAX    512 /* a burst may multiply when flooding */
 
@@ -45,6 +60,7 @@ enum dp_drop {
 	DP_DROP_NET_TX,          /* send on the underlay failed */
 	DP_DROP_NOT_RELAY,       /* TURN ChannelData from an address that is not our TURN server */
 	DP_DROP_CHANNEL_LEN,     /* ChannelData whose length field does not match the datagram */
+	DP_DROP_BAD_VNET_HDR,    /* TAP frame whose virtio-net header cannot be honoured */
 	DP_DROP__MAX
 };
 extern const char *const dp_drop_names[DP_DROP__MAX];
@@ -57,20 +73,22 @@ struct dp_pkt {
 	uint8_t drop;     /* enum dp_drop; DP_DROP_NONE while the packet lives */
 	uint8_t next_hdr; /* ESP next header of the inner packet (4, 41, 143) */
 	uint16_t link;    /* index into the current table's links: rx source or tx destination */
-	uint16_t reserved;
-	struct dp_sa *sa;          /* SA used for this packet (set by lookup/encap) */
-	struct net_endpoint peer;  /* rx: underlay source; tx: underlay destination */
-	uint8_t buf[DP_BUF_SIZE] __attribute__((aligned(64)));
-};
+	uint16_t buf_size;        /* bytes at buf */
+	struct dp_sa *sa;         /* SA used for this packet (set by lookup/encap) */
+	uint8_t *buf;             /* start of the buffer (headroom included) */
+	struct net_endpoint peer; /* rx: underlay source; tx: underlay destination */
+} __attribute__((aligned(64)));
 
 struct dp_pool {
 	struct dp_pkt *mem;
 	struct dp_pkt **stack;
+	uint8_t *bufs;
 	uint32_t size;
 	uint32_t avail;
 };
 
-/* Allocates n buffers (one allocation, hugepage-friendly). 0 or -ENOMEM. */
+/* Allocates n descriptors and n DP_BUF_SIZE buffers (hugepage-friendly; the
+ * buffers' pages are only touched when used). 0 or -ENOMEM. */
 int dp_pool_init(struct dp_pool *pool, uint32_t n);
 void dp_pool_fini(struct dp_pool *pool);
 
@@ -84,6 +102,16 @@ static inline void dp_pkt_reset(struct dp_pkt *p)
 	p->sa = NULL;
 }
 
+/* Points a descriptor that no pool owns at size bytes of buffer (tests,
+ * tools; a backend with its own buffer memory does the same). */
+static inline void dp_pkt_attach(struct dp_pkt *p, uint8_t *buf, uint16_t size)
+{
+	memset(p, 0, sizeof(*p));
+	p->buf = buf;
+	p->buf_size = size;
+	dp_pkt_reset(p);
+}
+
 static inline struct dp_pkt *dp_pool_get(struct dp_pool *pool)
 {
 	if (unlikely(pool->avail == 0))
@@ -91,18 +119,6 @@ static inline struct dp_pkt *dp_pool_get(struct dp_pool *pool)
 	struct dp_pkt *p = pool->stack[--pool->avail];
 	dp_pkt_reset(p);
 	return p;
-}
-
-/* All or nothing: returns n, or 0 when fewer than n buffers are left. */
-static inline unsigned dp_pool_get_bulk(struct dp_pool *pool, struct dp_pkt **pkts, unsigned n)
-{
-	if (unlikely(pool->avail < n))
-		return 0;
-	for (unsigned i = 0; i < n; i++) {
-		pkts[i] = pool->stack[--pool->avail];
-		dp_pkt_reset(pkts[i]);
-	}
-	return n;
 }
 
 static inline void dp_pool_put(struct dp_pool *pool, struct dp_pkt *p)
@@ -123,7 +139,7 @@ static inline size_t dp_pkt_headroom(const struct dp_pkt *p)
 
 static inline size_t dp_pkt_tailroom(const struct dp_pkt *p)
 {
-	return DP_BUF_SIZE - dp_pkt_headroom(p) - p->len;
+	return p->buf_size - dp_pkt_headroom(p) - p->len;
 }
 
 /* Per-worker counters. Written only by the owning worker (DP_COUNT), read by
@@ -143,6 +159,15 @@ struct dp_counters {
 	uint64_t keepalives;   /* ESP dummy packets (next header 59) received and discarded */
 	uint64_t injected;     /* control core's datagrams sent from the inject ring */
 	uint64_t roam_events;  /* authenticated packets from a new address, reported */
+	/* Offloads (docs/offloads.md) */
+	uint64_t tap_superframes_in;  /* TAP reads that carried a GSO super-frame */
+	uint64_t tap_segments_in;     /* packets cut from those super-frames */
+	uint64_t tap_superframes_out; /* super-frames written to the TAP (userspace GRO) */
+	uint64_t tap_coalesced;       /* packets merged into those super-frames */
+	uint64_t udp_gso_sends;       /* sendmsg calls carrying a UDP_SEGMENT run */
+	uint64_t udp_gso_segments;    /* datagrams in those runs */
+	uint64_t udp_gro_reads;       /* received buffers holding several datagrams (UDP_GRO) */
+	uint64_t udp_gro_segments;    /* datagrams split out of them */
 	uint64_t drops[DP_DROP__MAX];
 } __attribute__((aligned(64)));
 

@@ -102,16 +102,20 @@ static unsigned script_rx(struct dp_pool *pool, struct script_pkt *s, unsigned *
 	return k;
 }
 
-static unsigned fake_host_rx(void *io_, struct dp_pool *pool, struct dp_pkt **pkts, unsigned max)
+static unsigned fake_host_rx(void *io_, struct dp_pool *pool, struct dp_counters *c,
+			     struct dp_pkt **pkts, unsigned max)
 {
 	struct fake_io *io = io_;
+	(void)c;
 	check_table(io);
 	return io->host_n ? script_rx(pool, io->host_script, &io->host_n, pkts, max) : 0;
 }
 
-static unsigned fake_net_rx(void *io_, struct dp_pool *pool, struct dp_pkt **pkts, unsigned max)
+static unsigned fake_net_rx(void *io_, struct dp_pool *pool, struct dp_counters *c,
+			     struct dp_pkt **pkts, unsigned max)
 {
 	struct fake_io *io = io_;
+	(void)c;
 	check_table(io);
 	return io->net_n ? script_rx(pool, io->net_script, &io->net_n, pkts, max) : 0;
 }

@@ -33,7 +33,7 @@ PACKAGES=(build-essential meson ninja-build pkg-config clang llvm
 	libipsec-mb-dev libjansson-dev libssl-dev libcmocka-dev libstrophe-dev
 	dpdk-dev libdpdk-dev libnuma-dev
 	prosody coturn openssl python3-scapy python3-cryptography
-	iperf3 tcpdump tshark python3 iproute2 nftables iputils-ping)
+	iperf3 tcpdump tshark python3 iproute2 nftables iputils-ping ethtool)
 
 install_deps()
 {

@@ -16,12 +16,12 @@ struct dp_backend_ops {
 	const char *name;
 	unsigned (*host_rx)(void *io, struct dp_pool *pool, struct dp_counters *c,
 			    struct dp_pkt **pkts, unsigned max);
-	void (*host_tx)(void *io, struct dp_pool *pool, struct dp_counters *c,
-			struct dp_pkt **pkts, unsigned n);
+	void (*host_tx)(void *io, struct dp_pool *pool, struct dp_counters *c, struct dp_pkt **pkts,
+			unsigned n);
 	unsigned (*net_rx)(void *io, struct dp_pool *pool, struct dp_counters *c,
 			   struct dp_pkt **pkts, unsigned max);
-	void (*net_tx)(void *io, struct dp_pool *pool, struct dp_counters *c,
-		       struct dp_pkt **pkts, unsigned n);
+	void (*net_tx)(void *io, struct dp_pool *pool, struct dp_counters *c, struct dp_pkt **pkts,
+		       unsigned n);
 	/* Blocks until the host side, the underlay or wake_fd is readable, or
 	 * timeout_ms passes. Returns 0 or -errno. */
 	int (*wait)(void *io, int wake_fd, int timeout_ms);

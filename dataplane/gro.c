@@ -71,7 +71,7 @@ static bool same_headers(const uint8_t *h, const uint8_t *p, const struct dp_l4_
 	}
 	if (memcmp(ht + 8, pt + 8, 4) != 0) /* ack */
 		return false;
-	if (ht[12] != pt[12] || ((ht[13] ^ pt[13]) & (uint8_t)~(TCP_CWR | TCP_FIN | TCP_PSH)))
+	if (ht[12] != pt[12] || ((ht[13] ^ pt[13]) & (uint8_t) ~(TCP_CWR | TCP_FIN | TCP_PSH)))
 		return false;
 	return memcmp(ht + 20, pt + 20, i->hdrlen - i->l4off - 20) == 0;
 }
@@ -124,8 +124,8 @@ void dp_gro_build(struct dp_gro *g, struct dp_pkt *const *pkts, unsigned n)
 			add_unit(g, k, 0);
 			continue;
 		}
-		size_t iplen = info.v6 ? 40u + rd16(f + info.l3off + 4)
-				       : (size_t)rd16(f + info.l3off + 2);
+		size_t iplen =
+		    info.v6 ? 40u + rd16(f + info.l3off + 4) : (size_t)rd16(f + info.l3off + 2);
 		/* Ethernet padding or a length that lies: never merge those. */
 		bool exact = info.l3off + iplen == len;
 		if (info.proto != IPPROTO_TCP || !exact) {
@@ -138,9 +138,8 @@ void dp_gro_build(struct dp_gro *g, struct dp_pkt *const *pkts, unsigned n)
 		uint32_t seq = rd32(th + 4);
 
 		unsigned r = 0;
-		while (r < g->nruns &&
-		       !same_flow(pkts[g->units[g->runs[r].unit].head]->data, &g->runs[r].info, f,
-				  &info))
+		while (r < g->nruns && !same_flow(pkts[g->units[g->runs[r].unit].head]->data,
+						  &g->runs[r].info, f, &info))
 			r++;
 		bool mergeable = payload > 0 && !(flags & (TCP_SYN | TCP_RST | TCP_URG));
 		if (r < g->nruns) {

@@ -7,10 +7,10 @@
 
 #include "dataplane/csum.h"
 
-#define ETH_VLAN  0x8100
-#define ETH_QINQ  0x88a8
-#define ETH_IPV4  0x0800
-#define ETH_IPV6  0x86dd
+#define ETH_VLAN 0x8100
+#define ETH_QINQ 0x88a8
+#define ETH_IPV4 0x0800
+#define ETH_IPV6 0x86dd
 
 #define TCP_FIN 0x01
 #define TCP_PSH 0x08
@@ -190,7 +190,7 @@ size_t dp_gso_segment(const struct dp_l4_info *info, const uint8_t *f, size_t le
 		if (k > 0)
 			l4[13] &= (uint8_t)~TCP_CWR;
 		if (!last)
-			l4[13] &= (uint8_t)~(TCP_FIN | TCP_PSH);
+			l4[13] &= (uint8_t) ~(TCP_FIN | TCP_PSH);
 	} else {
 		wr16(l4 + 4, (uint16_t)l4len);
 	}

@@ -32,14 +32,14 @@
 
 /* Offsets of a TCP/UDP frame, from dp_gso_parse or dp_l4_parse. */
 struct dp_l4_info {
-	uint16_t l3off;	 /* IP header */
-	uint16_t l4off;	 /* TCP/UDP header */
-	uint16_t hdrlen; /* all headers: payload starts here */
-	uint16_t mss;	 /* segment payload size (gso_size); 0 = not a super-frame */
-	uint8_t v6;	 /* IPv6 (else IPv4) */
-	uint8_t proto;	 /* IPPROTO_TCP or IPPROTO_UDP */
-	uint8_t csum;	 /* NEEDS_CSUM: the L4 checksum must be finished */
-	uint8_t csum_off;/* offset of the checksum field from l4off */
+	uint16_t l3off;	  /* IP header */
+	uint16_t l4off;	  /* TCP/UDP header */
+	uint16_t hdrlen;  /* all headers: payload starts here */
+	uint16_t mss;	  /* segment payload size (gso_size); 0 = not a super-frame */
+	uint8_t v6;	  /* IPv6 (else IPv4) */
+	uint8_t proto;	  /* IPPROTO_TCP or IPPROTO_UDP */
+	uint8_t csum;	  /* NEEDS_CSUM: the L4 checksum must be finished */
+	uint8_t csum_off; /* offset of the checksum field from l4off */
 };
 
 /* Finds IP and TCP/UDP headers of an Ethernet frame (VLAN tags skipped,
@@ -53,8 +53,8 @@ int dp_l4_parse(const uint8_t *frame, size_t len, struct dp_l4_info *info);
  * malformed (gso_size 0 or not smaller than the frame, csum_start/offset not
  * where the headers put them, type not matching the frame, unknown type or
  * flags); -EMSGSIZE: a segment would not fit max_seg. */
-int dp_gso_parse(const struct virtio_net_hdr *vh, const uint8_t *frame, size_t len,
-		 size_t max_seg, struct dp_l4_info *info);
+int dp_gso_parse(const struct virtio_net_hdr *vh, const uint8_t *frame, size_t len, size_t max_seg,
+		 struct dp_l4_info *info);
 
 /* Number of segments frame (len bytes, parsed into info) is cut into. */
 unsigned dp_gso_count(const struct dp_l4_info *info, size_t len);

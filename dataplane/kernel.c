@@ -30,11 +30,8 @@
 #define SOCK_BUF_BYTES (4 << 20)
 
 const char *const dp_offload_names[DP_OFFLOAD__MAX] = {
-    [DP_OFFLOAD_TSO] = "tso",
-    [DP_OFFLOAD_USO] = "uso",
-    [DP_OFFLOAD_GRO] = "gro",
-    [DP_OFFLOAD_UDP_GSO] = "udp_gso",
-    [DP_OFFLOAD_UDP_GRO] = "udp_gro",
+    [DP_OFFLOAD_TSO] = "tso",	      [DP_OFFLOAD_USO] = "uso",		[DP_OFFLOAD_GRO] = "gro",
+    [DP_OFFLOAD_UDP_GSO] = "udp_gso", [DP_OFFLOAD_UDP_GRO] = "udp_gro",
 };
 
 struct dp_kernel_io {
@@ -56,8 +53,8 @@ static void host_tx(void *io_, struct dp_pool *pool, struct dp_counters *c, stru
 	dp_tap_tx(&io->tap, pool, c, pkts, n);
 }
 
-static unsigned net_rx(void *io_, struct dp_pool *pool, struct dp_counters *c,
-		       struct dp_pkt **pkts, unsigned max)
+static unsigned net_rx(void *io_, struct dp_pool *pool, struct dp_counters *c, struct dp_pkt **pkts,
+		       unsigned max)
 {
 	struct dp_kernel_io *io = io_;
 	return dp_udp_rx(&io->udp, pool, c, pkts, max);

@@ -23,16 +23,16 @@
 
 #include "util/addr.h"
 
-#define DP_BURST_MAX  64 /* largest rx burst a worker asks for */
+#define DP_BURST_MAX 64 /* largest rx burst a worker asks for */
 /* Largest inner MTU (L3 packet, or switch-mode frame payload) anywhere in
  * ipopd: the `mtu` key's upper bound and the cap of the computed TAP MTU. */
-#define DP_MTU_MAX    9000
-#define DP_HEADROOM   128
+#define DP_MTU_MAX  9000
+#define DP_HEADROOM 128
 /* Headroom + a DP_MTU_MAX packet + Ethernet and VLAN headers + ESP growth +
  * TURN ChannelData, rounded up to a cache line. */
-#define DP_BUF_SIZE   9344
-#define DP_LINK_NONE  0xffff
-#define DP_OUT_MAX    512 /* a burst may multiply when flooding */
+#define DP_BUF_SIZE  9344
+#define DP_LINK_NONE 0xffff
+#define DP_OUT_MAX   512 /* a burst may multiply when flooding */
 
 #define likely(x)   __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
@@ -41,26 +41,26 @@
  * dp_drop_names (pkt.c) in the same order. */
 enum dp_drop {
 	DP_DROP_NONE = 0,
-	DP_DROP_GARBAGE,         /* underlay datagram that is not ESP, STUN or control */
-	DP_DROP_SHORT,           /* truncated ESP packet or inner frame */
-	DP_DROP_UNKNOWN_SPI,     /* ESP with an SPI we have no inbound SA for */
-	DP_DROP_REPLAY,          /* sequence number seen before or left of the window */
-	DP_DROP_AUTH,            /* ICV check failed */
-	DP_DROP_BAD_TRAILER,     /* pad length or pad bytes invalid after decryption */
+	DP_DROP_GARBAGE,	 /* underlay datagram that is not ESP, STUN or control */
+	DP_DROP_SHORT,		 /* truncated ESP packet or inner frame */
+	DP_DROP_UNKNOWN_SPI,	 /* ESP with an SPI we have no inbound SA for */
+	DP_DROP_REPLAY,		 /* sequence number seen before or left of the window */
+	DP_DROP_AUTH,		 /* ICV check failed */
+	DP_DROP_BAD_TRAILER,	 /* pad length or pad bytes invalid after decryption */
 	DP_DROP_BAD_NEXT_HEADER, /* inner protocol does not match the forwarding mode */
-	DP_DROP_SRC_CHECK,       /* inner source address not owned by the sending peer */
-	DP_DROP_NO_ROUTE,        /* no link for the destination (L3) / nothing to flood to */
-	DP_DROP_LINK_DOWN,       /* link has no outbound SA */
-	DP_DROP_SEQ_EXHAUSTED,   /* outbound SA ran out of sequence numbers (needs rekey) */
-	DP_DROP_TOO_BIG,         /* inner frame larger than the overlay MTU allows */
-	DP_DROP_NOT_IP,          /* L3 mode: frame from the host that is not IPv4/IPv6/ARP */
-	DP_DROP_NO_BUFFER,       /* pool empty or output burst full */
-	DP_DROP_RING_FULL,       /* punt/learn ring to the control core full */
-	DP_DROP_HOST_TX,         /* write to the host side failed */
-	DP_DROP_NET_TX,          /* send on the underlay failed */
-	DP_DROP_NOT_RELAY,       /* TURN ChannelData from an address that is not our TURN server */
-	DP_DROP_CHANNEL_LEN,     /* ChannelData whose length field does not match the datagram */
-	DP_DROP_BAD_VNET_HDR,    /* TAP frame whose virtio-net header cannot be honoured */
+	DP_DROP_SRC_CHECK,	 /* inner source address not owned by the sending peer */
+	DP_DROP_NO_ROUTE,	 /* no link for the destination (L3) / nothing to flood to */
+	DP_DROP_LINK_DOWN,	 /* link has no outbound SA */
+	DP_DROP_SEQ_EXHAUSTED,	 /* outbound SA ran out of sequence numbers (needs rekey) */
+	DP_DROP_TOO_BIG,	 /* inner frame larger than the overlay MTU allows */
+	DP_DROP_NOT_IP,		 /* L3 mode: frame from the host that is not IPv4/IPv6/ARP */
+	DP_DROP_NO_BUFFER,	 /* pool empty or output burst full */
+	DP_DROP_RING_FULL,	 /* punt/learn ring to the control core full */
+	DP_DROP_HOST_TX,	 /* write to the host side failed */
+	DP_DROP_NET_TX,		 /* send on the underlay failed */
+	DP_DROP_NOT_RELAY,	 /* TURN ChannelData from an address that is not our TURN server */
+	DP_DROP_CHANNEL_LEN,	 /* ChannelData whose length field does not match the datagram */
+	DP_DROP_BAD_VNET_HDR,	 /* TAP frame whose virtio-net header cannot be honoured */
 	DP_DROP__MAX
 };
 extern const char *const dp_drop_names[DP_DROP__MAX];
@@ -70,12 +70,12 @@ struct dp_sa;
 struct dp_pkt {
 	uint8_t *data;
 	uint16_t len;
-	uint8_t drop;     /* enum dp_drop; DP_DROP_NONE while the packet lives */
-	uint8_t next_hdr; /* ESP next header of the inner packet (4, 41, 143) */
-	uint16_t link;    /* index into the current table's links: rx source or tx destination */
-	uint16_t buf_size;        /* bytes at buf */
-	struct dp_sa *sa;         /* SA used for this packet (set by lookup/encap) */
-	uint8_t *buf;             /* start of the buffer (headroom included) */
+	uint8_t drop;	   /* enum dp_drop; DP_DROP_NONE while the packet lives */
+	uint8_t next_hdr;  /* ESP next header of the inner packet (4, 41, 143) */
+	uint16_t link;	   /* index into the current table's links: rx source or tx destination */
+	uint16_t buf_size; /* bytes at buf */
+	struct dp_sa *sa;  /* SA used for this packet (set by lookup/encap) */
+	uint8_t *buf;	   /* start of the buffer (headroom included) */
 	struct net_endpoint peer; /* rx: underlay source; tx: underlay destination */
 } __attribute__((aligned(64)));
 
@@ -156,17 +156,17 @@ struct dp_counters {
 	uint64_t learn_events; /* L2: MAC learn events queued to the control core */
 	uint64_t tables;       /* forwarding tables adopted */
 	uint64_t loops, idle_sleeps;
-	uint64_t keepalives;   /* ESP dummy packets (next header 59) received and discarded */
-	uint64_t injected;     /* control core's datagrams sent from the inject ring */
-	uint64_t roam_events;  /* authenticated packets from a new address, reported */
+	uint64_t keepalives;  /* ESP dummy packets (next header 59) received and discarded */
+	uint64_t injected;    /* control core's datagrams sent from the inject ring */
+	uint64_t roam_events; /* authenticated packets from a new address, reported */
 	/* Offloads (docs/offloads.md) */
 	uint64_t tap_superframes_in;  /* TAP reads that carried a GSO super-frame */
 	uint64_t tap_segments_in;     /* packets cut from those super-frames */
 	uint64_t tap_superframes_out; /* super-frames written to the TAP (userspace GRO) */
-	uint64_t tap_coalesced;       /* packets merged into those super-frames */
-	uint64_t udp_gso_sends;       /* sendmsg calls carrying a UDP_SEGMENT run */
+	uint64_t tap_coalesced;	      /* packets merged into those super-frames */
+	uint64_t udp_gso_sends;	      /* sendmsg calls carrying a UDP_SEGMENT run */
 	uint64_t udp_gso_segments;    /* datagrams in those runs */
-	uint64_t udp_gro_reads;       /* received buffers holding several datagrams (UDP_GRO) */
+	uint64_t udp_gro_reads;	      /* received buffers holding several datagrams (UDP_GRO) */
 	uint64_t udp_gro_segments;    /* datagrams split out of them */
 	uint64_t drops[DP_DROP__MAX];
 } __attribute__((aligned(64)));

@@ -138,8 +138,8 @@ static unsigned emit_segments(struct dp_tap_queue *q, struct dp_pool *pool, stru
 		struct dp_pkt *p = dp_pool_get(pool);
 		if (unlikely(!p))
 			break;
-		p->len = (uint16_t)dp_gso_segment(&q->sf_info, q->big, q->sf_len, q->sf_next++,
-						  p->data);
+		p->len =
+		    (uint16_t)dp_gso_segment(&q->sf_info, q->big, q->sf_len, q->sf_next++, p->data);
 		pkts[n++] = p;
 	}
 	DP_COUNT(c, tap_segments_in, n - first);
@@ -233,8 +233,8 @@ static void tx_plain(struct dp_tap_queue *q, struct dp_counters *c, struct dp_pk
 	}
 }
 
-static void tx_gro(struct dp_tap_queue *q, struct dp_counters *c, struct dp_pkt **pkts,
-		   unsigned n, uint64_t *sent, uint64_t *bytes)
+static void tx_gro(struct dp_tap_queue *q, struct dp_counters *c, struct dp_pkt **pkts, unsigned n,
+		   uint64_t *sent, uint64_t *bytes)
 {
 	struct dp_gro *g = &q->gro;
 	uint64_t superframes = 0, coalesced = 0;

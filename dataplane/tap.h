@@ -23,7 +23,7 @@
 
 struct dp_tap_queue {
 	int fd;
-	bool vnet; /* IFF_VNET_HDR: every read and write carries a virtio_net_hdr */
+	bool vnet;     /* IFF_VNET_HDR: every read and write carries a virtio_net_hdr */
 	bool coalesce; /* GRO: coalesce on write */
 	/* a super-frame being cut: big[0..sf_len), segment sf_next of sf_count */
 	struct dp_l4_info sf_info;

@@ -16,8 +16,8 @@
 #define UDP_GRO 104
 #endif
 
-#define RX_CAP	       (DP_BUF_SIZE - DP_HEADROOM)
-#define GSO_BYTES_MAX  (65535 - 40 - 8) /* one IPv6 packet's worth of payload */
+#define RX_CAP	      (DP_BUF_SIZE - DP_HEADROOM)
+#define GSO_BYTES_MAX (65535 - 40 - 8) /* one IPv6 packet's worth of payload */
 
 void dp_udp_endpoint_from_sa(const union dp_sockaddr *a, struct net_endpoint *ep)
 {
@@ -169,7 +169,7 @@ static unsigned gro_fill(struct dp_udp_queue *q)
 {
 	for (unsigned i = 0; i < DP_UDP_GRO_BUFS; i++) {
 		q->riov[i] = (struct iovec){.iov_base = q->gro_buf + (size_t)i * DP_UDP_GRO_LEN,
-					   .iov_len = DP_UDP_GRO_LEN};
+					    .iov_len = DP_UDP_GRO_LEN};
 		q->rmsgs[i].msg_hdr = (struct msghdr){
 		    .msg_name = &q->raddrs[i],
 		    .msg_namelen = sizeof(q->raddrs[i]),

@@ -313,11 +313,6 @@ void dp_pipeline_from_host(struct dp_ctx *ctx, struct dp_pkt **pkts, unsigned n,
 	const struct dp_table *t = ctx->table;
 	struct tx_work w;
 
-	if (unlikely(!t)) {
-		for (unsigned i = 0; i < n; i++)
-			drop_now(ctx, pkts[i], DP_DROP_NO_ROUTE);
-		return;
-	}
 	w.n = 0;
 	w.room = DP_OUT_MAX - out->n_net;
 	if (t->p.mode == DP_MODE_SWITCH)
@@ -399,8 +394,7 @@ static void from_net_chunk(struct dp_ctx *ctx, const struct dp_table *t, struct 
 
 		switch (dp_classify(p->data, p->len)) {
 		case DP_CLASS_ESP: {
-			const struct dp_spi_entry *e =
-			    t ? dp_table_spi_lookup(t, dp_esp_spi(p->data)) : NULL;
+			const struct dp_spi_entry *e = dp_table_spi_lookup(t, dp_esp_spi(p->data));
 			if (unlikely(!e || e->link >= t->nlinks)) {
 				drop_now(ctx, p, DP_DROP_UNKNOWN_SPI);
 				break;
@@ -416,7 +410,7 @@ static void from_net_chunk(struct dp_ctx *ctx, const struct dp_table *t, struct 
 			 * direct packets); anything else is the control core's,
 			 * header and all (it knows which peer the channel is). */
 			uint16_t dlen = (uint16_t)(p->data[2] << 8 | p->data[3]);
-			if (unlikely(!t || !dp_table_is_relay(t, &p->peer))) {
+			if (unlikely(!dp_table_is_relay(t, &p->peer))) {
 				drop_now(ctx, p, DP_DROP_NOT_RELAY);
 				break;
 			}

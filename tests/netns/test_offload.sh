@@ -196,4 +196,14 @@ for o in tso gro udp_gso udp_gro; do
 	ok "offload_$o off: status says why, $name 0, $SMALL_MB MB intact ($XFER_GBPS Gbit/s)"
 	stop_pair
 done
+
+# ---- all off: the TAP without a virtio-net header, one datagram per message --
+start_pair l3 '"offload_tso": false, "offload_uso": false, "offload_gro": false, "offload_udp_gso": false, "offload_udp_gro": false'
+for o in tso uso gro udp_gso udp_gro; do
+	assert_contains "$(offload_state "$SOCK_A" $o)" "^off: disabled by offload_" "status.offloads.$o"
+done
+transfer a b 10.254.0.2 "$T/small"
+no_bad_drops "all off"
+ok "every offload off: $SMALL_MB MB intact ($XFER_GBPS Gbit/s)"
+stop_pair
 exit 0

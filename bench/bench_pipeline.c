@@ -129,8 +129,8 @@ static void setup(void)
 	table = dp_table_create(&prm, 1, 1, 1, 0);
 	if (!table)
 		die("table");
-	struct net_endpoint ep = {.addr = {[10] = 0xff, 0xff, 198, 18, 0, 2}, .port = 5800,
-				  .family = AF_INET};
+	struct net_endpoint ep = {
+	    .addr = {[10] = 0xff, 0xff, 198, 18, 0, 2}, .port = 5800, .family = AF_INET};
 	dp_table_set_link(table, 0, &link0, sa_out, &ep);
 	if (dp_table_add_spi(table, sa_in, 0))
 		die("spi");
@@ -157,7 +157,8 @@ static void raw_burst(struct dp_pkt **v, unsigned n, unsigned text, IMB_CIPHER_D
 		j->cipher_mode = IMB_CIPHER_GCM;
 		j->hash_alg = IMB_AUTH_AES_GMAC;
 		j->cipher_direction = dir;
-		j->chain_order = dir == IMB_DIR_ENCRYPT ? IMB_ORDER_CIPHER_HASH : IMB_ORDER_HASH_CIPHER;
+		j->chain_order =
+		    dir == IMB_DIR_ENCRYPT ? IMB_ORDER_CIPHER_HASH : IMB_ORDER_HASH_CIPHER;
 		j->enc_keys = &sa->key;
 		j->dec_keys = &sa->key;
 		j->key_len_in_bytes = IMB_KEY_256_BYTES;
@@ -211,7 +212,8 @@ static double run(enum what w, unsigned size, unsigned burst)
 				break;
 			case ENC_RAW:
 			case DEC_RAW:
-				raw_burst(v, burst, text, w == ENC_RAW ? IMB_DIR_ENCRYPT : IMB_DIR_DECRYPT);
+				raw_burst(v, burst, text,
+					  w == ENC_RAW ? IMB_DIR_ENCRYPT : IMB_DIR_DECRYPT);
 				break;
 			}
 			cycles += tsc_stop() - t0;

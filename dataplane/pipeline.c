@@ -20,6 +20,7 @@
 
 #include "dataplane/classify.h"
 #include "dataplane/esp.h"
+#include "dataplane/icmp.h"
 #include "dataplane/l2.h"
 #include "dataplane/l3.h"
 #include "dataplane/sa.h"
@@ -239,7 +240,15 @@ static void host_l3(struct dp_ctx *ctx, const struct dp_table *t, struct dp_pkt 
 			continue;
 		}
 		if (unlikely(t->p.mtu && p->len > t->p.mtu)) {
-			drop_now(ctx, p, DP_DROP_TOO_BIG);
+			/* Path MTU discovery, not a black hole: answer, and
+			 * count the packet as too_big either way. */
+			DP_COUNT_DROP(c, DP_DROP_TOO_BIG);
+			if (dp_icmp_too_big(t, p) && out->n_host < DP_OUT_MAX) {
+				DP_COUNT(c, icmp_too_big, 1);
+				out->host[out->n_host++] = p;
+			} else {
+				dp_pool_put(ctx->pool, p);
+			}
 			continue;
 		}
 		tx_add(ctx, t, w, p, link);

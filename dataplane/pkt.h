@@ -152,6 +152,7 @@ struct dp_counters {
 	uint64_t punted;       /* control/STUN datagrams handed to the control core */
 	uint64_t arp_replies;  /* L3: ARP requests answered locally */
 	uint64_t nd_replies;   /* L3: neighbour solicitations answered locally */
+	uint64_t icmp_too_big; /* L3: packets over the MTU answered with ICMP(v6) too big */
 	uint64_t flooded;      /* L2: copies sent because of broadcast/unknown unicast */
 	uint64_t learn_events; /* L2: MAC learn events queued to the control core */
 	uint64_t tables;       /* forwarding tables adopted */

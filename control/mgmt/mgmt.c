@@ -321,6 +321,7 @@ static const struct json_counter worker_fields[] = {
     JSON_COUNTER(struct dp_counters, punted),
     JSON_COUNTER(struct dp_counters, arp_replies),
     JSON_COUNTER(struct dp_counters, nd_replies),
+    JSON_COUNTER(struct dp_counters, icmp_too_big),
     JSON_COUNTER(struct dp_counters, flooded),
     JSON_COUNTER(struct dp_counters, learn_events),
     JSON_COUNTER(struct dp_counters, tables),

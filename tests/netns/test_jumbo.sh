@@ -4,7 +4,8 @@
 # a TCP file transfer (SHA-256 checked) cross in L3 mode (gateway to gateway)
 # and in switch mode (container to container through lxcbr0), with no drop
 # counted anywhere. A configured underlay MTU beyond what a packet buffer
-# holds gives a TAP MTU of 9000 (DP_MTU_MAX), never a black hole.
+# holds gives a TAP MTU of 9000 (DP_MTU_MAX), and a packet over the overlay
+# MTU (TAP MTU raised by hand) is answered with ICMP too big: never a black hole.
 . "$(dirname "$0")/lib.sh"
 harness_init
 need_cmd sha256sum
@@ -79,6 +80,28 @@ for mode in l3 switch; do
 	stop_ipopd "$pa"
 	stop_ipopd "$pb"
 done
+
+# No black hole: the TAP MTU raised by hand above the overlay's. A DF packet
+# too big to cross gets ICMP "fragmentation needed" with the overlay MTU, so
+# the sender's path MTU drops to it and the next pings of that size fail
+# locally with "message too long" instead of vanishing.
+write_config "$T/a.json" site=a tap=ipopA peers=b
+write_config "$T/b.json" site=b tap=ipopB peers=a
+start_ipopd a "$T/a.json"
+pa=$IPOPD_PID
+start_ipopd b "$T/b.json"
+pb=$IPOPD_PID
+sa=$(config_sock "$T/a.json")
+mtu=$(ctl_get "$sa" status 'd["mtu"]')
+nsx a ip link set ipopA mtu 9000
+nsx a ping -c 2 -i 0.3 -W 1 -M do -s $((mtu + 12)) 10.254.0.2 >"$T/ping.txt" 2>&1 || true
+assert_gt "$(ctl_get "$sa" stats "d['total']['icmp_too_big']")" 0 "a: icmp_too_big"
+route=$(nsx a ip route get 10.254.0.2)
+assert_contains "$route" "mtu $mtu" "a's route to 10.254.0.2 after ICMP too big"
+ping_ok a 10.254.0.2 -s $((mtu - 28)) -M do
+ok "a DF packet over the MTU is answered with ICMP (path MTU $mtu learned), not dropped silently"
+stop_ipopd "$pa"
+stop_ipopd "$pb"
 
 # An underlay MTU beyond any buffer: the TAP gets DP_MTU_MAX, not more.
 write_config "$T/a.json" site=a tap=ipopA peers=b extra='"underlay_mtu": 65535'

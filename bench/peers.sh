@@ -30,7 +30,9 @@
 here=$(cd "$(dirname "$0")" && pwd)
 build=${1:-build}
 case $build in /*) ;; *) build="$here/../$build" ;; esac
-export IPOPD="$build/ipopd" IPOPCTL="$build/ipopctl"
+app="$build/app"
+[ -x "$app/ipopd" ] || app="$build" # before the layered tree (issue #8)
+export IPOPD="$app/ipopd" IPOPCTL="$app/ipopctl"
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-4}
 PATHS=${PATHS:-veth ipopd-l3 ipopd-switch wireguard-go fastd tinc openvpn nebula}
@@ -372,9 +374,11 @@ gnuplot <<-EOF || fail "gnuplot"
 	set style fill solid 0.8 border -1
 	set xtics rotate by -30
 	set ylabel "Gbit/s"
+	set yrange [0:*]
 	set title "TCP"
 	plot "$OUT/peers.dat" using 2:xtic(1) title "1 stream", '' using 3 title "4 streams"
 	set ylabel "Mpps at the receiver"
+	set yrange [0:*]
 	set title "64-byte UDP"
 	plot "$OUT/peers.dat" using 4:xtic(1) title "64-B UDP" lc rgb "#4a7"
 	unset multiplot

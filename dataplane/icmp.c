@@ -25,11 +25,13 @@ bool dp_icmp_too_big(const struct dp_table *t, struct dp_pkt *p)
 	size_t quote = p->len < (v6 ? V6_QUOTE_MAX : V4_QUOTE_MAX)
 			   ? p->len
 			   : (v6 ? V6_QUOTE_MAX : V4_QUOTE_MAX);
-	uint8_t *ip = p->data, *eth = p->data - DP_ETH_HLEN;
+	uint8_t *ip = p->data;
+	uint8_t *eth; /* from buf: GCC's bounds analysis distrusts data - 14 */
 	uint8_t src_mac[6], src_ip[16], dst_ip[16];
 
 	if (dp_pkt_headroom(p) < DP_ETH_HLEN || p->buf_size < dp_pkt_headroom(p) + hdr + quote)
 		return false;
+	eth = p->buf + (dp_pkt_headroom(p) - DP_ETH_HLEN);
 	if (v6) {
 		if (!memcmp(t->p.vip6, zero6, 16) || p->len < 40)
 			return false;

@@ -159,8 +159,10 @@ static int io_open(struct dp_kernel *k, unsigned i, char name[IFNAMSIZ], int fam
 	int fd = dp_tap_queue_open(name, i == 0, vnet);
 	if (fd == -EINVAL && vnet) { /* a tun without IFF_VNET_HDR: no TAP offloads */
 		vnet = false;
-		for (int d = DP_OFFLOAD_TSO; d <= DP_OFFLOAD_GRO; d++)
+		for (int d = DP_OFFLOAD_TSO; d <= DP_OFFLOAD_GRO; d++) {
 			o->want[d] = false;
+			strcpy(o->why[d], "TAP refused IFF_VNET_HDR");
+		}
 		fd = dp_tap_queue_open(name, i == 0, false);
 	}
 	if (fd < 0) {
@@ -214,15 +216,12 @@ int dp_kernel_open(struct dp_kernel *k, const char *tap_name, unsigned nqueues, 
 	}
 	struct dp_offloads *o = &k->offloads;
 	o->on[DP_OFFLOAD_GRO] = k->io[0]->tap.coalesce;
-	if (!o->on[DP_OFFLOAD_GRO])
-		snprintf(o->why[DP_OFFLOAD_GRO], sizeof(o->why[0]), "%s",
-			 want && !want->want[DP_OFFLOAD_GRO] ? "disabled by offload_gro"
-							     : "TAP without IFF_VNET_HDR");
-	if (!k->io[0]->tap.vnet) {
-		for (int d = DP_OFFLOAD_TSO; d <= DP_OFFLOAD_USO; d++)
-			if (!o->why[d][0])
-				strcpy(o->why[d], "TAP without IFF_VNET_HDR");
-	}
+	/* TAP offloads off without a reason yet: the configuration said so
+	 * (a refused IFF_VNET_HDR or TUNSETOFFLOAD wrote its own). */
+	for (int d = DP_OFFLOAD_TSO; d <= DP_OFFLOAD_GRO; d++)
+		if (!o->on[d] && !o->why[d][0])
+			snprintf(o->why[d], sizeof(o->why[d]), "disabled by offload_%s",
+				 dp_offload_names[d]);
 	memcpy(k->tap_name, name, IFNAMSIZ);
 	return 0;
 

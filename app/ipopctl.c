@@ -244,6 +244,16 @@ static void print_links(const json_t *o)
 		print_age(json_object_get(l, "last_handshake_s"));
 		printf(" %10lld %6lld %6lld\n", int_of(l, "packets_since_handshake"),
 		       int_of(l, "handshakes"), int_of(l, "rekeys"));
+		const json_t *cert = json_object_get(l, "cert");
+		if (json_is_object(cert)) {
+			time_t na = (time_t)int_of(cert, "not_after");
+			char exp[32];
+			strftime(exp, sizeof(exp), "%Y-%m-%d %H:%M UTC", gmtime(&na));
+			printf("  cert: %s, serial %s, expires %s%s\n", str_or(cert, "subject", "?"),
+			       str_or(cert, "serial", "?"), exp,
+			       json_is_true(json_object_get(cert, "expires_soon")) ? " (EXPIRES SOON)"
+										    : "");
+		}
 		const json_t *pair = json_object_get(l, "pair");
 		if (!json_is_object(pair))
 			continue;

@@ -52,18 +52,29 @@ unsigned cfg_line_of(const struct loader *ld, const char *path)
 	}
 }
 
+/* A path for a message: keys may hold control characters ("a\nb"), and an
+ * error or warning must stay one line (found by fuzz_config). */
+static const char *printable(const char *path, char *buf, size_t len)
+{
+	size_t n = 0;
+	for (; path[n] && n + 1 < len; n++)
+		buf[n] = (unsigned char)path[n] < 0x20 || path[n] == 0x7f ? '?' : path[n];
+	buf[n] = 0;
+	return buf;
+}
+
 int cfg_fail(struct loader *ld, const char *path, const char *fmt, ...)
 {
 	if (ld->failed || !ld->err || !ld->errlen)
 		goto out;
-	char msg[512];
+	char msg[512], pbuf[PATH_STR];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	if (path)
 		snprintf(ld->err, ld->errlen, "%s:%u: %s: %s", ld->name, cfg_line_of(ld, path),
-			 path, msg);
+			 printable(path, pbuf, sizeof(pbuf)), msg);
 	else
 		snprintf(ld->err, ld->errlen, "%s: %s", ld->name, msg);
 out:
@@ -73,12 +84,13 @@ out:
 
 void cfg_warn(struct loader *ld, const char *path, const char *fmt, ...)
 {
-	char msg[512];
+	char msg[512], pbuf[PATH_STR];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	log_warn("%s:%u: %s: %s", ld->name, cfg_line_of(ld, path), path, msg);
+	log_warn("%s:%u: %s: %s", ld->name, cfg_line_of(ld, path),
+		 printable(path, pbuf, sizeof(pbuf)), msg);
 }
 
 const char *cfg_type_name(const json_t *v)
@@ -754,7 +766,8 @@ void ipop_config_print(const struct ipop_config *c, FILE *f)
 	if (c->underlay_mtu)
 		fprintf(f, "underlay_mtu: %u\n", c->underlay_mtu);
 	else
-		fprintf(f, "underlay_mtu: auto (the underlay interfaces' and paths' MTU at start)\n");
+		fprintf(f,
+			"underlay_mtu: auto (the underlay interfaces' and paths' MTU at start)\n");
 	if (c->ip4) {
 		fprintf(f, "ip4: %s/%u\n", ip4_str(c->ip4, a), c->ip4_mask);
 		fprintf(f, "ip6: %s/64\n", ip6_str(c->ip6, a));

@@ -52,6 +52,14 @@ struct ipop_peer_conf {
 	struct ipop_sa_conf sa_in;  /* we receive with this (SPI chosen by us) */
 	struct ipop_sa_conf sa_out; /* we send with this (SPI chosen by the peer) */
 	int line;                   /* where the peer starts in the file */
+	bool cert_key;              /* keyed, key learned from its certificate (ipopd.trust "cert") */
+};
+
+/* "trust": what vouches for a peer's static key (docs/configuration.md) */
+enum ipop_trust {
+	IPOP_TRUST_XMPP = 0, /* "xmpp" (default): a configured key or the XMPP group's word */
+	IPOP_TRUST_CERT,     /* "cert": a certificate from ca_file, nothing else needed */
+	IPOP_TRUST_BOTH,     /* "both": a configured/XMPP key and a certificate */
 };
 
 struct ipop_config {
@@ -113,10 +121,15 @@ struct ipop_config {
 	unsigned keepalive_ms;      /* "keepalive_interval" seconds, default 10 */
 	unsigned link_timeout_ms;   /* "link_timeout" seconds without any packet: link down, default 30 */
 	bool key_export;            /* "key_export": allow `ipopctl sas --export` (tshark esp_sa) */
+	enum ipop_trust trust;      /* "trust": "xmpp", "cert" or "both" */
+	char ca_file[PATH_MAX];     /* "ca_file": PEM, the overlay's CA (trust cert/both) */
+	char cert_file[PATH_MAX];   /* "cert_file": PEM, our certificate (+ intermediates) */
+	char crl_file[PATH_MAX];    /* "crl_file": PEM CRLs, reloaded on SIGHUP ("" = none) */
 
 	/* Discovery (XMPP signalling, NAT traversal); active when xmpp_host is set */
 	char xmpp_ca_file[PATH_MAX]; /* "xmpp_ca_file": PEM CA for the server's certificate */
 	bool xmpp_allow_plaintext;   /* "xmpp_allow_plaintext": STARTTLS optional (default false) */
+	unsigned xmpp_keepalive_ms;  /* "xmpp_keepalive" seconds: XEP-0199 ping when idle; 0 = 30 */
 	enum ipop_group group;       /* "group": "muc" (default) or "roster" */
 	char muc_room[512];          /* "muc_room"; default derived (docs/configuration.md) */
 	struct net_endpoint *static_candidates; /* "static_candidates": ["ip:port", ...] */

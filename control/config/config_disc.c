@@ -196,6 +196,9 @@ int cfg_disc_check(struct loader *ld, struct ipop_config *c)
 	if (!c->xmpp_password[0])
 		return cfg_fail(ld, "CFx.xmpp_password",
 				"expected the XMPP account's password (or ipopd.xmpp_password_file), got nothing");
+	if (!strchr(c->xmpp_username, '@') && strpbrk(c->xmpp_host, ", \t"))
+		return cfg_fail(ld, "CFx.xmpp_username",
+				"expected user@domain when xmpp_host lists several servers");
 	if (c->group == IPOP_GROUP_MUC && !c->muc_room[0])
 		cfg_default_room(c, c->muc_room, sizeof(c->muc_room));
 	return 0;

@@ -273,6 +273,22 @@ static int key_export(struct loader *ld, const struct key_spec *ks, void *base, 
 	return 0;
 }
 
+static int key_trust(struct loader *ld, const struct key_spec *ks, void *base, const char *path,
+		     json_t *v)
+{
+	static const char *const names[] = {"xmpp", "cert", "both"};
+	const char *s;
+	(void)ks;
+	if (cfg_get_string(ld, path, v, "\"xmpp\", \"cert\" or \"both\"", &s))
+		return -1;
+	for (unsigned i = 0; i < 3; i++)
+		if (!strcmp(s, names[i])) {
+			((struct ipop_config *)base)->trust = (enum ipop_trust)i;
+			return 0;
+		}
+	return cfg_fail(ld, path, "expected \"xmpp\", \"cert\" or \"both\", got \"%s\"", s);
+}
+
 /* ---- tables ------------------------------------------------------------ */
 
 static int key_peers(struct loader *ld, const struct key_spec *ks, void *base, const char *path,
@@ -305,8 +321,13 @@ static const struct key_spec ipopd_keys[] = {
     FN("keepalive_interval", keepalive_ms, key_seconds),
     FN("link_timeout", link_timeout_ms, key_link_timeout),
     FN("key_export", key_export, key_export),
+    FN("trust", trust, key_trust),
+    FN("ca_file", ca_file, key_path),
+    FN("cert_file", cert_file, key_path),
+    FN("crl_file", crl_file, key_path),
     FN("xmpp_ca_file", xmpp_ca_file, key_path),
     B("xmpp_allow_plaintext", xmpp_allow_plaintext),
+    FN("xmpp_keepalive", xmpp_keepalive_ms, key_seconds),
     FN("group", group, cfg_key_group),
     FN("muc_room", muc_room, cfg_key_muc_room),
     FN("static_candidates", static_candidates, cfg_key_static_candidates),
@@ -364,9 +385,10 @@ static int key_peers(struct loader *ld, const struct key_spec *ks, void *base, c
 		}
 		if (p->keyed)
 			continue;
-		if (!p->sa_in.spi && !p->sa_out.spi)
-			return cfg_fail(ld, sub,
-					"expected public_key or sa_in and sa_out, got neither");
+		if (!p->sa_in.spi && !p->sa_out.spi) {
+			p->keyed = p->cert_key = true; /* checked against trust later */
+			continue;
+		}
 		cfg_join(req, sub, "sa_in");
 		if (!p->sa_in.spi)
 			return cfg_fail(ld, req, "expected " SA_EXPECTED ", got nothing");
@@ -410,8 +432,18 @@ static int check_peers(struct loader *ld, struct ipop_config *c)
 	char path[PATH_STR], q[64];
 	uint32_t mask = net_ip4_mask(c->ip4_mask);
 
+	if (c->trust != IPOP_TRUST_XMPP && (!c->ca_file[0] || !c->cert_file[0]))
+		return cfg_fail(ld, "ipopd.trust",
+				"expected ipopd.ca_file and ipopd.cert_file with trust \"%s\"",
+				c->trust == IPOP_TRUST_CERT ? "cert" : "both");
 	for (unsigned i = 0; i < c->npeers; i++) {
 		struct ipop_peer_conf *p = &c->peers[i];
+		snprintf(path, sizeof(path), "ipopd.peers[%u]", i);
+		if (p->cert_key && c->trust != IPOP_TRUST_CERT)
+			return cfg_fail(ld, path,
+					"expected public_key or sa_in and sa_out, got neither "
+					"(a peer known by its certificate alone needs ipopd.trust "
+					"\"cert\")");
 		snprintf(path, sizeof(path), "ipopd.peers[%u].ip4", i);
 		if (c->mode == IPOP_MODE_L3 && !p->ip4)
 			return cfg_fail(
@@ -448,7 +480,7 @@ static int check_peers(struct loader *ld, struct ipop_config *c)
 						"ipopd.peers[%u].ip4)",
 						j);
 			snprintf(path, sizeof(path), "ipopd.peers[%u].public_key", i);
-			if (p->keyed && o->keyed &&
+			if (p->keyed && o->keyed && !p->cert_key && !o->cert_key &&
 			    !memcmp(p->public_key, o->public_key, sizeof(p->public_key)))
 				return cfg_fail(ld, path,
 						"expected a public key unique among peers (also "
@@ -462,7 +494,8 @@ static int check_peers(struct loader *ld, struct ipop_config *c)
 						p->sa_in.spi, j);
 		}
 		snprintf(path, sizeof(path), "ipopd.peers[%u].public_key", i);
-		if (p->keyed && c->n_allowed_keys && !key_allowed(c, p->public_key))
+		if (p->keyed && !p->cert_key && c->n_allowed_keys &&
+		    !key_allowed(c, p->public_key))
 			return cfg_fail(ld, path,
 					"expected a key listed in ipopd.allowed_keys (a non-empty "
 					"list admits only its keys)");
@@ -610,6 +643,10 @@ void cfg_ipopd_print(const struct ipop_config *c, FILE *f)
 	print_seconds(f, "keepalive_interval", c->keepalive_ms);
 	print_seconds(f, "link_timeout", c->link_timeout_ms);
 	fprintf(f, "key_export: %s\n", c->key_export ? "yes" : "no");
+	fprintf(f, "trust: %s\n", (const char *[]){"xmpp", "cert", "both"}[c->trust]);
+	if (c->trust != IPOP_TRUST_XMPP)
+		fprintf(f, "ca_file: %s\ncert_file: %s\ncrl_file: %s\n", c->ca_file, c->cert_file,
+			c->crl_file[0] ? c->crl_file : "(none)");
 	cfg_ops_print(c, f);
 	for (unsigned i = 0; i < c->n_advertise_routes; i++)
 		fprintf(f, "advertise_route: %s\n",
@@ -628,6 +665,10 @@ void cfg_ipopd_print(const struct ipop_config *c, FILE *f)
 		for (unsigned r = 0; r < p->nroutes; r++)
 			fprintf(f, "peer %s: route %s\n", p->name,
 				net_prefix_format(&p->routes[r], a, sizeof(a)));
+		if (p->cert_key) {
+			fprintf(f, "peer %s: key from its certificate\n", p->name);
+			continue;
+		}
 		if (p->keyed) {
 			ipop_key_to_base64(p->public_key, b64);
 			fprintf(f, "peer %s: public_key %s\n", p->name, b64);

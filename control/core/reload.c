@@ -97,6 +97,11 @@ static void keep_restart_only(const struct ipop_config *old, struct ipop_config 
 	KEEP_NUM(xmpp_port, "CFx.xmpp_port");
 	KEEP_NUM(group, "group");
 	KEEP_STR(muc_room, "muc_room");
+	/* Trust by certificate: loaded with the link manager (the CRL reloads) */
+	KEEP_NUM(trust, "trust");
+	KEEP_STR(ca_file, "ca_file");
+	KEEP_STR(cert_file, "cert_file");
+	KEEP_STR(crl_file, "crl_file");
 	/* Advertised in our presence, which is built once at start. */
 	if (n->n_advertise_routes != old->n_advertise_routes ||
 	    memcmp(n->advertise_routes, old->advertise_routes,
@@ -119,6 +124,7 @@ int ctl_reload(struct ctl *c)
 	struct ipop_config n;
 	char err[512];
 	c->reloads++;
+	ctl_linkmgr_trust_reload(&c->lm); /* the CRL, whatever becomes of the config */
 	if (ipop_config_load(c->config_path, &c->opt.ov, &n, err, sizeof(err)) < 0) {
 		log_err("reload failed, keeping the running config: %s", err);
 		c->reload_errors++;

@@ -59,7 +59,7 @@ static uint64_t get_le64(const uint8_t *p)
 static bool hmac2(const uint8_t *key, size_t key_len, const uint8_t *a, size_t a_len,
 		  const uint8_t *b, size_t b_len, uint8_t *out, size_t out_len)
 {
-	uint8_t buf[HS_INIT_LEN + HS_MAC_LEN], md[EVP_MAX_MD_SIZE];
+	uint8_t buf[HS_MSG_MAX + HS_MAC_LEN], md[EVP_MAX_MD_SIZE];
 	unsigned md_len = 0;
 	bool ok;
 
@@ -98,38 +98,57 @@ static void fill_random(uint8_t *buf, size_t len)
 
 int hs_parse_header(const uint8_t *msg, size_t len, struct hs_header *h)
 {
-	size_t want;
+	size_t want, max;
 	uint32_t rx, tx;
 
 	if (!msg || len < HS_HDR_LEN)
 		return -EBADMSG;
 	switch (msg[4]) {
 	case HS_INITIATION:
-		want = HS_INIT_LEN;
+		want = max = HS_INIT_LEN;
 		break;
 	case HS_RESPONSE:
-		want = HS_RESP_LEN;
+		want = max = HS_RESP_LEN;
 		break;
 	case HS_COOKIE_REPLY:
-		want = HS_COOKIE_MSG_LEN;
+		want = max = HS_COOKIE_MSG_LEN;
+		break;
+	case HS_CERT_REQUEST:
+		want = max = HS_CERTREQ_LEN;
+		break;
+	case HS_CERT_REPLY:
+		want = HS_CERTREP_MIN_LEN;
+		max = HS_CERTREQ_LEN;
+		break;
+	case HS_INITIATION_CERT:
+		want = HS_INIT_LEN + HS_CERT_PAYLOAD_MIN;
+		max = HS_MSG_MAX;
+		break;
+	case HS_RESPONSE_CERT:
+		want = HS_RESP_LEN + HS_CERT_PAYLOAD_MIN;
+		max = HS_MSG_MAX;
 		break;
 	default:
 		return -EBADMSG;
 	}
-	if (len != want || (msg[0] | msg[1] | msg[2] | msg[3]) || (msg[5] | msg[6] | msg[7]))
+	if (len < want || len > max || (msg[0] | msg[1] | msg[2] | msg[3]) ||
+	    (msg[5] | msg[6] | msg[7]))
 		return -EBADMSG;
 	rx = get_be32(msg + 8);
 	tx = get_be32(msg + 12);
 	switch (msg[4]) {
 	case HS_INITIATION:
+	case HS_INITIATION_CERT:
+	case HS_CERT_REQUEST: /* sender SPI: the request's id */
 		if (rx != 0 || !(tx & SPI_TOP_BIT))
 			return -EBADMSG;
 		break;
 	case HS_RESPONSE:
+	case HS_RESPONSE_CERT:
 		if (!(rx & SPI_TOP_BIT) || !(tx & SPI_TOP_BIT))
 			return -EBADMSG;
 		break;
-	default: /* cookie reply: answers an initiation, carries no SPI of its own */
+	default: /* cookie reply, certificate reply: answer a message, carry no SPI */
 		if (!(rx & SPI_TOP_BIT) || tx != 0)
 			return -EBADMSG;
 		break;
@@ -140,6 +159,9 @@ int hs_parse_header(const uint8_t *msg, size_t len, struct hs_header *h)
 	if (h->type == HS_COOKIE_REPLY) {
 		h->noise = NULL;
 		h->noise_len = 0;
+	} else if (h->type == HS_CERT_REQUEST || h->type == HS_CERT_REPLY) {
+		h->noise = msg + HS_HDR_LEN;
+		h->noise_len = len - HS_HDR_LEN;
 	} else {
 		h->noise = msg + HS_HDR_LEN;
 		h->noise_len = len - HS_HDR_LEN - 2 * HS_MAC_LEN;
@@ -249,7 +271,7 @@ bool hs_mac1_ok(const uint8_t *msg, size_t len, const struct hs_mac_keys *own)
 	uint8_t want[HS_MAC_LEN];
 	bool ok;
 
-	if (!msg || len < HS_HDR_LEN + 2 * HS_MAC_LEN || len > HS_INIT_LEN)
+	if (!msg || len < HS_HDR_LEN + 2 * HS_MAC_LEN || len > HS_MSG_MAX)
 		return false;
 	ok = hmac2(own->mac1, sizeof(own->mac1), msg, len - 2 * HS_MAC_LEN, NULL, 0, want,
 		   HS_MAC_LEN) &&
@@ -263,7 +285,7 @@ bool hs_mac2_ok(const uint8_t *msg, size_t len, const uint8_t cookie[HS_COOKIE_L
 	uint8_t want[HS_MAC_LEN];
 	bool ok;
 
-	if (!msg || !cookie || len < HS_HDR_LEN + 2 * HS_MAC_LEN || len > HS_INIT_LEN)
+	if (!msg || !cookie || len < HS_HDR_LEN + 2 * HS_MAC_LEN || len > HS_MSG_MAX)
 		return false;
 	ok = hmac2(cookie, HS_COOKIE_LEN, msg, len - HS_MAC_LEN, NULL, 0, want, HS_MAC_LEN) &&
 	     CRYPTO_memcmp(want, msg + len - HS_MAC_LEN, HS_MAC_LEN) == 0;
@@ -296,7 +318,13 @@ void hs_cookie_make(struct hs_cookie_gen *g, const struct net_endpoint *src, uin
 void hs_cookie_reply_build(uint8_t out[HS_COOKIE_MSG_LEN], const uint8_t *init,
 			   const struct hs_mac_keys *own, const uint8_t cookie[HS_COOKIE_LEN])
 {
-	const uint8_t *mac1 = init + HS_INIT_LEN - 2 * HS_MAC_LEN;
+	hs_cookie_reply_build_len(out, init, HS_INIT_LEN, own, cookie);
+}
+
+void hs_cookie_reply_build_len(uint8_t out[HS_COOKIE_MSG_LEN], const uint8_t *init, size_t init_len,
+			       const struct hs_mac_keys *own, const uint8_t cookie[HS_COOKIE_LEN])
+{
+	const uint8_t *mac1 = init + init_len - 2 * HS_MAC_LEN;
 
 	hs_write_header(out, HS_COOKIE_REPLY, get_be32(init + 12), 0);
 	memcpy(out + HS_HDR_LEN, cookie, HS_COOKIE_LEN);
@@ -307,7 +335,14 @@ void hs_cookie_reply_build(uint8_t out[HS_COOKIE_MSG_LEN], const uint8_t *init,
 int hs_cookie_reply_open(const uint8_t *reply, size_t len, const uint8_t *our_init,
 			 const struct hs_mac_keys *responder, uint8_t cookie[HS_COOKIE_LEN])
 {
-	const uint8_t *mac1 = our_init + HS_INIT_LEN - 2 * HS_MAC_LEN;
+	return hs_cookie_reply_open_len(reply, len, our_init, HS_INIT_LEN, responder, cookie);
+}
+
+int hs_cookie_reply_open_len(const uint8_t *reply, size_t len, const uint8_t *our_init,
+			     size_t our_init_len, const struct hs_mac_keys *responder,
+			     uint8_t cookie[HS_COOKIE_LEN])
+{
+	const uint8_t *mac1 = our_init + our_init_len - 2 * HS_MAC_LEN;
 	uint8_t tag[HS_MAC_LEN];
 	struct hs_header h;
 	bool ok;

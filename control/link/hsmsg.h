@@ -62,23 +62,43 @@
 /* Noise message sizes (noise.h): msg1 = 32 + 48 + payload + 16, msg2 = 32 + payload + 16 */
 #define HS_INIT_NOISE_LEN (32 + 48 + HS_INIT_PAYLOAD_LEN + 16)
 #define HS_RESP_NOISE_LEN (32 + HS_RESP_PAYLOAD_LEN + 16)
-#define HS_INIT_LEN       (HS_HDR_LEN + HS_INIT_NOISE_LEN + 2 * HS_MAC_LEN)   /* 164 */
-#define HS_RESP_LEN       (HS_HDR_LEN + HS_RESP_NOISE_LEN + 2 * HS_MAC_LEN)   /* 104 */
-#define HS_COOKIE_MSG_LEN (HS_HDR_LEN + HS_COOKIE_LEN + HS_MAC_LEN)           /* 48 */
+#define HS_INIT_LEN	  (HS_HDR_LEN + HS_INIT_NOISE_LEN + 2 * HS_MAC_LEN) /* 164 */
+#define HS_RESP_LEN	  (HS_HDR_LEN + HS_RESP_NOISE_LEN + 2 * HS_MAC_LEN) /* 104 */
+#define HS_COOKIE_MSG_LEN (HS_HDR_LEN + HS_COOKIE_LEN + HS_MAC_LEN)	    /* 48 */
 
-enum hs_type { HS_INITIATION = 1, HS_RESPONSE = 2, HS_COOKIE_REPLY = 3 };
+/* Trust by certificate (docs/protocol.md "Certificates") adds four types:
+ * a certificate request/reply ahead of the handshake (the initiator learns
+ * the responder's static key from its certificate) and an initiation and a
+ * response whose Noise payload carries the sender's certificate chain after
+ * the fixed payload (variable length, mac1/mac2 still the last 32 bytes). */
+#define HS_MSG_MAX	    1232 /* largest handshake datagram: IPv6 minimum MTU - 48 */
+#define HS_CERTREQ_LEN	    1200 /* a certificate request, padded: replies are never larger */
+#define HS_CERT_PAYLOAD_MIN 4	 /* cert.h wire form: 1 + 2 + at least 1 byte of DER */
+#define HS_CERTREP_MIN_LEN  (HS_HDR_LEN + 32 + HS_CERT_PAYLOAD_MIN + 16)
+
+enum hs_type {
+	HS_INITIATION = 1,
+	HS_RESPONSE = 2,
+	HS_COOKIE_REPLY = 3,
+	HS_CERT_REQUEST = 4,
+	HS_CERT_REPLY = 5,
+	HS_INITIATION_CERT = 6,
+	HS_RESPONSE_CERT = 7,
+};
 
 struct hs_header {
 	enum hs_type type;
 	uint32_t receiver_spi;
 	uint32_t sender_spi;
-	const uint8_t *noise; /* Noise message inside the datagram (NULL for a cookie reply) */
+	/* Noise message inside the datagram (NULL for a cookie reply); for a
+	 * certificate request/reply: everything after the header */
+	const uint8_t *noise;
 	size_t noise_len;
 };
 
-/* Checks length (exact per type), marker, reserved bytes, type and SPI rules
- * (sender SPI top bit set in initiations/responses; receiver SPI zero in an
- * initiation, top bit set otherwise). 0 or -EBADMSG. */
+/* Checks length (exact per type; a range for types 5, 6, 7), marker, reserved bytes, type and SPI
+ * rules (sender SPI top bit set in initiations/responses; receiver SPI zero in an initiation, top
+ * bit set otherwise). 0 or -EBADMSG. */
 int hs_parse_header(const uint8_t *msg, size_t len, struct hs_header *h);
 /* Writes the 16-byte header. */
 void hs_write_header(uint8_t *msg, enum hs_type type, uint32_t receiver_spi, uint32_t sender_spi);
@@ -132,10 +152,16 @@ void hs_cookie_make(struct hs_cookie_gen *g, const struct net_endpoint *src, uin
  * and mac1) with our own keys. */
 void hs_cookie_reply_build(uint8_t out[HS_COOKIE_MSG_LEN], const uint8_t *init,
 			   const struct hs_mac_keys *own, const uint8_t cookie[HS_COOKIE_LEN]);
+/* The same for an initiation of init_len bytes (type 6 is longer). */
+void hs_cookie_reply_build_len(uint8_t out[HS_COOKIE_MSG_LEN], const uint8_t *init, size_t init_len,
+			       const struct hs_mac_keys *own, const uint8_t cookie[HS_COOKIE_LEN]);
 /* Initiator side: verifies the tag against the initiation we sent (its mac1)
  * and the responder's keys; copies the cookie out. 0 or -EBADMSG. */
 int hs_cookie_reply_open(const uint8_t *reply, size_t len, const uint8_t *our_init,
 			 const struct hs_mac_keys *responder, uint8_t cookie[HS_COOKIE_LEN]);
+int hs_cookie_reply_open_len(const uint8_t *reply, size_t len, const uint8_t *our_init,
+			     size_t our_init_len, const struct hs_mac_keys *responder,
+			     uint8_t cookie[HS_COOKIE_LEN]);
 
 /* Per-source token buckets (address without port), fixed size, oldest
  * evicted. rate per second and burst. */

@@ -71,7 +71,7 @@ struct lm_link *lm_find_by_pub(struct ctl_linkmgr *lm, const uint8_t pub[NOISE_K
 {
 	for (unsigned i = 0; lm->peers && i < lm->peers->n; i++) {
 		struct lm_link *lk = lm->peers->v[i].lk;
-		if (lk && memcmp(lk->pub, pub, NOISE_KEY_LEN) == 0)
+		if (lk && lk->key_known && memcmp(lk->pub, pub, NOISE_KEY_LEN) == 0)
 			return lk;
 	}
 	return NULL;
@@ -208,13 +208,14 @@ int lm_session_make(struct ctl_linkmgr *lm, struct lm_link *lk, struct noise_hs 
 	return err;
 }
 
-static void schedule_rekey(struct ctl_linkmgr *lm, struct lm_link *lk)
+void lm_schedule_rekey(struct ctl_linkmgr *lm, struct lm_link *lk)
 {
 	uint64_t iv = lm->cfg->rekey_interval_ms ? lm->cfg->rekey_interval_ms : 120000;
 	uint64_t at = lk->cur.born_ms + iv;
 	if (!lm_we_are_lower(lm, lk))
 		at += iv / 3 + rand_u32() % (iv / 6 + 1);
 	lk->rekey_at_ms = at;
+	lk->rekey_iv_ms = iv;
 }
 
 /* s becomes the current session; the current one becomes the previous for
@@ -238,7 +239,7 @@ void lm_switch_in(struct ctl_linkmgr *lm, struct lm_link *lk, struct lm_session 
 	lk->last_rx_packets =
 	    atomic_load_explicit(&lk->link->stats.rx_packets, memory_order_relaxed);
 	lk->last_rx_ms = now;
-	schedule_rekey(lm, lk);
+	lm_schedule_rekey(lm, lk);
 	lm->dirty = true;
 }
 
@@ -399,6 +400,8 @@ int ctl_linkmgr_attach(struct ctl_linkmgr *lm, struct ctl_peers *set, uint64_t n
 		snprintf(lk->name, sizeof(lk->name), "%s", p->conf->name);
 		memcpy(lk->pub, p->conf->public_key, NOISE_KEY_LEN);
 		hs_mac_keys_derive(lk->pub, &lk->keys);
+		lk->cert_key = p->conf->cert_key;
+		lk->key_known = !lk->cert_key;
 		lk->link = p->link;
 		lk->endpoint = p->conf->endpoint;
 		lk->ep_cand = -1;
@@ -416,6 +419,7 @@ void ctl_linkmgr_use(struct ctl_linkmgr *lm, struct ctl_peers *set)
 
 static void link_free(struct lm_link *lk)
 {
+	lm_cert_link_free(lk);
 	noise_hs_wipe(&lk->pend.hs);
 	explicit_bzero(lk, sizeof(*lk));
 	free(lk);
@@ -471,7 +475,10 @@ int ctl_linkmgr_init(struct ctl_linkmgr *lm, const struct ipop_config *cfg,
 		ctl_linkmgr_fini(lm);
 		return -ENOMEM;
 	}
-	return 0;
+	int err = lm_cert_init(lm);
+	if (err)
+		ctl_linkmgr_fini(lm);
+	return err;
 }
 
 void ctl_linkmgr_fini(struct ctl_linkmgr *lm)
@@ -482,6 +489,7 @@ void ctl_linkmgr_fini(struct ctl_linkmgr *lm)
 	hs_ratelimit_destroy(lm->rl);
 	dp_crypto_mgr_destroy(lm->mgr);
 	free(lm->ka_pkt);
+	lm_cert_fini(lm);
 	ipop_identity_wipe(&lm->id);
 	explicit_bzero(lm, sizeof(*lm));
 }

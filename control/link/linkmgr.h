@@ -43,9 +43,13 @@
  *   - Responder checks, in order: header, mac1 (mac1_fail), per-source rate
  *     limit (ratelimited), under load (more than load_threshold initiations in
  *     the last second) a valid mac2 else a cookie reply (cookie_replies_sent),
- *     Noise msg1 (decrypt_fail), the static key is a configured keyed peer's
- *     and in allowed_keys when that list is non-empty (unknown_key), the
- *     timestamp is newer (stale_timestamp; nothing else happens).
+ *     Noise msg1 (decrypt_fail), with trust by certificate the initiator's
+ *     certificate (lm_cert.c: cert_* counters; an unknown key with a valid
+ *     one binds a peer configured by endpoint only), the static key is a
+ *     configured keyed peer's and in allowed_keys when that list is
+ *     non-empty (unknown_key), the timestamp is newer (stale_timestamp;
+ *     nothing else happens). docs/protocol.md section 14 has the
+ *     certificate messages (types 4-7) and the fetch ahead of IK.
  *   - Simultaneous initiation: when we have a pending initiation to P and a
  *     valid initiation from P arrives, the side with the lower static public
  *     key (memcmp) keeps its own initiation and ignores P's (collisions; it
@@ -132,6 +136,8 @@
 #include <intel-ipsec-mb.h>
 
 #include "control/config/config.h"
+#include "control/link/cert.h"
+#include "control/link/cert_fetch.h"
 #include "control/link/hsmsg.h"
 #include "control/link/identity.h"
 #include "control/link/noise.h"
@@ -195,8 +201,9 @@ struct lm_pending {
 	bool active;
 	uint32_t spi; /* our inbound SPI for the session being negotiated */
 	struct noise_hs hs;
-	uint8_t msg[HS_INIT_LEN]; /* last initiation sent (cookie replies refer to it) */
-	uint64_t first_ms;	  /* when this pending initiation was first sent */
+	uint8_t msg[HS_MSG_MAX]; /* last initiation sent (cookie replies refer to it) */
+	size_t msg_len;		 /* HS_INIT_LEN, or longer with our certificate */
+	uint64_t first_ms;	 /* when this pending initiation was first sent */
 	uint64_t sent_ms, next_ms;
 	unsigned attempts;
 	bool rekey; /* started by the rekey timer or volume (LM_FLAG_REKEY) */
@@ -223,6 +230,7 @@ struct lm_link {
 	uint8_t cookie[HS_COOKIE_LEN];
 	uint64_t cookie_ms;
 	uint64_t rekey_at_ms;
+	uint64_t rekey_iv_ms; /* the interval rekey_at_ms was set from */
 	uint64_t last_rx_packets, last_rx_ms;
 	uint64_t ka_tx_packets, ka_check_ms;
 	uint64_t last_handshake_ms; /* 0: never */
@@ -235,6 +243,17 @@ struct lm_link {
 	/* relayed while up: when the next probe of the direct candidates is
 	 * due (0: not scheduled) and the current interval between probes */
 	uint64_t probe_at_ms, probe_iv_ms;
+	/* trust by certificate (lm_cert.c) */
+	bool cert_key;	/* configured without a key: learned from its certificate */
+	bool key_known; /* false: pub is not known yet (cert_key before a fetch) */
+	bool has_cert;	/* the peer's certificate was verified (cert below) */
+	struct cert_info cert;
+	uint8_t *cert_payload; /* the chain as received, checked again on SIGHUP */
+	size_t cert_payload_len;
+	bool fetch_active; /* a certificate request is out (fetch) */
+	struct cert_fetch fetch;
+	uint64_t fetch_next_ms;
+	unsigned fetch_attempts;
 };
 
 /* The "handshake" object of `ipopctl stats`. */
@@ -249,6 +268,14 @@ struct lm_counters {
 	/* relayed links checking for a direct pair: probes started, probes
 	 * that nothing answered, links moved from a relayed to a direct path */
 	uint64_t probes, probes_unanswered, upgrades;
+	/* trust by certificate: refusals by reason (cert_verdict_name), a
+	 * handshake without the certificate the policy requires, links taken
+	 * down because a certificate was revoked or expired, the fetch */
+	uint64_t cert_other_ca, cert_expired, cert_not_yet_valid, cert_revoked, cert_other_key;
+	uint64_t cert_addr_not_covered, cert_invalid, cert_malformed, cert_missing;
+	uint64_t cert_links_dropped;
+	uint64_t cert_requests_sent, cert_requests_received, cert_replies_sent,
+	    cert_replies_received;
 };
 
 typedef int (*lm_send_fn)(void *ctx, const struct net_endpoint *to, const void *buf, size_t len);
@@ -277,6 +304,11 @@ struct ctl_linkmgr {
 	lm_send_fn send;
 	lm_publish_fn publish;
 	void *cb_ctx;
+	/* trust by certificate: the policy in force since init (trust changes
+	 * need a restart), the CA/CRL store and our own chain */
+	enum ipop_trust trust;
+	struct cert_trust *ca;
+	struct cert_own own;
 };
 
 /* Sets up with a copy of the identity (NULL: none; keyed peers then never
@@ -323,6 +355,11 @@ void ctl_linkmgr_link_retire(struct lm_link *lk, struct ctl_publisher *pub);
 void ctl_linkmgr_link_destroy(struct lm_link *lk);
 
 const char *ctl_linkmgr_state_name(enum lm_state s);
+
+/* SIGHUP: reads the CRL file again and checks every link's certificate
+ * anew; a link whose certificate is now revoked (or expired) loses its
+ * sessions at once (cert_links_dropped). 0 or -errno (the old CRL stays). */
+int ctl_linkmgr_trust_reload(struct ctl_linkmgr *lm);
 
 /* Discovery learned (new) candidates of the peer. Stored; a link that is
  * not up sends a fresh initiation to all of them at once (the peer does the

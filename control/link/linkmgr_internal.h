@@ -25,6 +25,8 @@ void lm_bury(struct ctl_linkmgr *lm, struct lm_session *s);
 int lm_session_make(struct ctl_linkmgr *lm, struct lm_link *lk, struct noise_hs *hs,
 		    uint32_t spi_in, uint32_t spi_out, uint64_t now, struct lm_session *s);
 /* s becomes the current session (the current one the previous). */
+/* rekey_at_ms from the current keys' birth and the configured interval. */
+void lm_schedule_rekey(struct ctl_linkmgr *lm, struct lm_link *lk);
 void lm_switch_in(struct ctl_linkmgr *lm, struct lm_link *lk, struct lm_session *s, uint64_t now);
 int lm_cand_index(const struct lm_link *lk, const struct net_endpoint *ep);
 bool lm_ep_relayed(const struct lm_link *lk, const struct net_endpoint *ep);
@@ -48,3 +50,49 @@ void lm_pending_abandon(struct lm_pending *pd);
 void lm_keepalive_send(struct ctl_linkmgr *lm, struct lm_link *lk);
 /* A pending probe is over without an answer (timeout: its tries ran out). */
 void lm_probe_end(struct ctl_linkmgr *lm, struct lm_link *lk, uint64_t now, bool timeout);
+
+/* lm_cert.c (trust by certificate) */
+int lm_cert_init(struct ctl_linkmgr *lm);
+void lm_cert_fini(struct ctl_linkmgr *lm);
+void lm_cert_link_free(struct lm_link *lk);
+/* Our handshakes carry our certificate (trust "cert" or "both"). */
+static inline bool lm_cert_on(const struct ctl_linkmgr *lm)
+{
+	return lm->trust != IPOP_TRUST_XMPP && lm->own.chain.n;
+}
+/* Our chain in the wire form after a fixed payload of pre bytes; returns
+ * pre + the chain's length (0 when it does not fit in cap). */
+size_t lm_cert_payload_put(const struct ctl_linkmgr *lm, uint8_t *out, size_t pre, size_t cap);
+/* Decodes and verifies a peer's certificate payload for the key pub the
+ * handshake proved (NULL: a fetched one, key not known yet), and that it
+ * covers the addresses of lk's peer (lk NULL: none known yet). Counts and
+ * logs a refusal; CERT_OK fills ci. */
+enum cert_verdict lm_cert_check(struct ctl_linkmgr *lm, const struct lm_link *lk,
+				const uint8_t *payload, size_t len, const uint8_t *pub,
+				const struct net_endpoint *from, struct cert_info *ci);
+/* Counts and logs a refusal (reason v) of a certificate from `from`. */
+void lm_cert_refuse(struct ctl_linkmgr *lm, const struct lm_link *lk, enum cert_verdict v,
+		    const struct net_endpoint *from, const struct cert_info *ci);
+/* Whether a verified certificate covers the addresses lk's peer uses. */
+bool lm_cert_covers(const struct ctl_linkmgr *lm, const struct lm_link *lk,
+		    const struct cert_info *ci);
+/* A verified certificate is lk's from now on (kept for SIGHUP re-checks). */
+void lm_cert_accept(struct ctl_linkmgr *lm, struct lm_link *lk, const uint8_t *payload, size_t len,
+		    const struct cert_info *ci);
+/* Trust "cert": the configured-without-key link (not up) an initiation
+ * from an unknown key with a valid certificate belongs to: the one at its
+ * source endpoint or with its overlay address. Learns the key. */
+struct lm_link *lm_cert_bind(struct ctl_linkmgr *lm, const uint8_t pub[NOISE_KEY_LEN],
+			     const struct cert_info *ci, const struct net_endpoint *from);
+/* A link whose key is unknown: sends a certificate request when due. */
+void lm_cert_fetch(struct ctl_linkmgr *lm, struct lm_link *lk, uint64_t now);
+void lm_cert_on_request(struct ctl_linkmgr *lm, const uint8_t *msg, size_t len,
+			const struct net_endpoint *from, uint64_t now);
+void lm_cert_on_reply(struct ctl_linkmgr *lm, const uint8_t *msg, size_t len,
+		      const struct hs_header *h, const struct net_endpoint *from, uint64_t now);
+/* The link loses its sessions (certificate revoked/expired, key changed). */
+void lm_link_drop(struct ctl_linkmgr *lm, struct lm_link *lk);
+/* Per tick: a link whose certificate expired is dropped. */
+void lm_cert_tick(struct ctl_linkmgr *lm, struct lm_link *lk, uint64_t now);
+/* under load (lm_handshake.c): initiations in the last second above the threshold */
+bool lm_under_load(const struct ctl_linkmgr *lm, uint64_t now);

@@ -47,6 +47,16 @@ void lm_initiate(struct ctl_linkmgr *lm, struct lm_link *lk, uint64_t now, bool 
 	const struct ipop_config *cfg = lm->cfg;
 	if (!lm->have_id || (!lk->endpoint.port && !lk->ncand))
 		return;
+	/* A peer configured by endpoint only whose initiations go unanswered
+	 * may have a new key (and certificate) by now: fetch it again. */
+	if (lk->cert_key && lk->state != LM_UP && pd->active && pd->attempts >= 3) {
+		lm_pending_abandon(pd);
+		lk->key_known = false;
+	}
+	if (!lk->key_known) {
+		lm_cert_fetch(lm, lk, now);
+		return;
+	}
 	bool was_active = pd->active;
 	if (!was_active) {
 		pd->spi = lm_new_spi(lm);
@@ -59,15 +69,20 @@ void lm_initiate(struct ctl_linkmgr *lm, struct lm_link *lk, uint64_t now, bool 
 				cfg->has_psk ? cfg->psk : NULL, LM_PROLOGUE, strlen(LM_PROLOGUE));
 	struct hs_init_payload ip = {
 	    .version = HS_VERSION, .flags = pd->rekey ? LM_FLAG_REKEY : 0, .sender_spi = pd->spi};
-	uint8_t pl[HS_INIT_PAYLOAD_LEN];
-	size_t n = 0;
+	/* the fixed payload, then our certificate chain (trust cert/both) */
+	uint8_t pl[HS_MSG_MAX];
+	size_t n = 0, pll = HS_INIT_PAYLOAD_LEN;
+	size_t plmax = HS_MSG_MAX - HS_INIT_LEN + HS_INIT_PAYLOAD_LEN;
 	timestamp_next(lm, ip.tai64n);
 	hs_init_payload_encode(&ip, pl);
-	hs_write_header(pd->msg, HS_INITIATION, 0, pd->spi);
+	if (lm_cert_on(lm) && !(pll = lm_cert_payload_put(lm, pl, HS_INIT_PAYLOAD_LEN, plmax)))
+		err = -EMSGSIZE;
+	pd->msg_len = HS_INIT_LEN + pll - HS_INIT_PAYLOAD_LEN;
+	hs_write_header(pd->msg, lm_cert_on(lm) ? HS_INITIATION_CERT : HS_INITIATION, 0, pd->spi);
 	if (!err)
-		err = noise_write_message(&pd->hs, pl, sizeof(pl), pd->msg + HS_HDR_LEN,
-					  HS_INIT_NOISE_LEN, &n);
-	if (!err && n != HS_INIT_NOISE_LEN)
+		err = noise_write_message(&pd->hs, pl, pll, pd->msg + HS_HDR_LEN,
+					  pd->msg_len - HS_HDR_LEN - 2 * HS_MAC_LEN, &n);
+	if (!err && n != pd->msg_len - HS_HDR_LEN - 2 * HS_MAC_LEN)
 		err = -EPROTO;
 	if (err) {
 		noise_hs_wipe(&pd->hs);
@@ -77,7 +92,7 @@ void lm_initiate(struct ctl_linkmgr *lm, struct lm_link *lk, uint64_t now, bool 
 		return;
 	}
 	bool cookie = lk->has_cookie && now - lk->cookie_ms <= LM_COOKIE_TTL_MS;
-	hs_macs_write(pd->msg, HS_INIT_LEN, &lk->keys, cookie ? lk->cookie : NULL);
+	hs_macs_write(pd->msg, pd->msg_len, &lk->keys, cookie ? lk->cookie : NULL);
 	if (was_active && !pd->probe)
 		lm->hs.retransmits++; /* a probe's next try is no sign of trouble */
 	pd->active = true;
@@ -99,12 +114,12 @@ void lm_initiate(struct ctl_linkmgr *lm, struct lm_link *lk, uint64_t now, bool 
 		 * the peer (the copies share a timestamp) and decide nothing. */
 		for (unsigned i = 0; i < lk->ncand; i++)
 			if (lm_cand_direct(&lk->cand[i]))
-				lm_send(lm, &lk->cand[i].ep, pd->msg, HS_INIT_LEN);
+				lm_send(lm, &lk->cand[i].ep, pd->msg, pd->msg_len);
 		lm->hs.initiations_sent++;
 		return;
 	}
 	if (lk->endpoint.port)
-		lm_send(lm, &lk->endpoint, pd->msg, HS_INIT_LEN);
+		lm_send(lm, &lk->endpoint, pd->msg, pd->msg_len);
 	/* Not up: every candidate in parallel (the copies share a timestamp,
 	 * so the peer accepts only the first to arrive). Relay candidates
 	 * only from the second attempt: a direct pair that works answers
@@ -115,7 +130,7 @@ void lm_initiate(struct ctl_linkmgr *lm, struct lm_link *lk, uint64_t now, bool 
 		    now - pd->first_ms < LM_RELAY_DELAY_MS)
 			continue;
 		if (!net_endpoint_equal(&lk->cand[i].ep, &lk->endpoint))
-			lm_send(lm, &lk->cand[i].ep, pd->msg, HS_INIT_LEN);
+			lm_send(lm, &lk->cand[i].ep, pd->msg, pd->msg_len);
 	}
 	lm->hs.initiations_sent++;
 }
@@ -153,7 +168,7 @@ static void on_response(struct ctl_linkmgr *lm, const uint8_t *msg, size_t len,
 		return;
 	}
 	lm->hs.responses_received++;
-	uint8_t pl[HS_RESP_PAYLOAD_LEN];
+	uint8_t pl[HS_MSG_MAX];
 	size_t pll = 0;
 	/* A failed read leaves the handshake as it was: the genuine response
 	 * may still come. */
@@ -162,12 +177,33 @@ static void on_response(struct ctl_linkmgr *lm, const uint8_t *msg, size_t len,
 		return;
 	}
 	struct hs_resp_payload rp;
+	struct cert_info ci;
 	uint32_t spi_in = lk->pend.spi;
-	if (hs_resp_payload_decode(pl, pll, &rp) || rp.sender_spi != h->sender_spi) {
+	bool with_cert = h->type == HS_RESPONSE_CERT;
+	size_t fixed = with_cert ? HS_RESP_PAYLOAD_LEN : pll;
+	if (pll < HS_RESP_PAYLOAD_LEN || hs_resp_payload_decode(pl, fixed, &rp) ||
+	    rp.sender_spi != h->sender_spi) {
 		lm->hs.malformed++;
 		lm_pending_abandon(&lk->pend); /* authenticated but unusable: start over */
 		return;
 	}
+	if (lm_cert_on(lm)) {
+		/* the responder proved lk->pub (se); its certificate must carry
+		 * that key and cover the peer's addresses */
+		if (!with_cert) {
+			lm->hs.cert_missing++;
+			log_ratelimited(LOG_WARN, "link %s: response without a certificate refused",
+					lk->name);
+		}
+		if (!with_cert ||
+		    lm_cert_check(lm, lk, pl + fixed, pll - fixed, lk->pub, from, &ci) != CERT_OK) {
+			lm_pending_abandon(&lk->pend);
+			explicit_bzero(pl, sizeof(pl));
+			return;
+		}
+		lm_cert_accept(lm, lk, pl + fixed, pll - fixed, &ci);
+	}
+	explicit_bzero(pl, sizeof(pl));
 	bool rekey = lm_session_live(&lk->cur) && lk->pend.rekey;
 	struct lm_session s;
 	int err = lm_session_make(lm, lk, &lk->pend.hs, spi_in, h->sender_spi, now, &s);
@@ -200,7 +236,7 @@ static void on_cookie_reply(struct ctl_linkmgr *lm, const uint8_t *msg, size_t l
 		return;
 	}
 	uint8_t cookie[HS_COOKIE_LEN];
-	if (hs_cookie_reply_open(msg, len, lk->pend.msg, &lk->keys, cookie)) {
+	if (hs_cookie_reply_open_len(msg, len, lk->pend.msg, lk->pend.msg_len, &lk->keys, cookie)) {
 		lm->hs.malformed++;
 		return;
 	}
@@ -232,7 +268,7 @@ static void load_note(struct ctl_linkmgr *lm, uint64_t now)
 
 /* Initiations in the last second: this window plus the part of the previous
  * one that is less than a second old. */
-static bool under_load(const struct ctl_linkmgr *lm, uint64_t now)
+bool lm_under_load(const struct ctl_linkmgr *lm, uint64_t now)
 {
 	uint64_t into = now - lm->load_window_ms;
 	uint64_t est = lm->load_cur + (into < 1000 ? lm->load_prev * (1000 - into) / 1000 : 0);
@@ -255,13 +291,13 @@ static void on_initiation(struct ctl_linkmgr *lm, const uint8_t *msg, size_t len
 		lm->hs.ratelimited++;
 		return;
 	}
-	if (under_load(lm, now)) {
+	if (lm_under_load(lm, now)) {
 		uint8_t cookie[HS_COOKIE_LEN];
 		hs_cookie_make(&lm->cookie_gen, from, now, cookie);
 		bool ok = hs_mac2_ok(msg, len, cookie);
 		if (!ok) {
 			uint8_t reply[HS_COOKIE_MSG_LEN];
-			hs_cookie_reply_build(reply, msg, &lm->own_keys, cookie);
+			hs_cookie_reply_build_len(reply, msg, len, &lm->own_keys, cookie);
 			lm_send(lm, from, reply, sizeof(reply));
 			lm->hs.cookie_replies_sent++;
 		}
@@ -271,22 +307,49 @@ static void on_initiation(struct ctl_linkmgr *lm, const uint8_t *msg, size_t len
 	}
 
 	struct noise_hs hs;
-	uint8_t pl[HS_INIT_PAYLOAD_LEN], rs[NOISE_KEY_LEN];
+	uint8_t pl[HS_MSG_MAX], rs[NOISE_KEY_LEN];
 	size_t pll = 0;
 	struct hs_init_payload ip;
 	struct lm_link *lk = NULL;
+	struct cert_info ci;
+	bool with_cert = h->type == HS_INITIATION_CERT;
 	if (noise_hs_init(&hs, NOISE_RESPONDER, lm->mgr, lm->id.priv, NULL,
 			  cfg->has_psk ? cfg->psk : NULL, LM_PROLOGUE, strlen(LM_PROLOGUE)) ||
 	    noise_read_message(&hs, h->noise, h->noise_len, pl, sizeof(pl), &pll)) {
 		lm->hs.decrypt_fail++;
 		goto out;
 	}
-	if (noise_hs_remote_static(&hs, rs) || !(lk = lm_find_by_pub(lm, rs)) ||
-	    !lm_key_allowed(lm, rs)) {
+	/* the fixed payload, then (type 6) the initiator's certificate chain */
+	size_t fixed = with_cert ? HS_INIT_PAYLOAD_LEN : pll;
+	if (pll < HS_INIT_PAYLOAD_LEN) {
+		lm->hs.malformed++;
+		goto out;
+	}
+	if (noise_hs_remote_static(&hs, rs)) {
 		lm->hs.unknown_key++;
 		goto out;
 	}
-	if (hs_init_payload_decode(pl, pll, &ip) || ip.sender_spi != h->sender_spi) {
+	lk = lm_find_by_pub(lm, rs);
+	if (lm_cert_on(lm)) {
+		/* the initiator proved rs (es, ss): its certificate must carry
+		 * it; a peer configured by endpoint only is bound by it */
+		if (!with_cert) {
+			lm->hs.cert_missing++;
+			log_ratelimited(LOG_WARN,
+					"link %s: initiation without a certificate refused",
+					lk ? lk->name : "(unknown key)");
+			goto out;
+		}
+		if (lm_cert_check(lm, lk, pl + fixed, pll - fixed, rs, from, &ci) != CERT_OK)
+			goto out;
+		if (!lk)
+			lk = lm_cert_bind(lm, rs, &ci, from);
+	}
+	if (!lk || !lm_key_allowed(lm, rs)) {
+		lm->hs.unknown_key++;
+		goto out;
+	}
+	if (hs_init_payload_decode(pl, fixed, &ip) || ip.sender_spi != h->sender_spi) {
 		lm->hs.malformed++;
 		goto out;
 	}
@@ -298,6 +361,8 @@ static void on_initiation(struct ctl_linkmgr *lm, const uint8_t *msg, size_t len
 	 * answer it or not. */
 	memcpy(lk->last_ts, ip.tai64n, sizeof(lk->last_ts));
 	lk->has_ts = true;
+	if (lm_cert_on(lm))
+		lm_cert_accept(lm, lk, pl + fixed, pll - fixed, &ci);
 	if (lk->pend.active) {
 		/* From an address we are not sending to (a NAT picked a new port
 		 * for the peer): ours cannot be what gets through on this path,
@@ -330,14 +395,20 @@ static void on_initiation(struct ctl_linkmgr *lm, const uint8_t *msg, size_t len
 
 	uint32_t spi = lm_new_spi(lm);
 	struct hs_resp_payload rp = {.version = HS_VERSION, .sender_spi = spi};
-	uint8_t rpl[HS_RESP_PAYLOAD_LEN], resp[HS_RESP_LEN];
-	size_t n = 0;
+	uint8_t rpl[HS_MSG_MAX], resp[HS_MSG_MAX];
+	size_t n = 0, rpll = HS_RESP_PAYLOAD_LEN;
+	bool send_cert = lm_cert_on(lm) && with_cert;
 	hs_resp_payload_encode(&rp, rpl);
-	hs_write_header(resp, HS_RESPONSE, h->sender_spi, spi);
-	if (noise_write_message(&hs, rpl, sizeof(rpl), resp + HS_HDR_LEN, HS_RESP_NOISE_LEN, &n) ||
-	    n != HS_RESP_NOISE_LEN)
+	if (send_cert &&
+	    !(rpll = lm_cert_payload_put(lm, rpl, HS_RESP_PAYLOAD_LEN,
+					 HS_MSG_MAX - HS_RESP_LEN + HS_RESP_PAYLOAD_LEN)))
 		goto out;
-	hs_macs_write(resp, HS_RESP_LEN, &lk->keys, NULL);
+	size_t resp_len = HS_RESP_LEN + rpll - HS_RESP_PAYLOAD_LEN;
+	size_t noise_len = resp_len - HS_HDR_LEN - 2 * HS_MAC_LEN;
+	hs_write_header(resp, send_cert ? HS_RESPONSE_CERT : HS_RESPONSE, h->sender_spi, spi);
+	if (noise_write_message(&hs, rpl, rpll, resp + HS_HDR_LEN, noise_len, &n) || n != noise_len)
+		goto out;
+	hs_macs_write(resp, resp_len, &lk->keys, NULL);
 	struct lm_session s;
 	int err = lm_session_make(lm, lk, &hs, spi, h->sender_spi, now, &s);
 	if (err) {
@@ -356,7 +427,7 @@ static void on_initiation(struct ctl_linkmgr *lm, const uint8_t *msg, size_t len
 		lm_bury(lm, &lk->next);
 		goto out;
 	}
-	lm_send(lm, from, resp, sizeof(resp));
+	lm_send(lm, from, resp, resp_len);
 	lm->hs.responses_sent++;
 out:
 	noise_hs_wipe(&hs);
@@ -373,10 +444,18 @@ void ctl_linkmgr_input(struct ctl_linkmgr *lm, const uint8_t *data, size_t len,
 	}
 	switch (h.type) {
 	case HS_INITIATION:
+	case HS_INITIATION_CERT:
 		on_initiation(lm, data, len, &h, from, now_ms);
 		break;
 	case HS_RESPONSE:
+	case HS_RESPONSE_CERT:
 		on_response(lm, data, len, &h, from, now_ms);
+		break;
+	case HS_CERT_REQUEST:
+		lm_cert_on_request(lm, data, len, from, now_ms);
+		break;
+	case HS_CERT_REPLY:
+		lm_cert_on_reply(lm, data, len, &h, from, now_ms);
 		break;
 	case HS_COOKIE_REPLY:
 		on_cookie_reply(lm, data, len, &h, now_ms);

@@ -96,7 +96,7 @@ static void link_tick(struct ctl_linkmgr *lm, struct lm_link *lk, uint64_t now)
 {
 	const struct ipop_config *cfg = lm->cfg;
 	struct dp_link_stats *st = &lk->link->stats;
-	if (!lm_key_allowed(lm, lk->pub)) {
+	if (lk->key_known && !lm_key_allowed(lm, lk->pub)) {
 		/* allowed_keys changed under a live link (reload) */
 		if (lm_session_live(&lk->cur) || lm_session_live(&lk->next) || lk->pend.active)
 			log_warn("link %s: key no longer in allowed_keys, dropping its sessions",
@@ -170,6 +170,11 @@ static void link_tick(struct ctl_linkmgr *lm, struct lm_link *lk, uint64_t now)
 	} else if (!lk->probe_at_ms) {
 		probe_schedule_first(lm, lk, now);
 	}
+	/* A reload changed rekey_interval: the current keys follow it now,
+	 * not after the old interval (found by test_faults). */
+	if (lk->state == LM_UP &&
+	    lk->rekey_iv_ms != (cfg->rekey_interval_ms ? cfg->rekey_interval_ms : 120000))
+		lm_schedule_rekey(lm, lk);
 	bool rekey_due = lk->state == LM_UP &&
 			 (now >= lk->rekey_at_ms ||
 			  atomic_load_explicit(&lk->cur.sa_out->seq, memory_order_relaxed) >=
@@ -203,6 +208,7 @@ void ctl_linkmgr_tick(struct ctl_linkmgr *lm, uint64_t now_ms)
 		struct lm_link *lk = lm->peers->v[i].lk;
 		if (!lk)
 			continue;
+		lm_cert_tick(lm, lk, now_ms);
 		link_tick(lm, lk, now_ms);
 		/* workers may report a roam of this link again */
 		atomic_store_explicit(&lk->link->roam_reported, 0, memory_order_relaxed);

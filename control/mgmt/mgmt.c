@@ -193,6 +193,13 @@ static json_t *links_json(struct ctl *c)
 			    (json_int_t)(sa_packets(lk->cur.sa_in) + sa_packets(lk->cur.sa_out)),
 			    "handshakes", (json_int_t)lk->handshakes, "rekeys",
 			    (json_int_t)lk->rekeys);
+			if (o && lk->has_cert) /* trust by certificate (lm_cert.c) */
+				json_object_set_new(
+				    o, "cert",
+				    json_pack("{s:s, s:s, s:I, s:b}", "subject", lk->cert.subject,
+					      "serial", lk->cert.serial, "not_after",
+					      (json_int_t)lk->cert.not_after, "expires_soon",
+					      lk->cert.not_after - time(NULL) < CERT_EXPIRY_WARN_S));
 			json_t *dj = o ? ctl_disc_link_json(&c->disc, lk) : NULL;
 			if (dj)
 				json_object_update(o, dj);
@@ -303,6 +310,20 @@ static const struct json_counter handshake_fields[] = {
     JSON_COUNTER(struct lm_counters, probes),
     JSON_COUNTER(struct lm_counters, probes_unanswered),
     JSON_COUNTER(struct lm_counters, upgrades),
+    JSON_COUNTER(struct lm_counters, cert_other_ca),
+    JSON_COUNTER(struct lm_counters, cert_expired),
+    JSON_COUNTER(struct lm_counters, cert_not_yet_valid),
+    JSON_COUNTER(struct lm_counters, cert_revoked),
+    JSON_COUNTER(struct lm_counters, cert_other_key),
+    JSON_COUNTER(struct lm_counters, cert_addr_not_covered),
+    JSON_COUNTER(struct lm_counters, cert_invalid),
+    JSON_COUNTER(struct lm_counters, cert_malformed),
+    JSON_COUNTER(struct lm_counters, cert_missing),
+    JSON_COUNTER(struct lm_counters, cert_links_dropped),
+    JSON_COUNTER(struct lm_counters, cert_requests_sent),
+    JSON_COUNTER(struct lm_counters, cert_requests_received),
+    JSON_COUNTER(struct lm_counters, cert_replies_sent),
+    JSON_COUNTER(struct lm_counters, cert_replies_received),
 };
 
 static json_t *handshake_json(const struct lm_counters *h)
@@ -383,7 +404,15 @@ static json_t *stats_json(struct ctl *c)
 
 static char *error_json(const char *msg)
 {
-	json_t *o = json_pack("{s:s}", "error", msg);
+	/* jansson's error text quotes the request's bytes and "%.60s" may cut
+	 * a UTF-8 sequence: ASCII only, or json_pack refuses and the client
+	 * would get no answer. */
+	char safe[256];
+	size_t i;
+	for (i = 0; msg[i] && i < sizeof(safe) - 1; i++)
+		safe[i] = msg[i] >= 0x20 && msg[i] < 0x7f ? msg[i] : '?';
+	safe[i] = 0;
+	json_t *o = json_pack("{s:s}", "error", safe);
 	char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
 	json_decref(o);
 	return s;

@@ -553,6 +553,13 @@ void ctl_turn_tick(struct ctl_turn *t, uint64_t now)
 	}
 }
 
+void ctl_turn_refresh_soon(struct ctl_turn *t)
+{
+	for (unsigned i = 0; i < t->n; i++)
+		if (t->al[i].state == TURN_READY)
+			t->al[i].refresh_ms = 0;
+}
+
 /* ---- setup --------------------------------------------------------------------- */
 
 int ctl_turn_create(struct ctl_turn *t, const struct ipop_config *cfg,

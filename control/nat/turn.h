@@ -163,6 +163,11 @@ int ctl_turn_send(struct ctl_turn *t, const struct net_endpoint *to, const void 
 /* A peer advertised this address: give it a permission on every allocation
  * (port ignored). */
 void ctl_turn_permit(struct ctl_turn *t, const struct net_endpoint *addr);
+/* Refreshes every ready allocation at the next tick. A link that went down
+ * may mean the server lost our allocation (a restart): its 437 answer then
+ * allocates again, and the new relayed address goes out as a candidate,
+ * instead of after half the lifetime (300 s). */
+void ctl_turn_refresh_soon(struct ctl_turn *t);
 /* Our relayed addresses (allocations that are ready). */
 unsigned ctl_turn_relayed(const struct ctl_turn *t, struct net_endpoint *out, unsigned max);
 /* After the peer set built table t: relays accepted, relayed links' server

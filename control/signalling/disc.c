@@ -678,6 +678,8 @@ void ctl_disc_tick(struct ctl_disc *d, uint64_t now)
 		else if (dp->present && !up && now - dp->con_req_ms >= DISC_CON_RETRY_MS)
 			send_con(d, dp, SIG_MSG_CON_REQ, true, NULL, now);
 	}
+	if (restun)
+		ctl_turn_refresh_soon(d->env.turn); /* the relay may have lost our allocation */
 	for (unsigned i = 0; restun && i < d->nstun; i++)
 		if (!d->stun[i].active)
 			d->stun[i].next_ms = now;
@@ -712,6 +714,8 @@ int ctl_disc_create(struct ctl_disc *d, const struct ctl_disc_env *env, char *er
 	    .group = cfg->group == IPOP_GROUP_ROSTER ? CTL_XMPP_GROUP_ROSTER : CTL_XMPP_GROUP_MUC,
 	    .room = cfg->group == IPOP_GROUP_MUC ? cfg->muc_room : NULL,
 	    .backoff_max_ms = 30000,
+	    .ping_interval_ms = cfg->xmpp_keepalive_ms,
+	    .ping_timeout_ms = cfg->xmpp_keepalive_ms < 20000 ? cfg->xmpp_keepalive_ms : 20000,
 	};
 	static const struct ctl_xmpp_callbacks cb = {
 	    .member_available = on_member_available,

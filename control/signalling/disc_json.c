@@ -195,10 +195,13 @@ json_t *ctl_disc_json(const struct ctl_disc *d)
 	}
 	uint64_t retry = 0;
 	enum ctl_xmpp_state st = ctl_xmpp_state(d->x, &retry);
+	const char *server;
+	uint16_t port;
+	ctl_xmpp_server(d->x, &server, &port); /* the one in use, from xmpp_host's list */
 	json_t *o = json_pack(
 	    "{s:b, s:s, s:s, s:i, s:s, s:s, s:b, s:b, s:s, s:s, s:o, s:o, s:o, s:o, s:o}",
-	    "enabled", 1, "state", ctl_xmpp_state_name(st), "server", cfg->xmpp_host, "port",
-	    (int)cfg->xmpp_port, "account", cfg->xmpp_username, "bound_jid",
+	    "enabled", 1, "state", ctl_xmpp_state_name(st), "server", server, "port",
+	    (int)port, "account", cfg->xmpp_username, "bound_jid",
 	    ctl_xmpp_bound_jid(d->x), "secured", (int)ctl_xmpp_secured(d->x), "in_group",
 	    (int)ctl_xmpp_in_group(d->x), "sasl", ctl_xmpp_sasl_mechanism(d->x), "group",
 	    cfg->group == IPOP_GROUP_MUC ? "muc" : "roster", "room",

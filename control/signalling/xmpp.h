@@ -58,9 +58,16 @@ enum ctl_xmpp_state {
 struct ctl_xmpp_config {
 	const char *jid; /* "user@domain" (IPOP's xmpp_username); "user" alone means user@host */
 	const char *password; /* copied; wiped on destroy */
-	const char *host;     /* server address: name or IP literal (IPOP's xmpp_host) */
-	uint16_t port;	      /* 0 = 5222 */
-	const char *resource; /* NULL = "ipopd" */
+	/* IPOP's xmpp_host: a server name or IP literal, or several separated
+	 * by commas and/or spaces, each optionally with ":port" ("[v6]:port"
+	 * for IPv6), at most 8. A failed attempt or a lost session moves on to
+	 * the next one (a cluster whose nodes serve the same domain). */
+	const char *host;
+	uint16_t port; /* for entries without a port; 0 = 5222 */
+	/* NULL (the default): "ipopd-" + 8 random hex digits, new for every
+	 * session, so a new session never shares a full JID with an old one
+	 * the server still believes alive. Set: that fixed resource. */
+	const char *resource;
 	/* TLS: STARTTLS is mandatory and the certificate is verified against the
 	 * JID's domain, using ca_file (PEM) when given, else the system store.
 	 * allow_plaintext = true makes TLS optional (still verified when
@@ -93,7 +100,11 @@ struct ctl_xmpp_callbacks {
 	void (*member_unavailable)(void *arg, const char *jid);
 	/* It is no longer in the group at all: the relation was removed from
 	 * our roster (roster group). Unlike a member that went offline, whose
-	 * link may stay, its links must go. NULL: member_unavailable is called. */
+	 * link may stay, its links must go. Called for every full JID of that
+	 * contact ever reported available, also one already reported
+	 * unavailable (servers send the presence and the roster push in
+	 * either order) or one whose relation went while we were offline.
+	 * NULL: member_unavailable is called. */
 	void (*member_revoked)(void *arg, const char *jid);
 	/* A direct message from a current member, validated: from_id is that
 	 * member's node id and to_id is ours. */
@@ -148,11 +159,6 @@ int ctl_xmpp_set_presence(struct ctl_xmpp *x, const struct sig_presence *p);
 /* A direct message to a current member. 0, -EINVAL (does not validate),
  * -ENOENT (not a member), -ENOTCONN (not online), -ENOMEM. */
 int ctl_xmpp_send(struct ctl_xmpp *x, const char *to_jid, const struct sig_message *m);
-/* Roster mode: put a bare JID in the group — request its presence and
- * pre-approve it seeing ours. Incoming subscription requests are approved
- * only for JIDs already in our roster (the account's owner decides who is in
- * the group). 0, -EINVAL, -ENOTCONN. */
-int ctl_xmpp_roster_add(struct ctl_xmpp *x, const char *bare_jid);
 
 enum ctl_xmpp_state ctl_xmpp_state(const struct ctl_xmpp *x, uint64_t *next_retry_ms);
 const char *ctl_xmpp_state_name(enum ctl_xmpp_state s);
@@ -165,6 +171,9 @@ bool ctl_xmpp_secured(const struct ctl_xmpp *x);
 const char *ctl_xmpp_sasl_mechanism(const struct ctl_xmpp *x);
 /* The full JID bound by the server, or "" when not online. */
 const char *ctl_xmpp_bound_jid(const struct ctl_xmpp *x);
+/* The server of the current session or attempt (or the next one while in
+ * backoff), from the configured list. */
+void ctl_xmpp_server(const struct ctl_xmpp *x, const char **host, uint16_t *port);
 void ctl_xmpp_get_counters(const struct ctl_xmpp *x, struct ctl_xmpp_counters *out);
 /* The members seen (read-only; for ipopctl). */
 const struct sig_members *ctl_xmpp_members(const struct ctl_xmpp *x);

@@ -195,7 +195,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 
 	/* 1. every parser on the raw bytes */
 	if (hs_parse_header(d, n, &h) == 0) {
-		check(n == HS_INIT_LEN || n == HS_RESP_LEN || n == HS_COOKIE_MSG_LEN);
+		if (h.type <= HS_COOKIE_REPLY)
+			check(n == HS_INIT_LEN || n == HS_RESP_LEN || n == HS_COOKIE_MSG_LEN);
+		else /* the certificate types (docs/protocol.md section 14) */
+			check(n >= HS_CERTREP_MIN_LEN && n <= HS_MSG_MAX &&
+			      (h.type != HS_CERT_REQUEST || n == HS_CERTREQ_LEN));
 		check(h.type == d[4]);
 		if (h.noise)
 			check(h.noise == d + HS_HDR_LEN && h.noise + h.noise_len <= d + n);

@@ -38,6 +38,7 @@ awk '$4 == "198.18.0.2" && substr($6, 1, 10) == "0000000001" { print $6; exit }'
 
 completed0=$(hs_get "$sock_b" completed)
 mac1_0=$(hs_get "$sock_b" mac1_fail)
+punted0=$(ctl_get "$sock_b" stats "d['punted']")
 
 # The flood: alternating random and replayed initiations, bounded in count and time.
 cat >"$T/flood.py" <<-'EOF'
@@ -74,8 +75,15 @@ awk -v l="$loss" 'BEGIN { exit !(l <= 5) }' || fail "ping a -> b lost $loss% dur
 mac1=$(($(hs_get "$sock_b" mac1_fail) - mac1_0))
 absorbed=$(($(hs_get "$sock_b" ratelimited) + $(hs_get "$sock_b" cookie_replies_sent) + $(hs_get "$sock_b" stale_timestamp)))
 completed=$(($(hs_get "$sock_b" completed) - completed0))
-log "b: mac1_fail +$mac1, replays absorbed (ratelimited + cookie replies + stale) $absorbed, handshakes completed +$completed"
-assert_gt "$mac1" $((sent / 4)) "forged initiations refused on mac1"
+punted=$(($(ctl_get "$sock_b" stats "d['punted']") - punted0))
+log "b: $punted control datagrams reached the control core; mac1_fail +$mac1, replays absorbed (ratelimited + cookie replies + stale) $absorbed, handshakes completed +$completed"
+# Half of what the attacker sends is random: every one of those that reaches
+# the control core must be refused on mac1. What the kernel drops before
+# (socket buffers of a gateway starved of CPU on a loaded 2-core machine)
+# never reaches it, so the count is compared with what arrived, not what was
+# sent.
+assert_gt "$punted" 10000 "flood datagrams that reached b's control core"
+assert_gt "$mac1" $((punted * 2 / 5)) "forged initiations refused on mac1 (of $punted that arrived)"
 assert_gt "$absorbed" 100 "replayed initiations absorbed without Noise work"
 assert_gt "$completed" 1 "legitimate handshakes completed during the flood (rekey every 2 s)"
 link_is_up "$sock_a" b || fail "a's link to b is not up after the flood"

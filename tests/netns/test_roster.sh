@@ -153,8 +153,8 @@ for i in 1 2 3; do
 	assert_eq "$(xmpp_get "$s" "d['group']")" roster "s$i group"
 	assert_eq "$(xmpp_get "$s" "d['in_group']")" True "s$i in group"
 	assert_eq "$(xmpp_get "$s" "d['room']")" None "s$i room"
-	want=$(for j in 1 2 3; do [ "$j" = "$i" ] || printf "'gw-s%s@%s/ipopd', " "$j" "$XMPP_DOMAIN"; done)
-	assert_eq "$(xmpp_get "$s" "sorted(m['jid'] for m in d['members'])")" "[${want%, }]" "s$i members"
+	want=$(for j in 1 2 3; do [ "$j" = "$i" ] || printf "'%s', " "$(xmpp_get "$T/s$j.sock" "d['bound_jid']")"; done)
+	assert_eq "$(xmpp_get "$s" "sorted(m['jid'] for m in d['members'])")" "[${want%, }]" "s$i members (full JIDs, a new resource per session)"
 	want=$(for j in 1 2 3; do [ "$j" = "$i" ] || printf "'10.254.0.%s', " "$j"; done)
 	assert_eq "$(xmpp_get "$s" "sorted(m['ip4'] for m in d['members'])")" "[${want%, }]" "s$i members' ip4"
 	assert_eq "$(xmpp_get "$s" "[m['link'] for m in d['members']]")" "['up', 'up']" "s$i members' links"
@@ -195,11 +195,11 @@ xreq=$(payload con_req from=10.254.0.9 to=10.254.0.1 cand=198.18.0.1:5801)
 {
 	for i in 1 2 3; do
 		printf "<presence to='gw-s%s@%s' type='subscribe'/>\n" "$i" "$XMPP_DOMAIN"
-		printf "<presence to='gw-s%s@%s/ipopd'><priority>-1</priority><ipop xmlns='urn:ipop:signal:1'>%s</ipop></presence>\n" \
-			"$i" "$XMPP_DOMAIN" "$xpres"
+		printf "<presence to='%s'><priority>-1</priority><ipop xmlns='urn:ipop:signal:1'>%s</ipop></presence>\n" \
+			"$(xmpp_get "$T/s$i.sock" "d['bound_jid']")" "$xpres"
 	done
-	printf "<message type='chat' to='gw-s1@%s/ipopd'><ipop xmlns='urn:ipop:signal:1'>%s</ipop></message>\n" \
-		"$XMPP_DOMAIN" "$xreq"
+	printf "<message type='chat' to='%s'><ipop xmlns='urn:ipop:signal:1'>%s</ipop></message>\n" \
+		"$(xmpp_get "$T/s1.sock" "d['bound_jid']")" "$xreq"
 } | xmpp_raw gw-x knock
 for i in 1 2 3; do
 	wait_for 5 bash -c "[ \$($IPOPCTL -s $T/s$i.sock xmpp --json | $PY -c 'import json,sys; print(json.load(sys.stdin)[\"xmpp\"][\"counters\"][\"rejected_payloads\"])') -gt ${rej0[i]} ]" ||
@@ -255,7 +255,7 @@ wait_for 5 grep -q "subscription request from gw-s4@$XMPP_DOMAIN" "$T/ipopd-s1-s
 sleep 1
 assert_eq "$(xmpp_get "$T/s1.sock" "len(d['members'])")" 2 "s1 members after gw-s4 asked"
 echo "<presence to='gw-s4@$XMPP_DOMAIN' type='subscribe'/>" | xmpp_raw gw-s1 admin
-wait_for 10 bash -c "[ \"\$($IPOPCTL -s $T/s4.sock xmpp --json | $PY -c 'import json,sys; print(sorted(m[\"jid\"] for m in json.load(sys.stdin)[\"xmpp\"][\"members\"]))')\" = \"['gw-s1@$XMPP_DOMAIN/ipopd']\" ]" ||
+wait_for 10 bash -c "[ \"\$($IPOPCTL -s $T/s4.sock xmpp --json | $PY -c 'import json,sys; print(sorted(m[\"jid\"] for m in json.load(sys.stdin)[\"xmpp\"][\"members\"]))')\" = \"['$(xmpp_get "$T/s1.sock" "d['bound_jid']")']\" ]" ||
 	fail "s4 does not see s1 after both admins asked: $(ctl "$T/s4.sock" xmpp 2>&1)"
 wait_for 10 bash -c "[ \$($IPOPCTL -s $T/s1.sock xmpp --json | $PY -c 'import json,sys; print(len(json.load(sys.stdin)[\"xmpp\"][\"members\"]))') = 3 ]" ||
 	fail "s1 does not see s4 after both admins asked: $(ctl "$T/s1.sock" xmpp 2>&1)"
@@ -286,7 +286,7 @@ wait_for 5 bash -c "[ \"\$($IPOPCTL -s $T/s1.sock links --json | $PY -c 'import 
 	fail "s1 still has a link to s4 after the relation was removed: $(ctl "$T/s1.sock" links 2>&1)"
 wait_for 5 bash -c "[ \$($IPOPCTL -s $T/s4.sock links --json | $PY -c 'import json,sys; print(len(json.load(sys.stdin)[\"links\"]))') = 0 ]" ||
 	fail "s4 still has a link to s1 after the relation was removed: $(ctl "$T/s4.sock" links 2>&1)"
-grep -q "member gw-s4@$XMPP_DOMAIN/ipopd (peer xmpp-10.254.0.4) removed from the group: link torn down" \
+grep -Eq "member gw-s4@$XMPP_DOMAIN/ipopd-[0-9a-f]{8} \(peer xmpp-10.254.0.4\) removed from the group: link torn down" \
 	"$T/ipopd-s1-s1.log" || fail "s1 did not log why the link to s4 went"
 ping_fails s4 10.254.0.1 >/dev/null
 ping_fails s1 10.254.0.4 >/dev/null

@@ -7,6 +7,7 @@
 #include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -67,7 +68,7 @@ static __attribute__((unused)) void check_table(struct fake_io *io)
 		else if (v < io->last_version)
 			io->violations++; /* must only ever move to newer tables */
 		else
-			__atomic_store_n(&io->last_version, v, __ATOMIC_RELEASE);
+			atomic_store_explicit(&io->last_version, v, memory_order_release);
 		if (l && __atomic_load_n(&l->id, __ATOMIC_ACQUIRE) == LINK_POISON)
 			io->violations++;
 		/* Hold the table a little, as a burst would, then look again. */
@@ -139,12 +140,12 @@ static __attribute__((unused)) int fake_wait(void *io_, int wake_fd, int timeout
 {
 	struct fake_io *io = io_;
 	io->waits++;
-	if (__atomic_load_n(&io->gated, __ATOMIC_ACQUIRE)) {
+	if (atomic_load_explicit(&io->gated, memory_order_acquire)) {
 		struct pollfd g = {.fd = io->gate_fd, .events = POLLIN};
 		uint64_t v;
-		__atomic_store_n(&io->sleeping, true, __ATOMIC_RELEASE);
+		atomic_store_explicit(&io->sleeping, true, memory_order_release);
 		poll(&g, 1, 10000);
-		__atomic_store_n(&io->sleeping, false, __ATOMIC_RELEASE);
+		atomic_store_explicit(&io->sleeping, false, memory_order_release);
 		if (read(io->gate_fd, &v, sizeof(v)) < 0) {
 			/* timeout */
 		}

@@ -61,7 +61,7 @@ struct node {
 struct dgram {
 	struct net_endpoint from, to;
 	size_t len;
-	uint8_t data[256];
+	uint8_t data[HS_MSG_MAX];
 };
 
 #define QMAX 256
@@ -108,7 +108,8 @@ static int cb_send(void *ctx, const struct net_endpoint *to, const void *buf, si
 	assert_true(qlen < QMAX);
 	/* The rule that makes a handshake hitless: a responder's inbound SA is in
 	 * its published table before the response leaves. */
-	if (len == HS_RESP_LEN && b[4] == HS_RESPONSE) {
+	if ((len == HS_RESP_LEN && b[4] == HS_RESPONSE) ||
+	    (len > HS_RESP_LEN && be32(b) == 0 && b[4] == HS_RESPONSE_CERT)) {
 		assert_non_null(n->pub.current);
 		assert_non_null(dp_table_spi_lookup(n->pub.current, be32(b + 12)));
 	}

@@ -480,6 +480,10 @@ static void test_ipopd_section(void **state)
 		     NULL);
 	expect_error(IPOPD("\"worker\": 2"), NULL,
 		     "t.json:3: ipopd.worker: expected a key of ipopd", NULL);
+	/* Found by fuzz_config: a key with a control character made the
+	 * error two lines (the path was printed raw). */
+	expect_error(IPOPD("\"wor\\nker\": 2"), NULL,
+		     "t.json:3: ipopd.wor?ker: expected a key of ipopd", NULL);
 	expect_error(IPOPD("\"state_dir\": \"\""), NULL,
 		     "t.json:3: ipopd.state_dir: expected a path", NULL);
 	memset(text, 'a', 200);

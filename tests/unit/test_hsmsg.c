@@ -39,8 +39,26 @@ static size_t type_len(int type)
 		return HS_RESP_LEN;
 	case HS_COOKIE_REPLY:
 		return HS_COOKIE_MSG_LEN;
+	case HS_CERT_REQUEST:
+		return HS_CERTREQ_LEN;
 	default:
 		return 0;
+	}
+}
+
+/* Whether len is a valid length for type (exact for types 1-4, a range for
+ * the certificate reply and the initiation/response with certificate). */
+static bool len_valid(int type, size_t len)
+{
+	switch (type) {
+	case HS_CERT_REPLY:
+		return len >= HS_CERTREP_MIN_LEN && len <= HS_CERTREQ_LEN;
+	case HS_INITIATION_CERT:
+		return len >= HS_INIT_LEN + HS_CERT_PAYLOAD_MIN && len <= HS_MSG_MAX;
+	case HS_RESPONSE_CERT:
+		return len >= HS_RESP_LEN + HS_CERT_PAYLOAD_MIN && len <= HS_MSG_MAX;
+	default:
+		return type_len(type) && len == type_len(type);
 	}
 }
 
@@ -51,10 +69,13 @@ static void valid_header(uint8_t *msg, size_t cap, int type)
 		msg[i] = (uint8_t)rand();
 	switch (type) {
 	case HS_INITIATION:
-		hs_write_header(msg, HS_INITIATION, 0, 0x80000001);
+	case HS_INITIATION_CERT:
+	case HS_CERT_REQUEST:
+		hs_write_header(msg, (enum hs_type)type, 0, 0x80000001);
 		break;
 	case HS_RESPONSE:
-		hs_write_header(msg, HS_RESPONSE, 0x80000001, 0x80000002);
+	case HS_RESPONSE_CERT:
+		hs_write_header(msg, (enum hs_type)type, 0x80000001, 0x80000002);
 		break;
 	default:
 		hs_write_header(msg, (enum hs_type)type, 0x80000001, 0);
@@ -71,17 +92,17 @@ static void ep4(struct net_endpoint *ep, const char *s)
 
 static void test_header_lengths(void **state)
 {
-	static const int types[] = {0, 1, 2, 3, 4, 5, 0x7f, 0x80, 0xff};
-	uint8_t msg[256];
+	static const int types[] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 0x7f, 0x80, 0xff};
+	static uint8_t msg[HS_MSG_MAX + 64];
 	struct hs_header h;
 	(void)state;
 
 	for (size_t t = 0; t < sizeof(types) / sizeof(types[0]); t++) {
-		for (size_t len = 0; len <= 200; len++) {
+		for (size_t len = 0; len <= HS_MSG_MAX + 64; len++) {
 			valid_header(msg, sizeof(msg), types[t]);
 			msg[4] = (uint8_t)types[t]; /* unknown types too */
 			int ret = hs_parse_header(msg, len, &h);
-			if (type_len(types[t]) && len == type_len(types[t])) {
+			if (len_valid(types[t], len)) {
 				assert_int_equal(ret, 0);
 				assert_int_equal(h.type, types[t]);
 			} else {
@@ -177,6 +198,58 @@ static void test_header_malformed(void **state)
 	hs_write_header(msg, HS_RESPONSE, 0x80000001, 0x80000002);
 	assert_int_equal(hs_parse_header(msg, HS_INIT_LEN, &h), -EBADMSG);
 	assert_int_equal(hs_parse_header(msg, HS_COOKIE_MSG_LEN, &h), -EBADMSG);
+}
+
+/* The certificate types (docs/protocol.md section 14): SPI rules like their
+ * plain counterparts, where the Noise (or fetch) part starts and ends. */
+static void test_header_cert_types(void **state)
+{
+	static uint8_t m[HS_MSG_MAX];
+	static const struct {
+		enum hs_type type;
+		uint32_t rx, tx;
+		size_t len, noise_len; /* noise_len 0: must be refused */
+	} cases[] = {
+	    {HS_INITIATION_CERT, 0, 0x80000001, 600, 600 - HS_HDR_LEN - 2 * HS_MAC_LEN},
+	    {HS_INITIATION_CERT, 1, 0x80000001, 600, 0},
+	    {HS_INITIATION_CERT, 0, 0x7fffffff, 600, 0},
+	    {HS_RESPONSE_CERT, 0x80000001, 0x80000002, 500, 500 - HS_HDR_LEN - 2 * HS_MAC_LEN},
+	    {HS_RESPONSE_CERT, 0x7fffffff, 0x80000002, 500, 0},
+	    {HS_RESPONSE_CERT, 0x80000001, 0, 500, 0},
+	    {HS_CERT_REQUEST, 0, 0x80000009, HS_CERTREQ_LEN, HS_CERTREQ_LEN - HS_HDR_LEN},
+	    {HS_CERT_REQUEST, 0, 0, HS_CERTREQ_LEN, 0},
+	    {HS_CERT_REQUEST, 0x80000001, 0x80000009, HS_CERTREQ_LEN, 0},
+	    {HS_CERT_REPLY, 0x80000009, 0, 400, 400 - HS_HDR_LEN},
+	    {HS_CERT_REPLY, 0x80000009, 1, 400, 0},
+	    {HS_CERT_REPLY, 9, 0, 400, 0},
+	};
+	struct hs_header h;
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		hs_write_header(m, cases[i].type, cases[i].rx, cases[i].tx);
+		int ret = hs_parse_header(m, cases[i].len, &h);
+		if (!cases[i].noise_len) {
+			assert_int_equal(ret, -EBADMSG);
+			continue;
+		}
+		assert_int_equal(ret, 0);
+		assert_int_equal(h.type, cases[i].type);
+		assert_int_equal(h.receiver_spi, cases[i].rx);
+		assert_int_equal(h.sender_spi, cases[i].tx);
+		assert_ptr_equal(h.noise, m + HS_HDR_LEN);
+		assert_int_equal(h.noise_len, cases[i].noise_len);
+	}
+	/* mac1/mac2 work on the longer messages */
+	struct hs_mac_keys k;
+	uint8_t pub[32] = {7}, cookie[HS_COOKIE_LEN] = {1};
+	hs_mac_keys_derive(pub, &k);
+	hs_macs_write(m, HS_MSG_MAX, &k, cookie);
+	assert_true(hs_mac1_ok(m, HS_MSG_MAX, &k));
+	assert_true(hs_mac2_ok(m, HS_MSG_MAX, cookie));
+	m[100] ^= 1;
+	assert_false(hs_mac1_ok(m, HS_MSG_MAX, &k));
+	assert_false(hs_mac1_ok(m, HS_MSG_MAX + 1, &k));
 }
 
 /* ---- payloads ---- */
@@ -711,6 +784,7 @@ int main(void)
 	    cmocka_unit_test(test_header_lengths),
 	    cmocka_unit_test(test_header_fields),
 	    cmocka_unit_test(test_header_malformed),
+	    cmocka_unit_test(test_header_cert_types),
 	    cmocka_unit_test(test_payloads),
 	    cmocka_unit_test(test_payloads_malformed),
 	    cmocka_unit_test(test_tai64n),

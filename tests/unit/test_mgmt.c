@@ -89,6 +89,13 @@ static void test_answers(void **state)
 	memset(junk, 0xff, sizeof(junk) - 1);
 	junk[sizeof(junk) - 1] = 0;
 	assert_error(junk);
+	/* Found by fuzz_mgmt: an error text that quoted invalid UTF-8 from
+	 * the request, or cut a UTF-8 sequence, made json_pack fail and the
+	 * client got no answer at all. */
+	assert_error("{\"cmn\\\xde\x93\x9b\x82\"t\":ass\"}");
+	assert_error("{\"cmd\":\""
+		     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		     "\xc3\xa9\xc3\xa9\"}");
 }
 
 /* Runs the loop until nothing happens for idle_ms. */

@@ -141,17 +141,18 @@ static void test_ring_full(void **state)
 static void wait_until(_Atomic bool *flag, bool want)
 {
 	uint64_t deadline = now_ms() + 20000;
-	while (__atomic_load_n(flag, __ATOMIC_ACQUIRE) != want && now_ms() < deadline)
+	while (atomic_load_explicit(flag, memory_order_acquire) != want && now_ms() < deadline)
 		usleep(200);
-	assert_true(__atomic_load_n(flag, __ATOMIC_ACQUIRE) == want);
+	assert_true(atomic_load_explicit(flag, memory_order_acquire) == want);
 }
 
 static void wait_version(struct fake_io *io, uint64_t v)
 {
 	uint64_t deadline = now_ms() + 20000;
-	while (__atomic_load_n(&io->last_version, __ATOMIC_ACQUIRE) < v && now_ms() < deadline)
+	while (atomic_load_explicit(&io->last_version, memory_order_acquire) < v &&
+	       now_ms() < deadline)
 		usleep(200);
-	assert_int_equal(__atomic_load_n(&io->last_version, __ATOMIC_ACQUIRE), v);
+	assert_int_equal(atomic_load_explicit(&io->last_version, memory_order_acquire), v);
 }
 
 /* A worker asleep in its backend's wait is offline: reclamation proceeds
@@ -173,14 +174,14 @@ static void test_sleeping_worker(void **state)
 
 	assert_int_equal(publish(&p, new_table(NULL)), 0);
 	wait_version(&io, 1);
-	__atomic_store_n(&io.gated, true, __ATOMIC_RELEASE);
+	atomic_store_explicit(&io.gated, true, memory_order_release);
 	wait_until(&io.sleeping, true);
 
 	/* The push pokes wake_fd, which the gated wait ignores: the worker
 	 * stays asleep holding a pointer to table 1. */
 	assert_int_equal(publish(&p, new_table(NULL)), 0);
 	usleep(20000);
-	assert_true(__atomic_load_n(&io.sleeping, __ATOMIC_ACQUIRE));
+	assert_true(atomic_load_explicit(&io.sleeping, memory_order_acquire));
 	assert_int_equal(ctl_publish_reclaim(&p), 1);
 	assert_int_equal(tables_freed, 1);
 
@@ -188,7 +189,7 @@ static void test_sleeping_worker(void **state)
 	wait_version(&io, 2);
 	assert_int_equal(io.violations, 0);
 
-	__atomic_store_n(&io.gated, false, __ATOMIC_RELEASE);
+	atomic_store_explicit(&io.gated, false, memory_order_release);
 	assert_int_equal(write(io.gate_fd, &one, sizeof(one)), sizeof(one));
 	dp_worker_stop(&w);
 	assert_true(w.counters.idle_sleeps > 0);

@@ -302,6 +302,30 @@ static void test_allocation_mismatch(void **state)
 	assert_int_equal(cnt(f)->allocations, 2);
 }
 
+/* A link that went down (discovery calls ctl_turn_refresh_soon) refreshes
+ * the allocation at once: after a server restart (found by test_faults) the
+ * 437 answer allocates again in seconds, not after the 300 s refresh. */
+static void test_refresh_soon(void **state)
+{
+	struct fx *f = *state;
+
+	struct stun_msg m = allocate_challenged(f);
+	ok(f, &m, 600);
+	assert_int_equal(al0(f)->state, TURN_READY);
+	tick(f, 1000);
+	expect_nothing(f);
+	ctl_turn_refresh_soon(&f->c->turn);
+	tick(f, 0);
+	m = take_req(f, 0, TURN_REFRESH, true);
+	assert_int_equal(m.lifetime, 600);
+	error(f, &m, STUN_ERR_ALLOCATION_MISMATCH);
+	assert_int_equal(al0(f)->state, TURN_IDLE);
+	tick(f, 0);
+	m = take_req(f, 0, TURN_ALLOCATE, true);
+	ok(f, &m, 600);
+	assert_int_equal(cnt(f)->allocations, 2);
+}
+
 /* The release after a 437 that gets no answer is retransmitted; once the new
  * Allocate is out it is abandoned, so that a late copy of it cannot free
  * the new allocation. */
@@ -581,6 +605,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_stale_nonce, setup1, teardown),
 	    cmocka_unit_test_setup_teardown(test_allocation_mismatch, setup1, teardown),
 	    cmocka_unit_test_setup_teardown(test_allocation_mismatch_lost, setup1, teardown),
+	    cmocka_unit_test_setup_teardown(test_refresh_soon, setup1, teardown),
 	    cmocka_unit_test_setup_teardown(test_wrong_credentials, setup1, teardown),
 	    cmocka_unit_test_setup_teardown(test_ignored, setup2, teardown),
 	    cmocka_unit_test_setup_teardown(test_release, setup1, teardown),

@@ -1,13 +1,13 @@
 /* The `kernel` backend: a multi-queue TAP (IFF_TAP | IFF_NO_PI |
- * IFF_MULTI_QUEUE, one queue per worker) and one dual-stack UDP socket per
- * worker bound to the same port with SO_REUSEPORT, batched with
- * recvmmsg/sendmmsg. No offloads yet (vnet header, UDP GSO/GRO come later and
- * slot in here without touching the pipeline). */
+ * IFF_MULTI_QUEUE, one queue per worker; tap.h) and one dual-stack UDP socket
+ * per worker bound to the same port with SO_REUSEPORT (udp.h), with the TAP
+ * and UDP offloads the kernel and the configuration allow (offload.h). */
 #pragma once
 #include <net/if.h>
 #include <stdint.h>
 
 #include "dataplane/backend.h"
+#include "dataplane/offload.h"
 
 struct dp_kernel_io; /* per worker, private to kernel.c */
 
@@ -15,13 +15,16 @@ struct dp_kernel {
 	char tap_name[IFNAMSIZ]; /* actual name after creation */
 	unsigned nqueues;
 	uint16_t port;
-	struct dp_kernel_io **io; /* nqueues entries: hand io[i] to worker i */
+	struct dp_offloads offloads; /* what is on, and why not */
+	struct dp_kernel_io **io;    /* nqueues entries: hand io[i] to worker i */
 };
 
 /* Creates the TAP with nqueues queues and nqueues UDP sockets on [::]:port
  * (IPv4 through v4-mapped addresses; falls back to 0.0.0.0 if IPv6 is off).
- * 0 or -errno; on error nothing is left open. */
-int dp_kernel_open(struct dp_kernel *k, const char *tap_name, unsigned nqueues, uint16_t port);
+ * want: the offloads allowed (its want[] is read; NULL = all). 0 or -errno; on
+ * error nothing is left open. */
+int dp_kernel_open(struct dp_kernel *k, const char *tap_name, unsigned nqueues, uint16_t port,
+		   const struct dp_offloads *want);
 /* Closes every fd: the TAP disappears with its last queue. */
 void dp_kernel_close(struct dp_kernel *k);
 

@@ -20,6 +20,7 @@
 
 #include "dataplane/classify.h"
 #include "dataplane/esp.h"
+#include "dataplane/icmp.h"
 #include "dataplane/l2.h"
 #include "dataplane/l3.h"
 #include "dataplane/sa.h"
@@ -239,7 +240,15 @@ static void host_l3(struct dp_ctx *ctx, const struct dp_table *t, struct dp_pkt 
 			continue;
 		}
 		if (unlikely(t->p.mtu && p->len > t->p.mtu)) {
-			drop_now(ctx, p, DP_DROP_TOO_BIG);
+			/* Path MTU discovery, not a black hole: answer, and
+			 * count the packet as too_big either way. */
+			DP_COUNT_DROP(c, DP_DROP_TOO_BIG);
+			if (dp_icmp_too_big(t, p) && out->n_host < DP_OUT_MAX) {
+				DP_COUNT(c, icmp_too_big, 1);
+				out->host[out->n_host++] = p;
+			} else {
+				dp_pool_put(ctx->pool, p);
+			}
 			continue;
 		}
 		tx_add(ctx, t, w, p, link);
@@ -313,11 +322,6 @@ void dp_pipeline_from_host(struct dp_ctx *ctx, struct dp_pkt **pkts, unsigned n,
 	const struct dp_table *t = ctx->table;
 	struct tx_work w;
 
-	if (unlikely(!t)) {
-		for (unsigned i = 0; i < n; i++)
-			drop_now(ctx, pkts[i], DP_DROP_NO_ROUTE);
-		return;
-	}
 	w.n = 0;
 	w.room = DP_OUT_MAX - out->n_net;
 	if (t->p.mode == DP_MODE_SWITCH)
@@ -399,8 +403,7 @@ static void from_net_chunk(struct dp_ctx *ctx, const struct dp_table *t, struct 
 
 		switch (dp_classify(p->data, p->len)) {
 		case DP_CLASS_ESP: {
-			const struct dp_spi_entry *e =
-			    t ? dp_table_spi_lookup(t, dp_esp_spi(p->data)) : NULL;
+			const struct dp_spi_entry *e = dp_table_spi_lookup(t, dp_esp_spi(p->data));
 			if (unlikely(!e || e->link >= t->nlinks)) {
 				drop_now(ctx, p, DP_DROP_UNKNOWN_SPI);
 				break;
@@ -416,7 +419,7 @@ static void from_net_chunk(struct dp_ctx *ctx, const struct dp_table *t, struct 
 			 * direct packets); anything else is the control core's,
 			 * header and all (it knows which peer the channel is). */
 			uint16_t dlen = (uint16_t)(p->data[2] << 8 | p->data[3]);
-			if (unlikely(!t || !dp_table_is_relay(t, &p->peer))) {
+			if (unlikely(!dp_table_is_relay(t, &p->peer))) {
 				drop_now(ctx, p, DP_DROP_NOT_RELAY);
 				break;
 			}

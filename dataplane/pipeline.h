@@ -50,7 +50,8 @@ static inline void dp_burst_clear(struct dp_burst *b)
 	b->n_net = b->n_host = b->n_punt = 0;
 }
 
-/* n <= DP_BURST_MAX. Appends to out. */
+/* n <= DP_BURST_MAX. Appends to out. ctx->table is never NULL: the worker
+ * drops (and counts as no_route) what arrives before its first table. */
 void dp_pipeline_from_host(struct dp_ctx *ctx, struct dp_pkt **pkts, unsigned n,
 			   struct dp_burst *out);
 void dp_pipeline_from_net(struct dp_ctx *ctx, struct dp_pkt **pkts, unsigned n,

@@ -1,8 +1,9 @@
 /* Packet buffer pools, drop reason names and counter snapshots (see pkt.h).
  *
- * A pool is one allocation: the descriptors (each with its 2 KiB buffer,
- * 64-byte aligned) followed by the free stack. Large pools are aligned to 2 MiB
- * and advised as huge pages so a worker's buffers sit in few TLB entries.
+ * A pool is two allocations: the descriptors (one cache line each) followed
+ * by the free stack, and the buffers. The buffer area is aligned to 2 MiB and
+ * advised as huge pages so a worker's buffers sit in few TLB entries; it is
+ * not written at init, so a pool costs memory only for the buffers in use.
  */
 #include "dataplane/pkt.h"
 
@@ -31,6 +32,7 @@ const char *const dp_drop_names[DP_DROP__MAX] = {
     [DP_DROP_NET_TX] = "net_tx",
     [DP_DROP_NOT_RELAY] = "not_relay",
     [DP_DROP_CHANNEL_LEN] = "channel_len",
+    [DP_DROP_BAD_VNET_HDR] = "bad_vnet_hdr",
 };
 
 #define HUGE_PAGE (2u << 20)
@@ -43,22 +45,30 @@ int dp_pool_init(struct dp_pool *pool, uint32_t n)
 
 	size_t pkts_size = (size_t)n * sizeof(struct dp_pkt);
 	size_t total = pkts_size + (size_t)n * sizeof(struct dp_pkt *);
-	size_t align = total >= HUGE_PAGE ? HUGE_PAGE : 64;
-	total = (total + align - 1) & ~(align - 1);
+	size_t bufs_size = (size_t)n * DP_BUF_SIZE;
+	size_t align = bufs_size >= HUGE_PAGE ? HUGE_PAGE : 64;
+	bufs_size = (bufs_size + align - 1) & ~(align - 1);
+	total = (total + 63) & ~(size_t)63;
 
-	void *mem = NULL;
-	if (posix_memalign(&mem, align, total) != 0)
+	void *mem = NULL, *bufs = NULL;
+	if (posix_memalign(&mem, 64, total) != 0)
 		return -ENOMEM;
+	if (posix_memalign(&bufs, align, bufs_size) != 0) {
+		free(mem);
+		return -ENOMEM;
+	}
 	if (align == HUGE_PAGE)
-		(void)madvise(mem, total, MADV_HUGEPAGE); /* best effort: THP may be off */
+		(void)madvise(bufs, bufs_size, MADV_HUGEPAGE); /* best effort: THP may be off */
 
 	pool->mem = mem;
+	pool->bufs = bufs;
 	pool->stack = (struct dp_pkt **)((uint8_t *)mem + pkts_size);
 	pool->size = n;
 	for (uint32_t i = 0; i < n; i++) {
+		memset(&pool->mem[i], 0, sizeof(pool->mem[i]));
+		pool->mem[i].buf = pool->bufs + (size_t)i * DP_BUF_SIZE;
+		pool->mem[i].buf_size = DP_BUF_SIZE;
 		dp_pkt_reset(&pool->mem[i]);
-		memset(&pool->mem[i].peer, 0, sizeof(pool->mem[i].peer));
-		pool->mem[i].reserved = 0;
 		/* Reverse order so the first buffers handed out are the first in memory. */
 		pool->stack[i] = &pool->mem[n - 1 - i];
 	}
@@ -69,6 +79,7 @@ int dp_pool_init(struct dp_pool *pool, uint32_t n)
 void dp_pool_fini(struct dp_pool *pool)
 {
 	free(pool->mem);
+	free(pool->bufs);
 	memset(pool, 0, sizeof(*pool));
 }
 

@@ -343,7 +343,7 @@ unsigned dp_worker_poll_once(struct dp_worker *w)
 	/* Injects need no table: they are sent even before the first one. */
 	total += inject_drain(w, &out);
 
-	n = w->ops->host_rx(w->io, &w->pool, pkts, w->burst);
+	n = w->ops->host_rx(w->io, &w->pool, &w->counters, pkts, w->burst);
 	if (n) {
 		total += n;
 		n = count_rx(w, pkts, n, true);
@@ -357,7 +357,7 @@ unsigned dp_worker_poll_once(struct dp_worker *w)
 	if (out.n_net || out.n_host || out.n_punt)
 		punted += flush(w, &out);
 
-	n = w->ops->net_rx(w->io, &w->pool, pkts, w->burst);
+	n = w->ops->net_rx(w->io, &w->pool, &w->counters, pkts, w->burst);
 	if (n) {
 		total += n;
 		n = count_rx(w, pkts, n, false);

@@ -108,6 +108,8 @@ struct ipop_config {
 	struct ipop_peer_conf *peers;
 	unsigned npeers;
 	unsigned fdb_max_age; /* seconds a learned MAC stays without traffic */
+	/* "offload_*" (docs/offloads.md): each on by default, used when the kernel has it */
+	bool offload_tso, offload_uso, offload_gro, offload_udp_gso, offload_udp_gro;
 
 	/* Keys and links (Noise handshake) */
 	bool has_psk;

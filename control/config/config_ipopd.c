@@ -306,6 +306,11 @@ static const struct key_spec ipopd_keys[] = {
     FN("state_dir", state_dir, key_path),
     FN("mgmt_socket", mgmt_socket, key_path),
     B("pin_workers", pin_workers),
+    B("offload_tso", offload_tso),
+    B("offload_uso", offload_uso),
+    B("offload_gro", offload_gro),
+    B("offload_udp_gso", offload_udp_gso),
+    B("offload_udp_gro", offload_udp_gro),
     U("fdb_max_age", fdb_max_age, 1, 86400),
     FN("peers", peers, key_peers),
     FN("psk", psk, cfg_key_psk),
@@ -403,6 +408,8 @@ void cfg_ipopd_defaults(struct ipop_config *c)
 	c->workers = cpus > 2 ? (unsigned)(cpus > 65 ? 64 : cpus - 1) : 1;
 	c->idle = DP_IDLE_ADAPTIVE;
 	c->burst = 32;
+	c->offload_tso = c->offload_uso = c->offload_gro = true;
+	c->offload_udp_gso = c->offload_udp_gro = true;
 	snprintf(c->tap, sizeof(c->tap), "ipop");
 	c->fdb_max_age = 300;
 	c->rekey_interval_ms = 120 * 1000;

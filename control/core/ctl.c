@@ -366,7 +366,12 @@ int ctl_init(struct ctl *c, const struct ctl_options *opt, char *errbuf, size_t 
 	c->stage = ST_EPOLL;
 
 	unsigned nw = cfg->workers ? cfg->workers : 1;
-	err = dp_kernel_open(&c->kernel, cfg->tap, nw, cfg->port);
+	struct dp_offloads off = {.want = {[DP_OFFLOAD_TSO] = cfg->offload_tso,
+					   [DP_OFFLOAD_USO] = cfg->offload_uso,
+					   [DP_OFFLOAD_GRO] = cfg->offload_gro,
+					   [DP_OFFLOAD_UDP_GSO] = cfg->offload_udp_gso,
+					   [DP_OFFLOAD_UDP_GRO] = cfg->offload_udp_gro}};
+	err = dp_kernel_open(&c->kernel, cfg->tap, nw, cfg->port, &off);
 	if (err) {
 		snprintf(errbuf, errlen, "cannot open TAP %s and UDP port %u: %s", cfg->tap,
 			 cfg->port, strerror(-err));

@@ -3,6 +3,7 @@
  * was started in: setup once at start, route changes after peer-set
  * rebuilds. */
 #include "control/core/netif.h"
+#include "dataplane/pkt.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -40,7 +41,7 @@ static unsigned tap_mtu(unsigned under, unsigned outer, enum ipop_mode mode)
 	inner -= (inner + 2) % 4;
 	if (mode == IPOP_MODE_SWITCH)
 		inner -= 14; /* the inner Ethernet header travels too */
-	return inner;
+	return inner > DP_MTU_MAX ? DP_MTU_MAX : inner; /* what a packet buffer holds */
 }
 
 static int fam_idx(uint8_t family)

@@ -467,7 +467,10 @@ int ctl_linkmgr_init(struct ctl_linkmgr *lm, const struct ipop_config *cfg,
 	hs_cookie_gen_init(&lm->cookie_gen, now_ms);
 	lm->mgr = dp_crypto_mgr_create();
 	lm->rl = hs_ratelimit_create(LM_RL_SLOTS, LM_RL_RATE, LM_RL_BURST);
-	lm->ka_pkt = aligned_alloc(64, sizeof(*lm->ka_pkt));
+	/* descriptor + a buffer that holds headroom and an empty ESP packet */
+	lm->ka_pkt = aligned_alloc(64, sizeof(*lm->ka_pkt) + 256);
+	if (lm->ka_pkt)
+		dp_pkt_attach(lm->ka_pkt, (uint8_t *)(lm->ka_pkt + 1), 256);
 	if (!lm->mgr || !lm->rl || !lm->ka_pkt) {
 		ctl_linkmgr_fini(lm);
 		return -ENOMEM;

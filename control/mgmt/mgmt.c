@@ -50,12 +50,24 @@ static json_t *hex32_json(uint32_t v)
 	return json_string(buf);
 }
 
+/* {"tso": "on", "udp_gro": "off: disabled by offload_udp_gro", ...} */
+static json_t *offloads_json(const struct dp_offloads *o)
+{
+	char buf[128];
+	json_t *obj = json_object();
+	for (int i = 0; obj && i < DP_OFFLOAD__MAX; i++) {
+		snprintf(buf, sizeof(buf), o->on[i] ? "on" : "off: %s", o->why[i]);
+		json_object_set_new(obj, dp_offload_names[i], json_string(buf));
+	}
+	return obj;
+}
+
 static json_t *status_json(struct ctl *c)
 {
 	const struct ipop_config *cfg = &c->cfg;
 	char id[41];
 	hex_encode(cfg->node_id, sizeof(cfg->node_id), id);
-	return json_pack("{s:s, s:s, s:s, s:i, s:s, s:i, s:i, s:o, s:i, s:o, s:s, s:I, s:I, s:i, "
+	json_t *o = json_pack("{s:s, s:s, s:s, s:i, s:s, s:i, s:i, s:o, s:i, s:o, s:s, s:I, s:I, s:i, "
 			 "s:s, s:I}",
 			 "version", IPOPD_VERSION, "mode",
 			 cfg->mode == IPOP_MODE_SWITCH ? "switch" : "l3", "tap", c->kernel.tap_name,
@@ -65,6 +77,9 @@ static json_t *status_json(struct ctl *c)
 			 "uptime_s", (json_int_t)((clock_now_ms() - c->start_ms) / 1000),
 			 "table_version", (json_int_t)c->pub.version, "links", (int)c->peers.n,
 			 "config", c->config_abs, "reloads", (json_int_t)c->reloads);
+	if (o)
+		json_object_set_new(o, "offloads", offloads_json(&c->kernel.offloads));
+	return o;
 }
 
 /* A peer's state, endpoint and current SPIs, whichever way it is keyed. */
@@ -328,6 +343,7 @@ static const struct json_counter worker_fields[] = {
     JSON_COUNTER(struct dp_counters, punted),
     JSON_COUNTER(struct dp_counters, arp_replies),
     JSON_COUNTER(struct dp_counters, nd_replies),
+    JSON_COUNTER(struct dp_counters, icmp_too_big),
     JSON_COUNTER(struct dp_counters, flooded),
     JSON_COUNTER(struct dp_counters, learn_events),
     JSON_COUNTER(struct dp_counters, tables),
@@ -336,6 +352,14 @@ static const struct json_counter worker_fields[] = {
     JSON_COUNTER(struct dp_counters, keepalives),
     JSON_COUNTER(struct dp_counters, injected),
     JSON_COUNTER(struct dp_counters, roam_events),
+    JSON_COUNTER(struct dp_counters, tap_superframes_in),
+    JSON_COUNTER(struct dp_counters, tap_segments_in),
+    JSON_COUNTER(struct dp_counters, tap_superframes_out),
+    JSON_COUNTER(struct dp_counters, tap_coalesced),
+    JSON_COUNTER(struct dp_counters, udp_gso_sends),
+    JSON_COUNTER(struct dp_counters, udp_gso_segments),
+    JSON_COUNTER(struct dp_counters, udp_gro_reads),
+    JSON_COUNTER(struct dp_counters, udp_gro_segments),
 };
 
 static json_t *counters_json(const struct dp_counters *k)

@@ -173,6 +173,9 @@ make_site()
 	ip -n "$(ns wan)" link set "w-$name" master br0 up
 	ip -n "$n" addr add "198.18.0.$idx/24" dev eth0
 	ip -n "$n" link set eth0 up
+	# The WAN carries what a NIC puts on the wire: single datagrams, not the
+	# UDP GSO super-packets a veth would pass whole (captures see each one).
+	ip netns exec "$n" ethtool -K eth0 tx-udp-segmentation off >/dev/null 2>&1 || true
 	ip -n "$n" link add lxcbr0 type bridge forward_delay 0 stp_state 0
 	if [ "$gw" != none ]; then
 		ip -n "$n" addr add "$gw/24" dev lxcbr0

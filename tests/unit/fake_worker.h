@@ -97,17 +97,21 @@ static __attribute__((unused)) unsigned script_rx(struct dp_pool *pool, struct s
 }
 
 static __attribute__((unused)) unsigned fake_host_rx(void *io_, struct dp_pool *pool,
-						     struct dp_pkt **pkts, unsigned max)
+						     struct dp_counters *c, struct dp_pkt **pkts,
+						     unsigned max)
 {
 	struct fake_io *io = io_;
+	(void)c;
 	check_table(io);
 	return io->host_n ? script_rx(pool, io->host_script, &io->host_n, pkts, max) : 0;
 }
 
 static __attribute__((unused)) unsigned fake_net_rx(void *io_, struct dp_pool *pool,
-						    struct dp_pkt **pkts, unsigned max)
+						    struct dp_counters *c, struct dp_pkt **pkts,
+						    unsigned max)
 {
 	struct fake_io *io = io_;
+	(void)c;
 	check_table(io);
 	return io->net_n ? script_rx(pool, io->net_script, &io->net_n, pkts, max) : 0;
 }

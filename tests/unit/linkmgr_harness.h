@@ -321,8 +321,9 @@ static struct lm_link *lk_of(struct node *n)
 static int esp_roundtrip(struct dp_sa *out, struct dp_sa *in)
 {
 	static struct dp_pkt pkt __attribute__((aligned(64)));
+	static uint8_t pkt_buf[DP_BUF_SIZE];
 	struct dp_pkt *p = &pkt;
-	dp_pkt_reset(p);
+	dp_pkt_attach(p, pkt_buf, DP_BUF_SIZE);
 	const char msg[] = "over the overlay";
 	memcpy(p->data, msg, sizeof(msg));
 	p->len = sizeof(msg);

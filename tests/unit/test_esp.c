@@ -145,10 +145,12 @@ static void test_gcm_kat(void **state)
 /* ---- packets ---- */
 static struct dp_pkt *pkts_alloc(unsigned n)
 {
-	struct dp_pkt *p = aligned_alloc(64, n * sizeof(*p));
+	/* One allocation: descriptors, then their buffers (freed together). */
+	struct dp_pkt *p = aligned_alloc(64, n * (sizeof(*p) + DP_BUF_SIZE));
 	assert_non_null(p);
+	uint8_t *bufs = (uint8_t *)(p + n);
 	for (unsigned i = 0; i < n; i++)
-		dp_pkt_reset(&p[i]);
+		dp_pkt_attach(&p[i], bufs + (size_t)i * DP_BUF_SIZE, DP_BUF_SIZE);
 	return p;
 }
 
@@ -389,8 +391,13 @@ static void *mt_encrypt(void *a_)
 {
 	struct mt_arg *a = a_;
 	IMB_MGR *m = dp_crypto_mgr_create();
-	struct dp_pkt *mem = aligned_alloc(64, MT_BURST * sizeof(*mem)), *pk[MT_BURST];
+	struct dp_pkt *mem = aligned_alloc(64, MT_BURST * (sizeof(*mem) + DP_BUF_SIZE)),
+		      *pk[MT_BURST];
 	uint8_t inner[8] = {0};
+
+	for (unsigned i = 0; mem && i < MT_BURST; i++)
+		dp_pkt_attach(&mem[i], (uint8_t *)(mem + MT_BURST) + (size_t)i * DP_BUF_SIZE,
+			      DP_BUF_SIZE);
 
 	if (!m || !mem) {
 		a->bad = 1;

@@ -184,8 +184,9 @@ static void send_data(struct node *n)
 	const struct dp_table_link *tl = &n->pub.current->links[0];
 	assert_non_null(tl->sa_out); /* up throughout: never link_down */
 	static struct dp_pkt pkt __attribute__((aligned(64)));
+	static uint8_t pkt_buf[DP_BUF_SIZE];
 	struct dp_pkt *p = &pkt;
-	dp_pkt_reset(p);
+	dp_pkt_attach(p, pkt_buf, DP_BUF_SIZE);
 	uint8_t *ip = p->data;
 	memset(ip, 0, 20);
 	ip[0] = 0x45, ip[3] = 20, ip[8] = 64, ip[9] = 253;

@@ -152,7 +152,7 @@ static int setup(void **state)
 	if (!f->qsbr || rte_rcu_qsbr_init(f->qsbr, 1) != 0)
 		return -1;
 	f->notify = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (f->notify < 0 || dp_kernel_open(&f->k, "ipinj%d", 1, 0) != 0)
+	if (f->notify < 0 || dp_kernel_open(&f->k, "ipinj%d", 1, 0, NULL) != 0)
 		return -1;
 	f->rx4 = receiver(AF_INET, &f->to4);
 	f->rx6 = receiver(AF_INET6, &f->to6);

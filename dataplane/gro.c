@@ -1,0 +1,189 @@
+/* Userspace GRO (see gro.h). */
+#include "dataplane/gro.h"
+
+#include <string.h>
+#include <netinet/in.h>
+
+#include "dataplane/csum.h"
+
+#define TCP_FIN 0x01
+#define TCP_SYN 0x02
+#define TCP_RST 0x04
+#define TCP_PSH 0x08
+#define TCP_URG 0x20
+#define TCP_CWR 0x80
+
+static inline uint16_t rd16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static inline void wr16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static inline uint32_t rd32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static unsigned add_unit(struct dp_gro *g, unsigned head, uint8_t vh_flags)
+{
+	struct dp_gro_unit *u = &g->units[g->nunits];
+	memset(u, 0, sizeof(*u));
+	u->vh.flags = vh_flags;
+	u->head = (uint16_t)head;
+	u->count = 1;
+	g->next[head] = UINT16_MAX;
+	return g->nunits++;
+}
+
+/* Same flow: Ethernet header, IP addresses, ports. Both parsed TCP frames. */
+static bool same_flow(const uint8_t *a, const struct dp_l4_info *ia, const uint8_t *b,
+		      const struct dp_l4_info *ib)
+{
+	if (ia->v6 != ib->v6 || ia->l3off != ib->l3off || ia->l4off != ib->l4off)
+		return false;
+	if (memcmp(a, b, ia->l3off) != 0 || memcmp(a + ia->l4off, b + ib->l4off, 4) != 0)
+		return false;
+	if (ia->v6)
+		return memcmp(a + ia->l3off + 8, b + ib->l3off + 8, 32) == 0;
+	return memcmp(a + ia->l3off + 12, b + ib->l3off + 12, 8) == 0;
+}
+
+/* Everything but lengths, ids, checksums, sequence and FIN/PSH/CWR matches
+ * the run's head (tcp_gro_receive's flush conditions). */
+static bool same_headers(const uint8_t *h, const uint8_t *p, const struct dp_l4_info *i)
+{
+	const uint8_t *hip = h + i->l3off, *pip = p + i->l3off;
+	const uint8_t *ht = h + i->l4off, *pt = p + i->l4off;
+
+	if (i->v6) {
+		if (memcmp(hip, pip, 4) != 0 || hip[7] != pip[7])
+			return false;
+	} else {
+		/* version/ihl, tos, DF, ttl; options must match byte for byte */
+		if (hip[0] != pip[0] || hip[1] != pip[1] || (hip[6] & 0x40) != (pip[6] & 0x40) ||
+		    hip[8] != pip[8] || memcmp(hip + 20, pip + 20, i->l4off - i->l3off - 20) != 0)
+			return false;
+	}
+	if (memcmp(ht + 8, pt + 8, 4) != 0) /* ack */
+		return false;
+	if (ht[12] != pt[12] || ((ht[13] ^ pt[13]) & (uint8_t) ~(TCP_CWR | TCP_FIN | TCP_PSH)))
+		return false;
+	return memcmp(ht + 20, pt + 20, i->hdrlen - i->l4off - 20) == 0;
+}
+
+/* Rewrites the head of a run of several packets into a super-frame header. */
+static void close_run(struct dp_gro *g, struct dp_pkt *const *pkts, unsigned r)
+{
+	struct dp_gro_run *run = &g->runs[r];
+	struct dp_gro_unit *u = &g->units[run->unit];
+
+	if (u->count > 1) {
+		const struct dp_l4_info *i = &run->info;
+		uint8_t *f = pkts[u->head]->data;
+		uint8_t *ip = f + i->l3off, *th = f + i->l4off;
+		uint32_t l4len = (uint32_t)(i->hdrlen - i->l4off) + run->bytes;
+
+		if (i->v6) {
+			wr16(ip + 4, (uint16_t)(i->l4off - i->l3off - 40 + l4len));
+		} else {
+			wr16(ip + 2, (uint16_t)(i->l4off - i->l3off + l4len));
+			ip[10] = ip[11] = 0;
+			uint16_t c = dp_csum_finish(dp_csum_add(0, ip, i->l4off - i->l3off));
+			memcpy(ip + 10, &c, 2);
+		}
+		th[13] |= run->flags;
+		uint16_t c = dp_csum_fold(dp_csum_pseudo(ip, i->v6, IPPROTO_TCP, l4len));
+		memcpy(th + 16, &c, 2);
+		u->vh.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+		u->vh.gso_type = i->v6 ? VIRTIO_NET_HDR_GSO_TCPV6 : VIRTIO_NET_HDR_GSO_TCPV4;
+		u->vh.gso_size = i->mss;
+		u->vh.hdr_len = i->hdrlen;
+		u->vh.csum_start = i->l4off;
+		u->vh.csum_offset = 16;
+		u->hdrlen = i->hdrlen;
+	}
+	g->runs[r] = g->runs[--g->nruns];
+}
+
+void dp_gro_build(struct dp_gro *g, struct dp_pkt *const *pkts, unsigned n)
+{
+	g->nunits = 0;
+	g->nruns = 0;
+
+	for (unsigned k = 0; k < n; k++) {
+		const uint8_t *f = pkts[k]->data;
+		size_t len = pkts[k]->len;
+		struct dp_l4_info info;
+
+		if (dp_l4_parse(f, len, &info) < 0) {
+			add_unit(g, k, 0);
+			continue;
+		}
+		size_t iplen =
+		    info.v6 ? 40u + rd16(f + info.l3off + 4) : (size_t)rd16(f + info.l3off + 2);
+		/* Ethernet padding or a length that lies: never merge those. */
+		bool exact = info.l3off + iplen == len;
+		if (info.proto != IPPROTO_TCP || !exact) {
+			add_unit(g, k, exact ? VIRTIO_NET_HDR_F_DATA_VALID : 0);
+			continue;
+		}
+		const uint8_t *th = f + info.l4off;
+		uint8_t flags = th[13];
+		uint32_t payload = (uint32_t)(len - info.hdrlen);
+		uint32_t seq = rd32(th + 4);
+
+		unsigned r = 0;
+		while (r < g->nruns && !same_flow(pkts[g->units[g->runs[r].unit].head]->data,
+						  &g->runs[r].info, f, &info))
+			r++;
+		bool mergeable = payload > 0 && !(flags & (TCP_SYN | TCP_RST | TCP_URG));
+		if (r < g->nruns) {
+			struct dp_gro_run *run = &g->runs[r];
+			struct dp_gro_unit *u = &g->units[run->unit];
+			const uint8_t *h = pkts[u->head]->data;
+			if (mergeable && !(flags & TCP_CWR) && seq == run->next_seq &&
+			    payload <= run->info.mss && info.hdrlen == run->info.hdrlen &&
+			    u->count < DP_GRO_SEGS_MAX &&
+			    (size_t)(info.hdrlen - info.l3off) + run->bytes + payload <= 65535 &&
+			    same_headers(h, f, &info)) {
+				g->next[run->last] = (uint16_t)k;
+				g->next[k] = UINT16_MAX;
+				run->last = (uint16_t)k;
+				run->bytes += payload;
+				run->next_seq += payload;
+				run->flags |= flags & (TCP_FIN | TCP_PSH);
+				u->count++;
+				if (payload < run->info.mss || (flags & (TCP_FIN | TCP_PSH)))
+					close_run(g, pkts, r);
+				continue;
+			}
+			close_run(g, pkts, r);
+		}
+		unsigned unit = add_unit(g, k, VIRTIO_NET_HDR_F_DATA_VALID);
+		if (!mergeable || (flags & (TCP_FIN | TCP_PSH)))
+			continue;
+		if (g->nruns == DP_GRO_FLOWS_MAX) { /* close the oldest */
+			unsigned old = 0;
+			for (unsigned i = 1; i < g->nruns; i++)
+				if (g->runs[i].age < g->runs[old].age)
+					old = i;
+			close_run(g, pkts, old);
+		}
+		struct dp_gro_run *run = &g->runs[g->nruns++];
+		run->unit = (uint16_t)unit;
+		run->last = (uint16_t)k;
+		run->next_seq = seq + payload;
+		run->bytes = payload;
+		run->flags = 0;
+		run->age = k;
+		run->info = info;
+		run->info.mss = (uint16_t)payload;
+	}
+	while (g->nruns)
+		close_run(g, pkts, g->nruns - 1);
+}

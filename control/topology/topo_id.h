@@ -1,0 +1,44 @@
+/* Node ids and ring arithmetic for the structured overlay (docs/topology.md).
+ *
+ * A node id is 160 bits, the SHA-1 of the node's virtual IPv4 in dotted-quad
+ * form (ipop_node_id in control/config/config.h computes it; IPOP GroupVPN
+ * compatible). Ids are big-endian numbers on a ring modulo 2^160; "clockwise"
+ * is increasing id. Everything here is pure arithmetic on 20-byte arrays.
+ */
+#pragma once
+#include <stdbool.h>
+#include <stdint.h>
+
+#define CTL_TOPO_ID_LEN	   20
+#define CTL_TOPO_ID_BITS   160
+#define CTL_TOPO_ID_STRLEN 41 /* 40 hex digits + NUL */
+
+struct ctl_topo_id {
+	uint8_t b[CTL_TOPO_ID_LEN]; /* big-endian */
+};
+
+/* memcmp order: <0, 0, >0. */
+int ctl_topo_id_cmp(const struct ctl_topo_id *a, const struct ctl_topo_id *b);
+bool ctl_topo_id_eq(const struct ctl_topo_id *a, const struct ctl_topo_id *b);
+/* out = (to - from) mod 2^160: how far clockwise `to` lies from `from`. */
+void ctl_topo_id_dist(const struct ctl_topo_id *from, const struct ctl_topo_id *to,
+		      struct ctl_topo_id *out);
+/* out = (a + 2^bit) mod 2^160, bit < 160. out may be a. */
+void ctl_topo_id_add_pow2(const struct ctl_topo_id *a, unsigned bit, struct ctl_topo_id *out);
+/* x in the clockwise half-open arc (from, to]. from == to is the whole ring. */
+bool ctl_topo_id_in_oc(const struct ctl_topo_id *x, const struct ctl_topo_id *from,
+		       const struct ctl_topo_id *to);
+/* x in the clockwise open arc (from, to). from == to: every id but from. */
+bool ctl_topo_id_in_oo(const struct ctl_topo_id *x, const struct ctl_topo_id *from,
+		       const struct ctl_topo_id *to);
+/* Whether a is strictly closer to dst than b, measured clockwise towards dst
+ * (the distance greedy forwarding reduces). */
+bool ctl_topo_id_closer(const struct ctl_topo_id *a, const struct ctl_topo_id *b,
+			const struct ctl_topo_id *dst);
+/* 40 lower-case hex digits. Returns buf. */
+const char *ctl_topo_id_hex(const struct ctl_topo_id *id, char buf[CTL_TOPO_ID_STRLEN]);
+/* Exactly 40 hex digits (either case). 0 or -EINVAL. */
+int ctl_topo_id_parse(const char *s, struct ctl_topo_id *out);
+/* floor(log2(distance)) for a non-zero distance, -1 for zero: which power-of-two
+ * band of the ring an arc falls in. */
+int ctl_topo_id_log2(const struct ctl_topo_id *d);

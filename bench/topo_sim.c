@@ -12,7 +12,7 @@
  *   after churn reconvergence, routing and floods again (delivery must be 100 %)
  *   partition   the underlay cut in two halves for 2 min, then healed
  *
- * Usage: topo_sim -n NODES [-s SEED] [-o DIR] [-c CHURN_MINUTES]
+ * Usage: topo_sim -n NODES [-s SEED] [-o DIR] [-c CHURN_MINUTES] [-f SETUP_FAIL]
  * Writes DIR/result_N.tsv (metric, value), DIR/hops_N.dat (hop histogram)
  * and DIR/timeline_N.dat (time, members, ring violations, delivery %).
  * bench/topo_sim.sh runs 1,000 and 10,000 nodes and makes the table and plot.
@@ -106,8 +106,6 @@ static void advance(struct ctx *c, uint64_t until)
 }
 
 /* Seconds from now until no successor link is missing; -1 after limit_s. */
-void topo_sim_debug_violations(const struct topo_sim *s, FILE *f, unsigned max);
-
 static double converge(struct ctx *c, unsigned limit_s)
 {
 	uint64_t t0 = topo_sim_now(c->s);
@@ -359,7 +357,8 @@ int main(int argc, char **argv)
 	int opt;
 	double t;
 
-	while ((opt = getopt(argc, argv, "n:s:o:c:")) != -1) {
+	double fail = -1;
+	while ((opt = getopt(argc, argv, "n:s:o:c:f:")) != -1) {
 		switch (opt) {
 		case 'n':
 			c.n = (unsigned)strtoul(optarg, NULL, 10);
@@ -373,9 +372,13 @@ int main(int argc, char **argv)
 		case 'c':
 			churn_min = (unsigned)strtoul(optarg, NULL, 10);
 			break;
+		case 'f':
+			fail = strtod(optarg, NULL);
+			break;
 		default:
 			fprintf(stderr,
-				"usage: %s -n NODES [-s SEED] [-o DIR] [-c CHURN_MINUTES]\n",
+				"usage: %s -n NODES [-s SEED] [-o DIR] [-c CHURN_MINUTES] [-f "
+				"SETUP_FAIL]\n",
 				argv[0]);
 			return 2;
 		}
@@ -386,6 +389,8 @@ int main(int argc, char **argv)
 	}
 	topo_sim_params_default(&p, 2 * c.n + 64);
 	p.seed = seed;
+	if (fail >= 0 && fail < 1)
+		p.setup_fail = fail;
 	c.tp = p.tp;
 	c.s = topo_sim_create(&p);
 	snprintf(path, sizeof(path), "%s/result_%u.tsv", dir, c.n);
@@ -412,6 +417,10 @@ int main(int argc, char **argv)
 		free(at);
 	}
 	put(&c, "nodes", "%u", c.n);
+	put(&c, "model: signalling / link setup / setup failures",
+	    "%llu ms / %llu-%llu ms / %.0f %% (retried after backoff)",
+	    (unsigned long long)p.signal_ms, (unsigned long long)p.setup_min_ms,
+	    (unsigned long long)p.setup_max_ms, 100 * p.setup_fail);
 	t = converge(&c, 900);
 	put(&c, "bootstrap: converged after the last join", "%.0f s", t);
 	if (t < 0)

@@ -2,6 +2,7 @@
 #include "bench/topo_simnet.h"
 
 #include <arpa/inet.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -158,6 +159,8 @@ static size_t lhash(uint64_t k)
 {
 	k ^= k >> 33;
 	k *= 0xff51afd7ed558ccdull;
+	k ^= k >> 33;
+	k *= 0xc4ceb9fe1a85ec53ull;
 	k ^= k >> 33;
 	return (size_t)k;
 }
@@ -412,7 +415,7 @@ struct topo_sim *topo_sim_create(const struct topo_sim_params *p)
 	s->next_pulse = p->pulse_ms;
 	while (idcap < 2 * (size_t)p->max_nodes)
 		idcap <<= 1;
-	while (lcap < 128 * (size_t)p->max_nodes)
+	while (lcap < 64 * (size_t)p->max_nodes)
 		lcap <<= 1;
 	s->idmask = idcap - 1;
 	s->lmask = lcap - 1;
@@ -659,7 +662,6 @@ void topo_sim_link_stats(const struct topo_sim *s, struct topo_sim_links *o)
 	o->mean_total = nodes ? (double)total / (double)nodes : 0;
 }
 
-void topo_sim_debug_violations(const struct topo_sim *s, FILE *f, unsigned max);
 void topo_sim_debug_violations(const struct topo_sim *s, FILE *f, unsigned max)
 {
 	size_t n = s->ring.n;

@@ -15,6 +15,7 @@
 #pragma once
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "control/topology/topo.h"
 
@@ -86,3 +87,7 @@ struct topo_sim_links {
 	unsigned long pending; /* links not up yet, all nodes */
 };
 void topo_sim_link_stats(const struct topo_sim *s, struct topo_sim_links *out);
+
+/* Debugging: up to max missing successor links, with both ends' view
+ * (topo_sim prints them every 20 s of a convergence wait with TOPO_SIM_DEBUG=1). */
+void topo_sim_debug_violations(const struct topo_sim *s, FILE *f, unsigned max);

@@ -322,6 +322,7 @@ void ctl_topo_link_up(struct ctl_topo *t, const struct ctl_topo_id *peer, uint64
 	if (!l->up) {
 		l->up = true;
 		l->since_ms = now_ms;
+		t->dirty = true; /* a nearer successor up: a farther one may go */
 	}
 	l->last_pulse_ms = now_ms;
 	fail_clear(t, peer);

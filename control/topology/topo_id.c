@@ -4,16 +4,6 @@
 #include <errno.h>
 #include <string.h>
 
-int ctl_topo_id_cmp(const struct ctl_topo_id *a, const struct ctl_topo_id *b)
-{
-	return memcmp(a->b, b->b, CTL_TOPO_ID_LEN);
-}
-
-bool ctl_topo_id_eq(const struct ctl_topo_id *a, const struct ctl_topo_id *b)
-{
-	return memcmp(a->b, b->b, CTL_TOPO_ID_LEN) == 0;
-}
-
 void ctl_topo_id_dist(const struct ctl_topo_id *from, const struct ctl_topo_id *to,
 		      struct ctl_topo_id *out)
 {

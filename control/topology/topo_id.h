@@ -8,6 +8,7 @@
 #pragma once
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #define CTL_TOPO_ID_LEN	   20
 #define CTL_TOPO_ID_BITS   160
@@ -17,9 +18,16 @@ struct ctl_topo_id {
 	uint8_t b[CTL_TOPO_ID_LEN]; /* big-endian */
 };
 
-/* memcmp order: <0, 0, >0. */
-int ctl_topo_id_cmp(const struct ctl_topo_id *a, const struct ctl_topo_id *b);
-bool ctl_topo_id_eq(const struct ctl_topo_id *a, const struct ctl_topo_id *b);
+/* memcmp order: <0, 0, >0. Inline: every ring walk and link lookup compares. */
+static inline int ctl_topo_id_cmp(const struct ctl_topo_id *a, const struct ctl_topo_id *b)
+{
+	return memcmp(a->b, b->b, CTL_TOPO_ID_LEN);
+}
+
+static inline bool ctl_topo_id_eq(const struct ctl_topo_id *a, const struct ctl_topo_id *b)
+{
+	return memcmp(a->b, b->b, CTL_TOPO_ID_LEN) == 0;
+}
 /* out = (to - from) mod 2^160: how far clockwise `to` lies from `from`. */
 void ctl_topo_id_dist(const struct ctl_topo_id *from, const struct ctl_topo_id *to,
 		      struct ctl_topo_id *out);

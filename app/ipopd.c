@@ -16,6 +16,7 @@
 #include "control/config/config.h"
 #include "control/core/ctl.h"
 #include "control/link/identity.h"
+#include "control/mgmt/mgmt.h"
 #include "util/log.h"
 
 static void usage(FILE *f)
@@ -143,6 +144,8 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	static struct ctl c;
+	static struct ctl_mgmt mgmt;
+	opt.ext[0] = (struct ctl_ext){.ops = &ctl_mgmt_ext_ops, .obj = &mgmt};
 	int rc = ctl_init(&c, &opt, err, sizeof(err));
 	if (rc < 0) {
 		fprintf(stderr, "%s\n", err[0] ? err : strerror(-rc));

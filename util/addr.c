@@ -1,5 +1,5 @@
 /* Address parsing and formatting (see addr.h). */
-#include "addr.h"
+#include "util/addr.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -7,7 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const uint8_t v4mapped_prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+const uint8_t net_v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+bool net_addr_is_v4mapped(const uint8_t *addr)
+{
+	return memcmp(addr, net_v4mapped, sizeof(net_v4mapped)) == 0;
+}
 
 static int parse_port(const char *s, uint16_t *out)
 {
@@ -44,7 +49,7 @@ int net_endpoint_parse(const char *s, struct net_endpoint *out)
 		memcpy(host, s, (size_t)(colon - s));
 		host[colon - s] = 0;
 		port = colon + 1;
-		memcpy(out->addr, v4mapped_prefix, 12);
+		memcpy(out->addr, net_v4mapped, 12);
 		if (inet_pton(AF_INET, host, out->addr + 12) != 1)
 			return -EINVAL;
 		out->family = AF_INET;
@@ -77,7 +82,7 @@ void net_endpoint_from_sin6(const struct sockaddr_in6 *sin6, struct net_endpoint
 {
 	memcpy(ep->addr, &sin6->sin6_addr, 16);
 	ep->port = ntohs(sin6->sin6_port);
-	ep->family = memcmp(ep->addr, v4mapped_prefix, 12) == 0 ? AF_INET : AF_INET6;
+	ep->family = net_addr_is_v4mapped(ep->addr) ? AF_INET : AF_INET6;
 	ep->via = 0;
 }
 
@@ -98,7 +103,7 @@ int net_prefix_parse(const char *s, bool allow_host_bits, struct net_prefix *out
 	host[hl] = 0;
 	unsigned max;
 	if (inet_pton(AF_INET, host, out->addr + 12) == 1) {
-		memcpy(out->addr, v4mapped_prefix, 12);
+		memcpy(out->addr, net_v4mapped, 12);
 		out->family = AF_INET;
 		max = 32;
 	} else if (inet_pton(AF_INET6, host, out->addr) == 1) {
@@ -191,4 +196,46 @@ void hex_encode(const uint8_t *in, size_t len, char *out)
 		out[2 * i + 1] = digits[in[i] & 15];
 	}
 	out[2 * len] = 0;
+}
+
+/* The first `bits` bits of a and b are equal. */
+static bool bits_equal(const uint8_t *a, const uint8_t *b, unsigned bits)
+{
+	unsigned full = bits / 8, rest = bits % 8;
+	if (memcmp(a, b, full))
+		return false;
+	return !rest || ((a[full] ^ b[full]) & (uint8_t)(0xff << (8 - rest))) == 0;
+}
+
+/* The prefix length in the address's own family, clamped for safety. */
+static unsigned plen(const struct net_prefix *p)
+{
+	unsigned max = p->family == AF_INET ? 32 : 128;
+	return p->len < max ? p->len : max;
+}
+
+bool net_prefix_equal(const struct net_prefix *a, const struct net_prefix *b)
+{
+	return a->family == b->family && a->len == b->len && !memcmp(a->addr, b->addr, 16);
+}
+
+bool net_prefix_overlap(const struct net_prefix *a, const struct net_prefix *b)
+{
+	if (a->family != b->family)
+		return false;
+	unsigned off = a->family == AF_INET ? 12 : 0;
+	unsigned la = plen(a), lb = plen(b);
+	return bits_equal(a->addr + off, b->addr + off, la < lb ? la : lb);
+}
+
+bool net_prefix_has_ip4(const struct net_prefix *p, uint32_t ip4_be)
+{
+	uint8_t a[4];
+	memcpy(a, &ip4_be, 4);
+	return p->family == AF_INET && bits_equal(p->addr + 12, a, plen(p));
+}
+
+bool net_prefix_has_ip6(const struct net_prefix *p, const uint8_t ip6[16])
+{
+	return p->family == AF_INET6 && bits_equal(p->addr, ip6, plen(p));
 }

@@ -43,6 +43,21 @@ bool net_endpoint_equal(const struct net_endpoint *a, const struct net_endpoint 
 int net_prefix_parse(const char *s, bool allow_host_bits, struct net_prefix *out);
 char *net_prefix_format(const struct net_prefix *p, char *buf, size_t len);
 
+/* Prefix relations; prefix lengths are clamped to the family's maximum.
+ * net_prefix_equal: same family, length and address bytes.
+ * net_prefix_overlap: same family and one contains the other.
+ * net_prefix_has_ip4/6: the address (ip4 in network byte order) is inside. */
+bool net_prefix_equal(const struct net_prefix *a, const struct net_prefix *b);
+bool net_prefix_overlap(const struct net_prefix *a, const struct net_prefix *b);
+bool net_prefix_has_ip4(const struct net_prefix *p, uint32_t ip4_be);
+bool net_prefix_has_ip6(const struct net_prefix *p, const uint8_t ip6[16]);
+
+/* The first 12 bytes of an IPv4-mapped IPv6 address (::ffff:0:0/96), the
+ * form net_endpoint and net_prefix store IPv4 in. */
+extern const uint8_t net_v4mapped[12];
+/* addr (16 bytes) is IPv4-mapped. */
+bool net_addr_is_v4mapped(const uint8_t *addr);
+
 /* IPv4 helpers, addresses in network byte order. */
 int net_ip4_parse(const char *s, uint32_t *out_be);
 uint32_t net_ip4_mask(unsigned len); /* network byte order */

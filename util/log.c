@@ -1,6 +1,6 @@
 /* Logging: one line per message on stderr, with a monotonic-free wall clock
  * prefix and the level. */
-#include "log.h"
+#include "util/log.h"
 
 #include <errno.h>
 #include <stdatomic.h>

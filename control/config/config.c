@@ -32,7 +32,6 @@
 
 #define CONFIG_FILE_MAX (1u << 20)
 
-static const uint8_t ula_prefix[8] = {0xfd, 0x50, 0x0d, 0xbc, 0x41, 0xf2, 0x4a, 0x3c};
 
 /* ---- messages ---------------------------------------------------------- */
 
@@ -721,22 +720,6 @@ void ipop_config_free(struct ipop_config *c)
 	free(c->turn);
 	free(c->network_ignore_list);
 	explicit_bzero(c, sizeof(*c));
-}
-
-void ipop_node_id(uint32_t ip4_be, uint8_t id[20])
-{
-	char s[INET_ADDRSTRLEN];
-	struct in_addr a = {.s_addr = ip4_be};
-	unsigned int len = 20;
-	inet_ntop(AF_INET, &a, s, sizeof(s));
-	if (!EVP_Digest(s, strlen(s), id, &len, EVP_sha1(), NULL))
-		memset(id, 0, 20); /* only on OpenSSL misconfiguration; never silently wrong */
-}
-
-void ipop_ula_from_id(const uint8_t id[20], uint8_t ip6[16])
-{
-	memcpy(ip6, ula_prefix, sizeof(ula_prefix));
-	memcpy(ip6 + 8, id, 8);
 }
 
 static const char *ip4_str(uint32_t be, char *buf)

@@ -148,3 +148,9 @@ void ipop_config_print(const struct ipop_config *c, FILE *f);
 /* Node id and ULA from a virtual IPv4 (network order), as IPOP derived them. */
 void ipop_node_id(uint32_t ip4_be, uint8_t id[20]);
 void ipop_ula_from_id(const uint8_t id[20], uint8_t ip6[16]);
+/* Why a prefix may not be routed into the overlay behind a gateway, or NULL:
+ * host bits set, /0, IPv4 written as v4-mapped IPv6, or overlapping
+ * 0.0.0.0/8, 127.0.0.0/8, 224.0.0.0/3, ::/8, fe80::/10, ff00::/8 or the
+ * overlay's ULA prefix fd50:dbc:41f2:4a3c::/64. Used for the config's
+ * advertise_routes and for the routes in members' presences (sigmsg.h). */
+const char *ipop_route_invalid(const struct net_prefix *p);

@@ -10,8 +10,7 @@
 #include <unistd.h>
 
 #include "control/config/config_internal.h"
-#include "control/link/identity.h"
-#include "control/signalling/sigmsg.h"
+#include "util/key64.h"
 #include "dataplane/worker.h"
 
 #define REKEY_PACKETS_MAX ((1ll << 32) - (1ll << 20)) /* margin before the 32-bit seq wraps */
@@ -199,11 +198,11 @@ static int key_advertise_routes(struct loader *ld, const struct key_spec *ks, vo
 		const char *why;
 		snprintf(sub, sizeof(sub), "%s[%u]", path, i);
 		net_prefix_format(r, a, sizeof(a));
-		if ((why = sig_route_invalid(r)))
+		if ((why = ipop_route_invalid(r)))
 			return cfg_fail(
 			    ld, sub, "expected a prefix that can be routed, got %s (%s)", a, why);
 		for (unsigned k = 0; k < i; k++)
-			if (sig_prefix_overlap(r, &c->advertise_routes[k]))
+			if (net_prefix_overlap(r, &c->advertise_routes[k]))
 				return cfg_fail(ld, sub,
 						"expected a prefix that overlaps no other, got %s "
 						"(overlaps %s[%u])",
@@ -522,7 +521,7 @@ static const char *seconds_str(unsigned ms, char *buf, size_t len)
 /* advertise_routes against the mode, our overlay subnet and the static
  * peers' routes: the other gateways would refuse our presence (signal.h) or
  * two places would claim one subnet. (Our ULA needs no check: no prefix
- * overlapping the overlay's ULA /64 passes sig_route_invalid.) */
+ * overlapping the overlay's ULA /64 passes ipop_route_invalid.) */
 static int check_advertised(struct loader *ld, const struct ipop_config *c)
 {
 	char path[PATH_STR], a[INET6_ADDRSTRLEN + 4], b[INET6_ADDRSTRLEN + 4];
@@ -542,14 +541,14 @@ static int check_advertised(struct loader *ld, const struct ipop_config *c)
 		const struct net_prefix *r = &c->advertise_routes[i];
 		snprintf(path, sizeof(path), "ipopd.advertise_routes[%u]", i);
 		net_prefix_format(r, a, sizeof(a));
-		if (c->ip4 && sig_prefix_overlap(r, &overlay))
+		if (c->ip4 && net_prefix_overlap(r, &overlay))
 			return cfg_fail(ld, path,
 					"expected a prefix outside the overlay subnet %s "
 					"(BaseTopologyManager.ip4, CFx.ip4_mask), got %s",
 					b, a);
 		for (unsigned p = 0; p < c->npeers; p++)
 			for (unsigned k = 0; k < c->peers[p].nroutes; k++)
-				if (sig_prefix_overlap(r, &c->peers[p].routes[k]))
+				if (net_prefix_overlap(r, &c->peers[p].routes[k]))
 					return cfg_fail(ld, path,
 							"expected a prefix no peer routes, got "
 							"%s (overlaps ipopd.peers[%u].routes[%u])",

@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "control/config/config_internal.h"
-#include "control/link/identity.h"
+#include "util/key64.h"
 
 #define KEY_FILE_MAX	256
 #define HEX_SECRET_MAX	DP_SA_KEYMAT_LEN /* the longest hex secret we parse */

@@ -43,23 +43,14 @@ enum ctl_stage {
 	ST_WORKERS, /* nworkers_init workers initialised and attached */
 	ST_PEERS,   /* links, SAs, FDB; first table published */
 	ST_STARTED, /* worker threads running */
-	ST_MGMT,    /* management socket listening */
+	ST_EXT,	    /* extensions open (ctl_options.ext: the management socket) */
 };
-
-enum { TAG_SIGNAL = 1, TAG_NOTIFY = 2, TAG_TIMER = 3 };
 
 #define CTL_DRAIN_MAX 4096 /* ring entries handled per worker per wakeup */
 
-uint64_t ctl_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* One threshold for the process: the more verbose of the control core's and
  * the data plane's configured levels (ctl.h). */
-static void apply_log_level(const struct ctl *c, const struct ipop_config *cfg)
+void ctl_apply_log_level(const struct ctl *c, const struct ipop_config *cfg)
 {
 	enum log_level dp = cfg->tincan_logging <= 0   ? LOG_ERROR
 			    : cfg->tincan_logging >= 3 ? LOG_DEBUG
@@ -110,7 +101,7 @@ struct dp_table *ctl_build_table(struct ctl *c, const struct ctl_peers *set)
 {
 	struct dp_table *t = ctl_peers_build_table(set, &c->params, &c->fdb);
 	if (t)
-		ctl_turn_table(c, t);
+		ctl_turn_table(&c->turn, t);
 	return t;
 }
 
@@ -223,11 +214,11 @@ static int loop_fds_open(struct ctl *c)
 	};
 	if (timerfd_settime(c->timer_fd, 0, &its, NULL) < 0)
 		return -errno;
-	int err = epoll_add(c->epfd, c->sig_fd, TAG_SIGNAL);
+	int err = epoll_add(c->epfd, c->sig_fd, CTL_TAG_SIGNAL);
 	if (!err)
-		err = epoll_add(c->epfd, c->timer_fd, TAG_TIMER);
+		err = epoll_add(c->epfd, c->timer_fd, CTL_TAG_TIMER);
 	if (!err)
-		err = epoll_add(c->epfd, c->notify_fd, TAG_NOTIFY);
+		err = epoll_add(c->epfd, c->notify_fd, CTL_TAG_NOTIFY);
 	return err;
 }
 
@@ -241,12 +232,15 @@ static void close_fd(int *fd)
 static void unwind(struct ctl *c)
 {
 	switch (c->stage) {
-	case ST_MGMT:
-		ctl_mgmt_close(&c->mgmt);
+	case ST_EXT:
+		while (c->next_open > 0) {
+			struct ctl_ext *e = &c->opt.ext[--c->next_open];
+			e->ops->close(e->obj);
+		}
 		__attribute__((fallthrough));
 	case ST_STARTED:
 		/* while the data port is still open: release our TURN relays */
-		ctl_turn_destroy(c, true);
+		ctl_turn_destroy(&c->turn, true);
 		for (unsigned i = 0; i < c->nworkers_init; i++)
 			dp_worker_stop(&c->workers[i]);
 		__attribute__((fallthrough));
@@ -287,8 +281,8 @@ static void unwind(struct ctl *c)
 		close_fd(&c->epfd);
 		__attribute__((fallthrough));
 	case ST_DISC:
-		ctl_turn_destroy(c, false);
-		ctl_disc_destroy(c);
+		ctl_turn_destroy(&c->turn, false);
+		ctl_disc_destroy(&c->disc);
 		__attribute__((fallthrough));
 	case ST_CONFIG:
 		ipop_config_free(&c->cfg);
@@ -297,18 +291,6 @@ static void unwind(struct ctl *c)
 		break;
 	}
 	c->stage = ST_NONE;
-}
-
-static int lm_send(void *ctx, const struct net_endpoint *to, const void *buf, size_t len)
-{
-	if (to->via)
-		return ctl_turn_send(ctx, to, buf, len); /* a peer behind our TURN relay */
-	return ctl_send_underlay(ctx, to, buf, len);
-}
-
-static int lm_publish(void *ctx)
-{
-	return ctl_publish_current(ctx);
 }
 
 static bool any_keyed(const struct ipop_config *cfg)
@@ -332,13 +314,13 @@ static int linkmgr_init(struct ctl *c, char *errbuf, size_t errlen)
 	}
 	if (err)
 		log_warn("no node identity (%s): keyed peers cannot link", ierr);
-	int lerr = ctl_linkmgr_init(&c->lm, &c->cfg, err ? NULL : &id, ctl_now_ms());
+	int lerr = ctl_linkmgr_init(&c->lm, &c->cfg, err ? NULL : &id, clock_now_ms());
 	ipop_identity_wipe(&id);
 	if (lerr) {
 		snprintf(errbuf, errlen, "link manager: %s", strerror(-lerr));
 		return lerr;
 	}
-	ctl_linkmgr_set_io(&c->lm, lm_send, lm_publish, c);
+	ctl_linkmgr_set_io(&c->lm, ctl_core_lm_send, ctl_core_lm_publish, c);
 	return 0;
 }
 
@@ -360,20 +342,22 @@ int ctl_init(struct ctl *c, const struct ctl_options *opt, char *errbuf, size_t 
 		snprintf(c->sock_override, sizeof(c->sock_override), "%s", opt->ov.mgmt_socket);
 		c->opt.ov.mgmt_socket = c->sock_override;
 	}
-	c->start_ms = ctl_now_ms();
+	c->start_ms = clock_now_ms();
 	c->next_link_id = 1;
 
 	if (ipop_config_load(c->config_path, &c->opt.ov, &c->cfg, errbuf, errlen) < 0)
 		return -EINVAL;
 	c->stage = ST_CONFIG;
 	struct ipop_config *cfg = &c->cfg;
-	apply_log_level(c, cfg);
+	ctl_apply_log_level(c, cfg);
 
-	int err = ctl_disc_create(c, errbuf, errlen);
+	struct ctl_disc_env env;
+	ctl_core_disc_env(c, &env);
+	int err = ctl_disc_create(&c->disc, &env, errbuf, errlen);
 	if (err)
 		goto fail;
 	c->stage = ST_DISC;
-	err = ctl_turn_create(c);
+	err = ctl_turn_create(&c->turn, &c->cfg, &ctl_core_turn_ops, c);
 	if (err) {
 		snprintf(errbuf, errlen, "turn: %s", strerror(-err));
 		goto fail;
@@ -450,7 +434,7 @@ int ctl_init(struct ctl *c, const struct ctl_options *opt, char *errbuf, size_t 
 	err = ctl_peers_diff(NULL, cfg, c->mgr, &c->next_link_id, &c->peers);
 	c->stage = ST_PEERS;
 	if (!err)
-		err = ctl_linkmgr_attach(&c->lm, &c->peers, ctl_now_ms());
+		err = ctl_linkmgr_attach(&c->lm, &c->peers, clock_now_ms());
 	if (err) {
 		snprintf(errbuf, errlen, "peers: %s", strerror(-err));
 		goto fail;
@@ -472,21 +456,21 @@ int ctl_init(struct ctl *c, const struct ctl_options *opt, char *errbuf, size_t 
 		}
 	}
 
-	err = ctl_mgmt_open(&c->mgmt, cfg->mgmt_socket, c->epfd);
-	if (err) {
-		snprintf(errbuf, errlen, "management socket %s: %s", cfg->mgmt_socket,
-			 strerror(-err));
-		goto fail;
+	c->stage = ST_EXT;
+	for (unsigned i = 0; i < CTL_EXT_MAX && c->opt.ext[i].ops; i++) {
+		err = c->opt.ext[i].ops->open(c->opt.ext[i].obj, c, errbuf, errlen);
+		if (err)
+			goto fail;
+		c->next_open = i + 1;
 	}
-	c->stage = ST_MGMT;
 	/* A restarted gateway re-establishes its links at once: the peers
 	 * accept because our timestamps are newer than anything they saw. */
-	ctl_linkmgr_tick(&c->lm, ctl_now_ms());
+	ctl_linkmgr_tick(&c->lm, clock_now_ms());
 	if (c->lm.dirty)
 		ctl_publish_current(c);
 	/* Not fatal: static peers work without discovery. */
-	ctl_turn_tick(c, ctl_now_ms()); /* first Allocate now, not at the first tick */
-	ctl_disc_start(c);
+	ctl_turn_tick(&c->turn, clock_now_ms()); /* first Allocate now, not at the first tick */
+	ctl_disc_start(&c->disc);
 	log_info("ipopd %s: %s mode, tap %s, port %u, backend %s, %u worker%s, %u peer%s, MTU %u",
 		 IPOPD_VERSION, cfg->mode == IPOP_MODE_SWITCH ? "switch" : "l3", c->kernel.tap_name,
 		 cfg->port, cfg->backend, c->nworkers, c->nworkers == 1 ? "" : "s", c->peers.n,
@@ -543,11 +527,11 @@ static bool drain_worker(struct ctl *c, struct dp_worker *w, uint64_t now)
 				continue;
 			}
 			if (turn_is_channel_data(p->data, p->len)) {
-				ctl_turn_channel_input(c, p->data, p->len, &p->from, now);
+				ctl_turn_channel_input(&c->turn, p->data, p->len, &p->from, now);
 				continue;
 			}
 			c->stun_punts++;
-			ctl_disc_stun_input(c, p->data, p->len, &p->from, now);
+			ctl_disc_stun_input(&c->disc, p->data, p->len, &p->from, now);
 		}
 		c->punted += n;
 		/* The free ring holds every slot, so this cannot fail. */
@@ -558,7 +542,7 @@ static bool drain_worker(struct ctl *c, struct dp_worker *w, uint64_t now)
 
 static void drain_workers(struct ctl *c)
 {
-	uint64_t now = ctl_now_ms();
+	uint64_t now = clock_now_ms();
 	bool roamed = false;
 	for (unsigned i = 0; i < c->nworkers; i++)
 		roamed |= drain_worker(c, &c->workers[i], now);
@@ -586,7 +570,7 @@ static void tick(struct ctl *c)
 	uint64_t expirations;
 	if (read(c->timer_fd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
 		log_debug("timerfd: %s", strerror(errno));
-	uint64_t now = ctl_now_ms();
+	uint64_t now = clock_now_ms();
 	drain_workers(c);
 	ctl_publish_reclaim(&c->pub);
 	if (c->cfg.mode == IPOP_MODE_SWITCH) {
@@ -595,13 +579,15 @@ static void tick(struct ctl *c)
 			log_debug("fdb: %u entries aged out", aged);
 	}
 	track_peers(c, now);
-	ctl_disc_tick(c, now);
-	ctl_turn_tick(c, now);
+	ctl_disc_tick(&c->disc, now);
+	ctl_turn_tick(&c->turn, now);
 	ctl_linkmgr_tick(&c->lm, now);
 	ctl_peers_seq_extend(&c->peers, c->cfg.state_dir);
 	if (c->fdb.dirty || c->table_dirty || c->lm.dirty)
 		ctl_publish_current(c);
-	ctl_mgmt_tick(&c->mgmt, now);
+	for (unsigned i = 0; i < c->next_open; i++)
+		if (c->opt.ext[i].ops->tick)
+			c->opt.ext[i].ops->tick(c->opt.ext[i].obj, now);
 }
 
 static bool handle_signals(struct ctl *c)
@@ -640,146 +626,29 @@ int ctl_run(struct ctl *c)
 			uint64_t tag = evs[i].data.u64;
 			uint64_t v;
 			switch (tag) {
-			case TAG_SIGNAL:
+			case CTL_TAG_SIGNAL:
 				if (handle_signals(c))
 					return 0;
 				break;
-			case TAG_NOTIFY:
+			case CTL_TAG_NOTIFY:
 				if (read(c->notify_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 					log_debug("notify: %s", strerror(errno));
 				drain_workers(c);
 				break;
-			case TAG_TIMER:
+			case CTL_TAG_TIMER:
 				tick(c);
 				break;
 			case CTL_TAG_XMPP:
-				ctl_disc_xmpp_event(c);
+				ctl_disc_xmpp_event(&c->disc);
 				break;
 			default:
-				ctl_mgmt_event(&c->mgmt, c, tag, evs[i].events);
+				for (unsigned k = 0; k < c->next_open; k++) {
+					struct ctl_ext *e = &c->opt.ext[k];
+					if (e->ops->event(e->obj, c, tag, evs[i].events))
+						break;
+				}
 				break;
 			}
 		}
 	}
-}
-
-/* ---- reload ------------------------------------------------------------ */
-
-#define KEEP_NUM(field, what)                                                                      \
-	do {                                                                                       \
-		if (n->field != old->field) {                                                      \
-			log_warn("reload: %s changed: needs a restart, keeping the running value", \
-				 what);                                                            \
-			n->field = old->field;                                                     \
-		}                                                                                  \
-	} while (0)
-#define KEEP_STR(field, what)                                                                      \
-	do {                                                                                       \
-		if (strcmp(n->field, old->field) != 0) {                                           \
-			log_warn("reload: %s changed (%s → %s): needs a restart, keeping %s",      \
-				 what, old->field, n->field, old->field);                          \
-			memcpy(n->field, old->field, sizeof(n->field));                            \
-		}                                                                                  \
-	} while (0)
-
-/* Settings baked into the TAP, the sockets or the threads stay as they are
- * until a restart; everything else in n is applied. */
-static void keep_restart_only(const struct ipop_config *old, struct ipop_config *n)
-{
-	KEEP_STR(tap, "tap");
-	KEEP_NUM(port, "port");
-	KEEP_NUM(mode, "mode");
-	KEEP_STR(backend, "backend");
-	KEEP_NUM(workers, "workers");
-	KEEP_NUM(burst, "burst");
-	KEEP_NUM(idle, "idle");
-	KEEP_NUM(pin_workers, "pin_workers");
-	KEEP_NUM(mtu, "mtu");
-	KEEP_NUM(underlay_mtu, "underlay_mtu");
-	KEEP_STR(bridge, "bridge");
-	KEEP_STR(mgmt_socket, "mgmt_socket");
-	KEEP_STR(state_dir, "state_dir");
-	KEEP_NUM(ip4_mask, "ip4_mask");
-	/* The XMPP session holds its own copy (the password is never logged). */
-	KEEP_STR(xmpp_host, "CFx.xmpp_host");
-	KEEP_STR(xmpp_username, "CFx.xmpp_username");
-	KEEP_NUM(xmpp_port, "CFx.xmpp_port");
-	KEEP_NUM(group, "group");
-	KEEP_STR(muc_room, "muc_room");
-	/* Advertised in our presence, which is built once at start. */
-	if (n->n_advertise_routes != old->n_advertise_routes ||
-	    memcmp(n->advertise_routes, old->advertise_routes,
-		   old->n_advertise_routes * sizeof(old->advertise_routes[0]))) {
-		log_warn("reload: advertise_routes changed: needs a restart, keeping the running "
-			 "value");
-		n->n_advertise_routes = old->n_advertise_routes;
-		memcpy(n->advertise_routes, old->advertise_routes, sizeof(n->advertise_routes));
-	}
-	if (n->ip4 != old->ip4) {
-		log_warn("reload: ip4 changed: needs a restart, keeping the running value");
-		n->ip4 = old->ip4;
-		memcpy(n->ip6, old->ip6, sizeof(n->ip6));
-		memcpy(n->node_id, old->node_id, sizeof(n->node_id));
-	}
-}
-
-int ctl_reload(struct ctl *c)
-{
-	struct ipop_config n;
-	char err[512];
-	c->reloads++;
-	if (ipop_config_load(c->config_path, &c->opt.ov, &n, err, sizeof(err)) < 0) {
-		log_err("reload failed, keeping the running config: %s", err);
-		c->reload_errors++;
-		return -EINVAL;
-	}
-	keep_restart_only(&c->cfg, &n);
-
-	struct ctl_peers np;
-	int rc = ctl_peers_diff_ext(&c->peers, &n, c->disc.confs, c->disc.ndyn, c->mgr,
-				    &c->next_link_id, &np);
-	if (rc) {
-		log_err("reload failed, keeping the running config: peers: %s", strerror(-rc));
-		goto fail;
-	}
-	rc = ctl_linkmgr_attach(&c->lm, &np, ctl_now_ms());
-	if (rc) {
-		log_err("reload failed, keeping the running config: links: %s", strerror(-rc));
-		ctl_peers_abort(&np, &c->peers);
-		goto fail;
-	}
-	struct dp_table *t = ctl_build_table(c, &np);
-	if (!t) {
-		rc = errno ? -errno : -ENOMEM;
-		log_err("reload failed, keeping the running config: table: %s", strerror(-rc));
-		ctl_peers_abort(&np, &c->peers);
-		goto fail;
-	}
-	rc = ctl_publish_table(&c->pub, t);
-	if (rc) {
-		log_err("reload failed, keeping the running config: publish: %s", strerror(-rc));
-		ctl_peers_abort(&np, &c->peers);
-		goto fail;
-	}
-	ctl_linkmgr_published(&c->lm, &c->pub);
-	unsigned kept = 0;
-	for (unsigned i = 0; i < np.n; i++)
-		kept += !np.v[i].fresh;
-	unsigned removed = c->peers.n - kept;
-	ctl_peers_retire(&c->peers, &c->pub, &c->fdb);
-	c->peers = np;
-	ctl_disc_swapped(c);
-	ipop_config_free(&c->cfg);
-	c->cfg = n;
-	apply_log_level(c, &c->cfg);
-	ctl_fdb_set_max_age(&c->fdb, c->cfg.fdb_max_age);
-	log_info("reloaded: %u peer%s (%u unchanged, %u new or changed, %u retired), table %llu",
-		 np.n, np.n == 1 ? "" : "s", kept, np.n - kept, removed,
-		 (unsigned long long)c->pub.version);
-	return 0;
-
-fail:
-	c->reload_errors++;
-	ipop_config_free(&n);
-	return rc;
 }

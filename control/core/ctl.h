@@ -6,7 +6,7 @@
  * few fds are open) → log level → state and socket dirs →
  * kernel backend (TAP + UDP sockets) → TAP configuration → control crypto
  * manager → node identity and link manager → publisher → workers → first
- * table → worker threads → management socket → signalfd/timerfd/epoll →
+ * table → worker threads → extensions (the management socket) →
  * first initiations to keyed peers → STUN requests and XMPP login
  * (disc.h). ctl_fini undoes it in reverse.
  *
@@ -31,23 +31,49 @@
 #include <intel-ipsec-mb.h>
 
 #include "control/config/config.h"
-#include "control/signalling/disc.h"
-#include "control/core/fdb.h"
-#include "control/link/linkmgr.h"
-#include "control/mgmt/mgmt.h"
 #include "control/core/netif.h"
 #include "control/core/peers.h"
-#include "control/core/publish.h"
+#include "control/link/linkmgr.h"
 #include "control/nat/turn.h"
+#include "control/signalling/disc.h"
+#include "control/table/fdb.h"
+#include "control/table/publish.h"
 #include "dataplane/kernel.h"
 #include "dataplane/worker.h"
+#include "util/clock.h"
 
 #define CTL_TICK_MS 100
+
+/* epoll tags of the loop (data.u64). Extensions (below) use tags from
+ * CTL_TAG_EXT up, each a range of its own (mgmt.h: 0x100..0x2ff). */
+enum { CTL_TAG_SIGNAL = 1, CTL_TAG_NOTIFY, CTL_TAG_TIMER, CTL_TAG_XMPP, CTL_TAG_EXT = 0x100 };
+
+struct ctl;
+
+/* A module above the core that runs on its loop, such as the management
+ * socket (mgmt/mgmt.h): the core knows it only through this table. ctl_init
+ * opens it once everything else runs, the loop offers it every epoll event
+ * with a tag >= CTL_TAG_EXT (it returns whether the tag was its own), the
+ * tick ticks it, ctl_fini closes it before anything else goes. */
+struct ctl_ext_ops {
+	int (*open)(void *obj, struct ctl *c, char *errbuf, size_t errlen);
+	bool (*event)(void *obj, struct ctl *c, uint64_t tag, uint32_t events);
+	void (*tick)(void *obj, uint64_t now_ms);
+	void (*close)(void *obj);
+};
+
+struct ctl_ext {
+	const struct ctl_ext_ops *ops; /* NULL: an unused slot */
+	void *obj;
+};
+
+#define CTL_EXT_MAX 4
 
 struct ctl_options {
 	const char *config_path;
 	struct ipop_config_overrides ov;
 	bool verbose; /* -v: debug level whatever the config says */
+	struct ctl_ext ext[CTL_EXT_MAX];
 };
 
 struct ctl {
@@ -80,7 +106,7 @@ struct ctl {
 
 	struct ctl_disc disc; /* XMPP discovery, STUN */
 	struct ctl_turn turn; /* TURN relays */
-	struct ctl_mgmt mgmt;
+	unsigned next_open;   /* opt.ext[0..next_open) are open */
 	int sig_fd, timer_fd, epfd;
 
 	uint64_t start_ms;
@@ -100,6 +126,9 @@ int ctl_init(struct ctl *c, const struct ctl_options *opt, char *errbuf, size_t 
 int ctl_run(struct ctl *c);
 void ctl_fini(struct ctl *c);
 
+/* Sets the process-wide log threshold from cfg (and -v). */
+void ctl_apply_log_level(const struct ctl *c, const struct ipop_config *cfg);
+
 /* Re-reads the config from the same path with the same overrides and applies
  * what can change at run time (SIGHUP). 0 or -errno (old config kept). */
 int ctl_reload(struct ctl *c);
@@ -109,4 +138,22 @@ struct dp_table *ctl_build_table(struct ctl *c, const struct ctl_peers *set);
 /* Builds and publishes a table from the current peers and FDB. 0 or -errno. */
 int ctl_publish_current(struct ctl *c);
 
-uint64_t ctl_now_ms(void);
+/* Swaps in a new peer set: cfg's peers plus the discovered ones are diffed
+ * against the running set, keyed peers get their links, a table built from
+ * the new set is published and the old set's leftovers are retired. The one
+ * sequence behind SIGHUP reloads and discovery (reload.c). On success
+ * c->peers is the new set; *kept (may be NULL) counts the peers whose objects
+ * carried over and *removed those retired. On error (-errno) nothing changed
+ * and *stage says which step failed ("peers", "links", "table", "publish"). */
+int ctl_peers_commit(struct ctl *c, const struct ipop_config *cfg, unsigned *kept,
+		     unsigned *removed, const char **stage);
+
+/* The ops tables through which the modules below reach the core (modules.c),
+ * ctx being the struct ctl. ctl_init wires them; a test that builds a struct
+ * ctl by hand can too. */
+extern const struct ctl_turn_ops ctl_core_turn_ops;
+/* Discovery's view of c: ops with ctx c and pointers into c. */
+void ctl_core_disc_env(struct ctl *c, struct ctl_disc_env *env);
+/* The link manager's send and publish (ctl_linkmgr_set_io). */
+int ctl_core_lm_send(void *ctx, const struct net_endpoint *to, const void *buf, size_t len);
+int ctl_core_lm_publish(void *ctx);

@@ -256,14 +256,6 @@ void ctl_peers_free(struct ctl_peers *set)
 	set->n = 0;
 }
 
-const struct ctl_peer *ctl_peers_find_link(const struct ctl_peers *set, uint32_t link_id)
-{
-	for (unsigned i = 0; i < set->n; i++)
-		if (set->v[i].link->id == link_id)
-			return &set->v[i];
-	return NULL;
-}
-
 static void add_route(struct dp_table *t, const struct net_prefix *pfx, uint16_t link,
 		      const char *peer)
 {

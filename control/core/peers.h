@@ -19,27 +19,10 @@
 #include <intel-ipsec-mb.h>
 
 #include "control/config/config.h"
-#include "control/core/fdb.h"
-#include "control/core/publish.h"
+#include "control/table/fdb.h"
+#include "control/table/peerset.h"
+#include "control/table/publish.h"
 #include "dataplane/table.h"
-
-struct lm_link;
-
-struct ctl_peer {
-	const struct ipop_peer_conf *conf; /* points into the config it was built from */
-	struct dp_link *link;
-	struct dp_sa *sa_in, *sa_out; /* manual keys only (NULL for keyed peers) */
-	struct lm_link *lk;	      /* keyed peers only: sessions (linkmgr.h) */
-	bool kept;		      /* old set only: objects carried over to the new set */
-	bool fresh;		      /* new set only: objects created by this diff */
-	uint64_t last_rx_packets, last_rx_ms; /* control loop's view of the link's rx */
-	uint64_t seq_reserved; /* outbound sequence numbers reserved on disk up to here */
-};
-
-struct ctl_peers {
-	struct ctl_peer *v;
-	unsigned n;
-};
 
 /* Builds `out` for cfg's peers, reusing the objects of unchanged peers in
  * `old` (may be NULL or empty) and marking them kept there. New link ids come
@@ -67,8 +50,6 @@ void ctl_peers_free(struct ctl_peers *set);
 void ctl_peers_seq_extend(struct ctl_peers *set, const char *state_dir);
 /* At shutdown, workers stopped: stores each outbound SA's exact counter. */
 void ctl_peers_seq_final(const struct ctl_peers *set, const char *state_dir);
-
-const struct ctl_peer *ctl_peers_find_link(const struct ctl_peers *set, uint32_t link_id);
 
 /* A sealed table with one link per peer (sa_out, endpoint), each peer's
  * inbound SPI (keyed peers: their live sessions' SPIs, the current outbound

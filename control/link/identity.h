@@ -1,12 +1,11 @@
 /* The node's identity: a static X25519 key pair kept in the state directory,
- * created on first start, and the base64 form keys take in configs, on the
- * command line and over XMPP (44 characters, like WireGuard's). */
+ * created on first start (the base64 form of keys is util/key64.h). */
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
 
-#define IPOP_KEY_LEN     32
-#define IPOP_KEY_B64_LEN 44 /* without the terminating NUL */
+#include "util/key64.h" /* IPOP_KEY_LEN, the base64 form */
+
 #define IPOP_KEY_FILE    "node.key"
 
 struct ipop_identity {
@@ -21,8 +20,3 @@ struct ipop_identity {
 int ipop_identity_load(const char *state_dir, struct ipop_identity *id, char *err, size_t errlen);
 /* explicit_bzero of the private key. */
 void ipop_identity_wipe(struct ipop_identity *id);
-
-/* Strict: exactly 44 characters of standard base64 with one '=' of padding.
- * 0 or -EINVAL. */
-int ipop_key_from_base64(const char *s, uint8_t out[IPOP_KEY_LEN]);
-void ipop_key_to_base64(const uint8_t key[IPOP_KEY_LEN], char out[IPOP_KEY_B64_LEN + 1]);

@@ -122,7 +122,7 @@
  * `ipopctl sas --export`). Keys are never logged.
  *
  * All functions run on the control core. Time is the caller's monotonic
- * milliseconds (ctl_now_ms) so tests can drive it; only the TAI64N
+ * milliseconds (clock_now_ms) so tests can drive it; only the TAI64N
  * timestamps read the wall clock.
  */
 #pragma once

@@ -93,19 +93,6 @@ struct noise_hs {
 	uint8_t psk[NOISE_KEY_LEN];
 };
 
-/* One direction of Noise transport encryption (the spec's CipherState after
- * Split). ipopd moves traffic through ESP SAs instead (noise_esp_keymat);
- * this exists for the test vectors and for any future in-band control
- * channel. 64-byte aligned: use aligned_alloc when not on the stack. */
-struct noise_cipher {
-	/* expanded AES-256 key and GHASH tables; ipsec-mb needs the alignment
-	 * (its header only declares it when LINUX is defined) */
-	struct gcm_key_data key __attribute__((aligned(64)));
-	IMB_MGR *mgr;
-	uint64_t n;
-	bool valid;
-};
-
 /* Generates a static (or any) X25519 key pair from the OS CSPRNG
  * (RAND_priv_bytes). The private key is stored unclamped; X25519 clamps. */
 int noise_keypair_generate(uint8_t priv[NOISE_KEY_LEN], uint8_t pub[NOISE_KEY_LEN]);
@@ -185,24 +172,8 @@ int noise_hs_set_ephemeral_for_testing(struct noise_hs *hs, const uint8_t e_priv
  * (RFC 5869). keymat[0..32) is the AES-256-GCM key, keymat[32..36) the
  * RFC 4106 salt. The split keys are already direction-specific and secret;
  * the handshake hash as salt ties the SA to the whole transcript (static
- * keys, prologue, payloads). Once used for ESP the split keys are not used
- * with noise_cipher_*. A rekey is a fresh handshake, so there is no Noise
+ * keys, prologue, payloads). The split keys are used for ESP only (no Noise
+ * transport messages). A rekey is a fresh handshake, so there is no Noise
  * Rekey() here. */
 int noise_esp_keymat(const uint8_t split_key[NOISE_KEY_LEN], const uint8_t hash[NOISE_HASH_LEN],
 		     uint8_t keymat[NOISE_ESP_KEYMAT_LEN]);
-
-/* Transport CipherState over one split key, nonce starting at 0. */
-int noise_cipher_init(struct noise_cipher *c, IMB_MGR *mgr, const uint8_t key[NOISE_KEY_LEN]);
-
-/* EncryptWithAd: out receives len + NOISE_TAG_LEN bytes (out may equal in).
- * -EOVERFLOW when the nonce is exhausted (2^64 - 1 is reserved). */
-int noise_cipher_encrypt(struct noise_cipher *c, const void *ad, size_t ad_len, const void *in,
-			 size_t len, uint8_t *out);
-
-/* DecryptWithAd: in holds len bytes (ciphertext || tag, len >= NOISE_TAG_LEN);
- * out receives len - NOISE_TAG_LEN bytes. On -EBADMSG out is zeroed and the
- * nonce is not advanced (as the spec requires). */
-int noise_cipher_decrypt(struct noise_cipher *c, const void *ad, size_t ad_len, const uint8_t *in,
-			 size_t len, uint8_t *out);
-
-void noise_cipher_wipe(struct noise_cipher *c);

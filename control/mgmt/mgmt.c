@@ -19,8 +19,8 @@
 
 #include "control/core/ctl.h"
 #include "control/link/identity.h"
-#include "control/mgmt/json_counters.h"
 #include "control/link/linkmgr.h"
+#include "util/json_counters.h"
 #include "util/log.h"
 
 /* ---- JSON answers ---------------------------------------------------- */
@@ -61,7 +61,7 @@ static json_t *status_json(struct ctl *c)
 			 "port", (int)cfg->port, "backend", cfg->backend, "workers",
 			 (int)c->nworkers, "mtu", (int)c->netif.mtu, "ip4", ip4_json(cfg->ip4),
 			 "ip4_mask", (int)cfg->ip4_mask, "ip6", ip6_json(cfg->ip6), "node_id", id,
-			 "uptime_s", (json_int_t)((ctl_now_ms() - c->start_ms) / 1000),
+			 "uptime_s", (json_int_t)((clock_now_ms() - c->start_ms) / 1000),
 			 "table_version", (json_int_t)c->pub.version, "links", (int)c->peers.n,
 			 "config", c->config_abs, "reloads", (json_int_t)c->reloads);
 }
@@ -92,7 +92,7 @@ static json_t *spi_json(uint32_t spi)
 static json_t *peers_json(struct ctl *c)
 {
 	json_t *arr = json_array();
-	uint64_t now = ctl_now_ms();
+	uint64_t now = clock_now_ms();
 	for (unsigned i = 0; arr && i < c->peers.n; i++) {
 		const struct ctl_peer *p = &c->peers.v[i];
 		const struct ipop_peer_conf *pc = p->conf;
@@ -146,7 +146,7 @@ static uint64_t sa_packets(const struct dp_sa *sa)
 static json_t *links_json(struct ctl *c)
 {
 	json_t *arr = json_array();
-	uint64_t now = ctl_now_ms();
+	uint64_t now = clock_now_ms();
 	for (unsigned i = 0; arr && i < c->peers.n; i++) {
 		const struct ctl_peer *p = &c->peers.v[i];
 		const struct lm_link *lk = p->lk;
@@ -177,7 +177,7 @@ static json_t *links_json(struct ctl *c)
 			    (json_int_t)(sa_packets(lk->cur.sa_in) + sa_packets(lk->cur.sa_out)),
 			    "handshakes", (json_int_t)lk->handshakes, "rekeys",
 			    (json_int_t)lk->rekeys);
-			json_t *dj = o ? ctl_disc_link_json(c, lk) : NULL;
+			json_t *dj = o ? ctl_disc_link_json(&c->disc, lk) : NULL;
 			if (dj)
 				json_object_update(o, dj);
 			json_decref(dj);
@@ -394,7 +394,7 @@ char *ctl_mgmt_respond(struct ctl *c, const char *line, size_t len)
 		if (!res)
 			error = "this instance has no node identity";
 	} else if (strcmp(cmd, "xmpp") == 0) {
-		json_t *x = ctl_disc_json(c);
+		json_t *x = ctl_disc_json(&c->disc);
 		res = x ? json_pack("{s:o}", "xmpp", x) : NULL;
 	} else if (strcmp(cmd, "sas") == 0) {
 		res = sas_json(c, json_is_true(json_object_get(req, "export")), &error);
@@ -563,7 +563,7 @@ static void do_accept(struct ctl_mgmt *m)
 		}
 		cl->fd = fd;
 		cl->inlen = 0;
-		cl->deadline_ms = ctl_now_ms() + CTL_MGMT_TIMEOUT_MS;
+		cl->deadline_ms = clock_now_ms() + CTL_MGMT_TIMEOUT_MS;
 	}
 }
 
@@ -672,24 +672,25 @@ static void client_read(struct ctl_mgmt *m, struct ctl *c, struct ctl_mgmt_clien
 	}
 }
 
-void ctl_mgmt_event(struct ctl_mgmt *m, struct ctl *c, uint64_t tag, uint32_t events)
+bool ctl_mgmt_event(struct ctl_mgmt *m, struct ctl *c, uint64_t tag, uint32_t events)
 {
 	if (tag == CTL_MGMT_TAG_LISTEN) {
 		do_accept(m);
-		return;
+		return true;
 	}
 	uint64_t slot = tag - CTL_MGMT_TAG_CLIENT;
-	if (slot >= CTL_MGMT_MAX_CLIENTS)
-		return;
+	if (tag < CTL_MGMT_TAG_CLIENT || slot >= CTL_MGMT_MAX_CLIENTS)
+		return false;
 	struct ctl_mgmt_client *cl = &m->clients[slot];
 	if (cl->fd < 0)
-		return;
+		return true;
 	if (cl->draining)
 		client_drain(m, cl);
 	else if (cl->out)
 		client_flush(m, cl);
 	else if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
 		client_read(m, c, cl);
+	return true;
 }
 
 void ctl_mgmt_tick(struct ctl_mgmt *m, uint64_t now_ms)
@@ -702,3 +703,36 @@ void ctl_mgmt_tick(struct ctl_mgmt *m, uint64_t now_ms)
 		}
 	}
 }
+
+/* ---- as an extension of the control loop ------------------------------ */
+
+static int ext_open(void *obj, struct ctl *c, char *errbuf, size_t errlen)
+{
+	int err = ctl_mgmt_open(obj, c->cfg.mgmt_socket, c->epfd);
+	if (err)
+		snprintf(errbuf, errlen, "management socket %s: %s", c->cfg.mgmt_socket,
+			 strerror(-err));
+	return err;
+}
+
+static bool ext_event(void *obj, struct ctl *c, uint64_t tag, uint32_t events)
+{
+	return ctl_mgmt_event(obj, c, tag, events);
+}
+
+static void ext_tick(void *obj, uint64_t now_ms)
+{
+	ctl_mgmt_tick(obj, now_ms);
+}
+
+static void ext_close(void *obj)
+{
+	ctl_mgmt_close(obj);
+}
+
+const struct ctl_ext_ops ctl_mgmt_ext_ops = {
+    .open = ext_open,
+    .event = ext_event,
+    .tick = ext_tick,
+    .close = ext_close,
+};

@@ -15,11 +15,13 @@
 #define CTL_MGMT_REQ_MAX     4096
 #define CTL_MGMT_TIMEOUT_MS  2000
 
-/* epoll tags: the listen socket and clients (tag base + slot). */
+/* epoll tags: the listen socket and clients (tag base + slot), in the
+ * extensions' range of the control loop (ctl.h, CTL_TAG_EXT). */
 #define CTL_MGMT_TAG_LISTEN 0x100
 #define CTL_MGMT_TAG_CLIENT 0x200
 
 struct ctl;
+struct ctl_ext_ops;
 
 struct ctl_mgmt_client {
 	int fd; /* -1: free slot */
@@ -44,10 +46,15 @@ struct ctl_mgmt {
 int ctl_mgmt_open(struct ctl_mgmt *m, const char *path, int epfd);
 /* Closes clients and the socket and unlinks it. */
 void ctl_mgmt_close(struct ctl_mgmt *m);
-/* Handles an epoll event whose tag is a CTL_MGMT_TAG_*. */
-void ctl_mgmt_event(struct ctl_mgmt *m, struct ctl *c, uint64_t tag, uint32_t events);
+/* Handles an epoll event whose tag is a CTL_MGMT_TAG_*; false (and nothing
+ * done) for any other tag. */
+bool ctl_mgmt_event(struct ctl_mgmt *m, struct ctl *c, uint64_t tag, uint32_t events);
 /* Drops clients past their deadline. */
 void ctl_mgmt_tick(struct ctl_mgmt *m, uint64_t now_ms);
+
+/* The socket as an extension of the control loop (ctl.h, struct ctl_ext):
+ * obj is a struct ctl_mgmt, opened on the config's mgmt_socket. */
+extern const struct ctl_ext_ops ctl_mgmt_ext_ops;
 
 /* The response to one request line, as a malloc'd JSON string (no newline).
  * Exposed for tests. */

@@ -5,19 +5,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "control/core/ctl.h"
-#include "control/signalling/disc.h"
-#include "control/mgmt/json_counters.h"
-#include "control/link/linkmgr.h"
-#include "control/core/underlay.h"
 #include "dataplane/classify.h"
+#include "util/clock.h"
+#include "util/json_counters.h"
 #include "util/log.h"
 
-static int underlay_send(struct ctl *c, const struct net_endpoint *to, const void *buf, size_t len)
+static int underlay_send(struct ctl_turn *t, const struct net_endpoint *to, const void *buf,
+			 size_t len)
 {
-	if (c->turn.send)
-		return c->turn.send(c->turn.send_ctx, to, buf, len);
-	return ctl_send_underlay(c, to, buf, len);
+	if (t->send)
+		return t->send(t->send_ctx, to, buf, len);
+	return t->ops->send(t->ctx, to, buf, len);
 }
 
 static const char *fmt(const struct net_endpoint *ep, char *buf)
@@ -47,7 +45,7 @@ static struct turn_req *req_slot(struct turn_alloc *al, enum turn_req_kind kind,
 
 /* (Re)builds r's message with a new transaction (after a challenge the
  * credentials are in al->auth) and sends it. */
-static int req_send(struct ctl *c, struct turn_alloc *al, struct turn_req *r, uint64_t now)
+static int req_send(struct ctl_turn *t, struct turn_alloc *al, struct turn_req *r, uint64_t now)
 {
 	int n;
 	switch (r->kind) {
@@ -74,20 +72,20 @@ static int req_send(struct ctl *c, struct turn_alloc *al, struct turn_req *r, ui
 	}
 	if (n < 0) {
 		r->active = false;
-		c->turn.cnt.errors++;
+		t->cnt.errors++;
 		return n;
 	}
 	r->len = (uint16_t)n;
 	r->active = true;
 	stun_txn_start(&r->txn, now, 0);
-	c->turn.cnt.requests++;
-	int err = underlay_send(c, &al->server, r->buf, r->len);
+	t->cnt.requests++;
+	int err = underlay_send(t, &al->server, r->buf, r->len);
 	if (err)
 		log_ratelimited(LOG_DEBUG, "turn: send failed: %s", strerror(-err));
 	return 0;
 }
 
-static int req_start(struct ctl *c, struct turn_alloc *al, enum turn_req_kind kind,
+static int req_start(struct ctl_turn *t, struct turn_alloc *al, enum turn_req_kind kind,
 		     uint32_t lifetime, uint16_t chan, uint16_t perm_off, uint16_t perm_n,
 		     uint64_t now)
 {
@@ -100,12 +98,13 @@ static int req_start(struct ctl *c, struct turn_alloc *al, enum turn_req_kind ki
 	r->chan = chan;
 	r->perm_off = perm_off;
 	r->perm_n = perm_n;
-	return req_send(c, al, r, now);
+	return req_send(t, al, r, now);
 }
 
 /* ---- allocation life ----------------------------------------------------- */
 
-static void alloc_reset(struct ctl *c, struct turn_alloc *al, uint64_t retry_at, const char *why)
+static void alloc_reset(struct ctl_turn *t, struct turn_alloc *al, uint64_t retry_at,
+			const char *why)
 {
 	bool was_ready = al->state == TURN_READY;
 	char a[NET_ENDPOINT_STRLEN];
@@ -120,16 +119,16 @@ static void alloc_reset(struct ctl *c, struct turn_alloc *al, uint64_t retry_at,
 	al->state = TURN_IDLE;
 	al->next_try_ms = retry_at;
 	snprintf(al->last_error, sizeof(al->last_error), "%s", why);
-	log_warn(
-	    "turn %s: %s; allocating again in %llu s", fmt(&al->server, a), why,
-	    (unsigned long long)((retry_at > ctl_now_ms() ? retry_at - ctl_now_ms() : 0) / 1000));
+	log_warn("turn %s: %s; allocating again in %llu s", fmt(&al->server, a), why,
+		 (unsigned long long)((retry_at > clock_now_ms() ? retry_at - clock_now_ms() : 0) /
+				      1000));
 	if (was_ready) {
-		c->table_dirty = true; /* relayed links lose their channel */
-		ctl_disc_candidates_changed(c, ctl_now_ms());
+		/* relayed links lose their channel, our relay candidate goes */
+		t->ops->changed(t->ctx, true, clock_now_ms());
 	}
 }
 
-static void alloc_start(struct ctl *c, struct turn_alloc *al, uint64_t now)
+static void alloc_start(struct ctl_turn *t, struct turn_alloc *al, uint64_t now)
 {
 	/* A release still unanswered (Refresh 0 after a 437) is abandoned: a
 	 * late retransmission of it would free the allocation made now. */
@@ -137,17 +136,17 @@ static void alloc_start(struct ctl *c, struct turn_alloc *al, uint64_t now)
 		if (al->req[i].active && al->req[i].kind == TREQ_REFRESH)
 			al->req[i].active = false;
 	al->state = TURN_ALLOCATING;
-	if (req_start(c, al, TREQ_ALLOCATE, TURN_LIFETIME_S, 0, 0, 0, now))
-		alloc_reset(c, al, now + TURN_RETRY_MS, "cannot build an Allocate request");
+	if (req_start(t, al, TREQ_ALLOCATE, TURN_LIFETIME_S, 0, 0, 0, now))
+		alloc_reset(t, al, now + TURN_RETRY_MS, "cannot build an Allocate request");
 }
 
-static void on_allocated(struct ctl *c, struct turn_alloc *al, const struct stun_msg *m,
+static void on_allocated(struct ctl_turn *t, struct turn_alloc *al, const struct stun_msg *m,
 			 uint64_t now)
 {
 	char a[NET_ENDPOINT_STRLEN], b[NET_ENDPOINT_STRLEN];
 	struct turn_allocation res;
 	if (turn_allocate_result(m, &res)) {
-		alloc_reset(c, al, now + TURN_RETRY_MS,
+		alloc_reset(t, al, now + TURN_RETRY_MS,
 			    "Allocate success without a relayed address");
 		return;
 	}
@@ -158,11 +157,11 @@ static void on_allocated(struct ctl *c, struct turn_alloc *al, const struct stun
 	al->refresh_ms = now + life / 2;
 	al->last_error[0] = 0;
 	al->perm_dirty = al->nperm > 0;
-	c->turn.cnt.allocations++;
+	t->cnt.allocations++;
 	log_info("turn %s: relayed address %s (lifetime %u s)", fmt(&al->server, a),
 		 fmt(&res.relayed, b), res.lifetime_s);
-	c->table_dirty = true; /* workers accept ChannelData from it */
-	ctl_disc_candidates_changed(c, now);
+	/* workers accept ChannelData from it; a new relay candidate */
+	t->ops->changed(t->ctx, true, now);
 }
 
 /* ---- channels -------------------------------------------------------------- */
@@ -178,7 +177,7 @@ static struct turn_chan *chan_find(struct turn_alloc *al, const struct net_endpo
 /* A peer at X reaches us through this allocation: bind a channel to it
  * (once), so its data arrives as 4-byte-framed ChannelData and ours can go
  * out that way. */
-static void chan_want(struct ctl *c, struct turn_alloc *al, const struct net_endpoint *peer,
+static void chan_want(struct ctl_turn *t, struct turn_alloc *al, const struct net_endpoint *peer,
 		      uint64_t now)
 {
 	struct turn_chan *ch = chan_find(al, peer);
@@ -196,53 +195,53 @@ static void chan_want(struct ctl *c, struct turn_alloc *al, const struct net_end
 	}
 	if (ch->bound || ch->pending)
 		return;
-	if (req_start(c, al, TREQ_CHANNEL, 0, (uint16_t)(ch - al->chan), 0, 0, now) == 0)
+	if (req_start(t, al, TREQ_CHANNEL, 0, (uint16_t)(ch - al->chan), 0, 0, now) == 0)
 		ch->pending = true;
 }
 
 /* ---- responses --------------------------------------------------------------- */
 
-static void req_done(struct ctl *c, struct turn_alloc *al, struct turn_req *r,
+static void req_done(struct ctl_turn *t, struct turn_alloc *al, struct turn_req *r,
 		     const struct stun_msg *m, uint64_t now)
 {
 	char a[NET_ENDPOINT_STRLEN], b[NET_ENDPOINT_STRLEN];
 	r->active = false;
 	switch (r->kind) {
 	case TREQ_ALLOCATE:
-		on_allocated(c, al, m, now);
+		on_allocated(t, al, m, now);
 		break;
 	case TREQ_REFRESH:
 		if (r->lifetime == 0)
 			break;
-		c->turn.cnt.refreshes++;
+		t->cnt.refreshes++;
 		al->refresh_ms = now + (uint64_t)((m->attrs & STUN_HAS_LIFETIME) && m->lifetime
 						      ? m->lifetime
 						      : TURN_LIFETIME_S) *
 					   500;
 		break;
 	case TREQ_PERMISSION:
-		c->turn.cnt.permissions++;
+		t->cnt.permissions++;
 		for (unsigned i = 0; i < r->perm_n; i++)
 			al->perm[r->perm_off + i].installed = true;
 		log_debug("turn %s: permission for %u address(es)", fmt(&al->server, a), r->perm_n);
 		break;
 	case TREQ_CHANNEL: {
 		struct turn_chan *ch = &al->chan[r->chan];
-		c->turn.cnt.channel_binds++;
+		t->cnt.channel_binds++;
 		ch->pending = false;
 		ch->refresh_ms = now + TURN_CHAN_REFRESH_MS;
 		if (!ch->bound)
 			log_info("turn %s: channel 0x%04x bound to peer %s", fmt(&al->server, a),
 				 ch->num, fmt(&ch->peer, b));
 		ch->bound = true;
-		c->table_dirty = true; /* the link can send through it now */
+		t->ops->changed(t->ctx, false, now); /* the link can send through it now */
 		break;
 	}
 	}
 }
 
-static void req_failed(struct ctl *c, struct turn_alloc *al, struct turn_req *r, const char *why,
-		       uint64_t now)
+static void req_failed(struct ctl_turn *t, struct turn_alloc *al, struct turn_req *r,
+		       const char *why, uint64_t now)
 {
 	char a[NET_ENDPOINT_STRLEN];
 	r->active = false;
@@ -251,7 +250,7 @@ static void req_failed(struct ctl *c, struct turn_alloc *al, struct turn_req *r,
 	case TREQ_REFRESH:
 		if (r->kind == TREQ_REFRESH && r->lifetime == 0)
 			break;
-		alloc_reset(c, al, now + TURN_RETRY_MS, why);
+		alloc_reset(t, al, now + TURN_RETRY_MS, why);
 		break;
 	case TREQ_PERMISSION:
 		/* Retried after the guard, a refresh of installed ones too:
@@ -271,7 +270,7 @@ static void req_failed(struct ctl *c, struct turn_alloc *al, struct turn_req *r,
 	}
 }
 
-static void on_response(struct ctl *c, struct turn_alloc *al, struct turn_req *r,
+static void on_response(struct ctl_turn *t, struct turn_alloc *al, struct turn_req *r,
 			const struct stun_msg *m, uint64_t now)
 {
 	char why[64];
@@ -279,27 +278,27 @@ static void on_response(struct ctl *c, struct turn_alloc *al, struct turn_req *r
 	switch (rc) {
 	case 0:
 		r->tries = 0;
-		req_done(c, al, r, m, now);
+		req_done(t, al, r, m, now);
 		return;
 	case 1:
 		/* 401 challenge or 438 stale nonce: once more with the new
 		 * credentials, a bounded number of times in a row. */
 		if (++r->tries > TURN_AUTH_TRIES) {
-			req_failed(c, al, r, "too many authentication challenges", now);
+			req_failed(t, al, r, "too many authentication challenges", now);
 			return;
 		}
-		c->turn.cnt.auth_retries++;
-		if (req_send(c, al, r, now))
-			req_failed(c, al, r, "cannot build the request", now);
+		t->cnt.auth_retries++;
+		if (req_send(t, al, r, now))
+			req_failed(t, al, r, "cannot build the request", now);
 		return;
 	case -EBADMSG:
-		c->turn.cnt.dropped++; /* unauthenticated where it must be: ignore it */
+		t->cnt.dropped++; /* unauthenticated where it must be: ignore it */
 		return;
 	case -EACCES:
-		c->turn.cnt.errors++;
+		t->cnt.errors++;
 		if (r->kind == TREQ_ALLOCATE || (r->kind == TREQ_REFRESH && r->lifetime)) {
 			r->active = false;
-			alloc_reset(c, al, now + 6 * TURN_RETRY_MS, "wrong TURN user or password");
+			alloc_reset(t, al, now + 6 * TURN_RETRY_MS, "wrong TURN user or password");
 			al->state = TURN_FAILED;
 			log_err(
 			    "turn: the server refused our credentials (check TincanSender.turn)");
@@ -307,10 +306,10 @@ static void on_response(struct ctl *c, struct turn_alloc *al, struct turn_req *r
 		}
 		/* A permission, channel or release: failed like any other
 		 * error (a channel must not stay pending for good). */
-		req_failed(c, al, r, "credentials refused", now);
+		req_failed(t, al, r, "credentials refused", now);
 		return;
 	default:
-		c->turn.cnt.errors++;
+		t->cnt.errors++;
 		snprintf(why, sizeof(why), "%s error %u", stun_method_name(m->method),
 			 m->error_code);
 		if (r->kind == TREQ_ALLOCATE && m->error_code == STUN_ERR_ALLOCATION_MISMATCH) {
@@ -318,19 +317,19 @@ static void on_response(struct ctl *c, struct turn_alloc *al, struct turn_req *r
 			 * its lifetime) holds the 5-tuple: release it, then
 			 * allocate again. */
 			r->active = false;
-			alloc_reset(c, al, now + 1000, "the server still holds an old allocation");
+			alloc_reset(t, al, now + 1000, "the server still holds an old allocation");
 			/* After the reset, which forgets every request: the
 			 * release is a transaction of its own (retransmitted,
 			 * 438 answered) until the Allocate a second later. */
-			req_start(c, al, TREQ_REFRESH, 0, 0, 0, 0, now);
+			req_start(t, al, TREQ_REFRESH, 0, 0, 0, 0, now);
 			return;
 		}
 		if (r->kind == TREQ_REFRESH && m->error_code == STUN_ERR_ALLOCATION_MISMATCH) {
-			req_failed(c, al, r, "allocation gone", now);
+			req_failed(t, al, r, "allocation gone", now);
 			al->next_try_ms = now;
 			return;
 		}
-		req_failed(c, al, r, why, now);
+		req_failed(t, al, r, why, now);
 	}
 }
 
@@ -342,40 +341,41 @@ static bool permitted(const struct turn_alloc *al, const struct net_endpoint *pe
 	return false;
 }
 
-static struct turn_alloc *alloc_of_server(struct ctl *c, const struct net_endpoint *from)
+static struct turn_alloc *alloc_of_server(struct ctl_turn *t, const struct net_endpoint *from)
 {
-	for (unsigned i = 0; i < c->turn.n; i++)
-		if (net_endpoint_equal(&c->turn.al[i].server, from))
-			return &c->turn.al[i];
+	for (unsigned i = 0; i < t->n; i++)
+		if (net_endpoint_equal(&t->al[i].server, from))
+			return &t->al[i];
 	return NULL;
 }
 
 /* What came through the relay from peer X. */
-static void relayed_input(struct ctl *c, struct turn_alloc *al, const struct net_endpoint *peer,
-			  const uint8_t *data, size_t len, uint64_t now)
+static void relayed_input(struct ctl_turn *t, struct turn_alloc *al,
+			  const struct net_endpoint *peer, const uint8_t *data, size_t len,
+			  uint64_t now)
 {
 	static const uint8_t marker[4];
 	struct net_endpoint from = *peer;
-	from.via = (uint8_t)(al - c->turn.al + 1);
+	from.via = (uint8_t)(al - t->al + 1);
 	if (len >= 4 && memcmp(data, marker, 4) == 0) {
-		chan_want(c, al, peer, now);
-		ctl_linkmgr_input(&c->lm, data, len, &from, now);
+		chan_want(t, al, peer, now);
+		t->ops->input(t->ctx, data, len, &from, now);
 		return;
 	}
 	if (dp_classify(data, len) == DP_CLASS_ESP) {
 		/* ESP before the channel was bound (workers only see
 		 * ChannelData): lost, like any early packet; bind now. */
-		c->turn.cnt.esp_before_channel++;
-		chan_want(c, al, peer, now);
+		t->cnt.esp_before_channel++;
+		chan_want(t, al, peer, now);
 		return;
 	}
-	c->turn.cnt.dropped++;
+	t->cnt.dropped++;
 }
 
-bool ctl_turn_stun_input(struct ctl *c, const struct stun_msg *m, const struct net_endpoint *from,
-			 uint64_t now)
+bool ctl_turn_stun_input(struct ctl_turn *t, const struct stun_msg *m,
+			 const struct net_endpoint *from, uint64_t now)
 {
-	struct turn_alloc *al = alloc_of_server(c, from);
+	struct turn_alloc *al = alloc_of_server(t, from);
 	if (!al)
 		return false;
 	if (m->cls == STUN_INDICATION && m->method == TURN_DATA) {
@@ -387,11 +387,11 @@ bool ctl_turn_stun_input(struct ctl *c, const struct stun_msg *m, const struct n
 		 * would make us bind a channel, and so permit, any address). */
 		if (al->state != TURN_READY || turn_data_indication(m, &peer, &data, &len) ||
 		    !permitted(al, &peer)) {
-			c->turn.cnt.dropped++;
+			t->cnt.dropped++;
 			return true;
 		}
-		c->turn.cnt.data_indications++;
-		relayed_input(c, al, &peer, data, len, now);
+		t->cnt.data_indications++;
+		relayed_input(t, al, &peer, data, len, now);
 		return true;
 	}
 	if (m->cls != STUN_SUCCESS && m->cls != STUN_ERROR)
@@ -399,40 +399,40 @@ bool ctl_turn_stun_input(struct ctl *c, const struct stun_msg *m, const struct n
 	for (unsigned i = 0; i < TURN_MAX_REQ; i++) {
 		struct turn_req *r = &al->req[i];
 		if (r->active && stun_txn_match(&r->txn, m)) {
-			on_response(c, al, r, m, now);
+			on_response(t, al, r, m, now);
 			return true;
 		}
 	}
 	return false; /* maybe a Binding response: the STUN client's */
 }
 
-void ctl_turn_channel_input(struct ctl *c, const uint8_t *data, size_t len,
+void ctl_turn_channel_input(struct ctl_turn *t, const uint8_t *data, size_t len,
 			    const struct net_endpoint *from, uint64_t now)
 {
-	struct turn_alloc *al = alloc_of_server(c, from);
+	struct turn_alloc *al = alloc_of_server(t, from);
 	uint16_t num;
 	const uint8_t *inner;
 	size_t ilen;
 	if (!al || al->state != TURN_READY ||
 	    turn_channel_data_decode(data, len, &num, &inner, &ilen)) {
-		c->turn.cnt.dropped++;
+		t->cnt.dropped++;
 		return;
 	}
 	for (unsigned i = 0; i < al->nchan; i++) {
 		if (al->chan[i].num == num && al->chan[i].bound) {
-			c->turn.cnt.channel_data_in++;
-			relayed_input(c, al, &al->chan[i].peer, inner, ilen, now);
+			t->cnt.channel_data_in++;
+			relayed_input(t, al, &al->chan[i].peer, inner, ilen, now);
 			return;
 		}
 	}
-	c->turn.cnt.unknown_channel++;
+	t->cnt.unknown_channel++;
 }
 
-int ctl_turn_send(struct ctl *c, const struct net_endpoint *to, const void *buf, size_t len)
+int ctl_turn_send(struct ctl_turn *t, const struct net_endpoint *to, const void *buf, size_t len)
 {
-	if (!to->via || to->via > c->turn.n)
+	if (!to->via || to->via > t->n)
 		return -EINVAL;
-	struct turn_alloc *al = &c->turn.al[to->via - 1];
+	struct turn_alloc *al = &t->al[to->via - 1];
 	if (al->state != TURN_READY)
 		return -ENETUNREACH;
 	uint8_t out[STUN_MSG_MAX + 64];
@@ -443,24 +443,24 @@ int ctl_turn_send(struct ctl *c, const struct net_endpoint *to, const void *buf,
 	if (ch && ch->bound) {
 		n = turn_channel_data_encode(ch->num, buf, len, false, out, sizeof(out));
 		if (n > 0)
-			c->turn.cnt.sent_channel_data++;
+			t->cnt.sent_channel_data++;
 	} else {
 		n = turn_send_indication(&peer, buf, len, out, sizeof(out));
 		if (n > 0)
-			c->turn.cnt.sent_indications++;
-		chan_want(c, al, &peer, ctl_now_ms());
+			t->cnt.sent_indications++;
+		chan_want(t, al, &peer, clock_now_ms());
 	}
 	if (n < 0)
 		return n;
-	return underlay_send(c, &al->server, out, (size_t)n);
+	return underlay_send(t, &al->server, out, (size_t)n);
 }
 
 /* ---- permissions -------------------------------------------------------------- */
 
-void ctl_turn_permit(struct ctl *c, const struct net_endpoint *addr)
+void ctl_turn_permit(struct ctl_turn *t, const struct net_endpoint *addr)
 {
-	for (unsigned k = 0; k < c->turn.n; k++) {
-		struct turn_alloc *al = &c->turn.al[k];
+	for (unsigned k = 0; k < t->n; k++) {
+		struct turn_alloc *al = &t->al[k];
 		bool have = false;
 		for (unsigned i = 0; i < al->nperm && !have; i++)
 			have = same_ip(&al->perm[i].ip, addr);
@@ -480,7 +480,7 @@ void ctl_turn_permit(struct ctl *c, const struct net_endpoint *addr)
 	}
 }
 
-static void perm_tick(struct ctl *c, struct turn_alloc *al, uint64_t now)
+static void perm_tick(struct ctl_turn *t, struct turn_alloc *al, uint64_t now)
 {
 	bool refresh = al->perm_refresh_ms && now >= al->perm_refresh_ms;
 	if (!al->nperm || now < al->perm_guard_ms || !(al->perm_dirty || refresh))
@@ -508,7 +508,7 @@ static void perm_tick(struct ctl *c, struct turn_alloc *al, uint64_t now)
 		r->kind = TREQ_PERMISSION;
 		r->perm_off = (uint16_t)off;
 		r->perm_n = (uint16_t)n;
-		req_send(c, al, r, now);
+		req_send(t, al, r, now);
 	}
 	al->perm_dirty = false;
 	al->perm_refresh_ms = now + TURN_PERM_REFRESH_MS;
@@ -516,37 +516,37 @@ static void perm_tick(struct ctl *c, struct turn_alloc *al, uint64_t now)
 
 /* ---- timers -------------------------------------------------------------------- */
 
-void ctl_turn_tick(struct ctl *c, uint64_t now)
+void ctl_turn_tick(struct ctl_turn *t, uint64_t now)
 {
-	for (unsigned k = 0; k < c->turn.n; k++) {
-		struct turn_alloc *al = &c->turn.al[k];
+	for (unsigned k = 0; k < t->n; k++) {
+		struct turn_alloc *al = &t->al[k];
 		for (unsigned i = 0; i < TURN_MAX_REQ; i++) {
 			struct turn_req *r = &al->req[i];
 			if (!r->active)
 				continue;
 			int p = stun_txn_poll(&r->txn, now);
 			if (p == 1) {
-				c->turn.cnt.retransmits++;
-				underlay_send(c, &al->server, r->buf, r->len);
+				t->cnt.retransmits++;
+				underlay_send(t, &al->server, r->buf, r->len);
 			} else if (p == -ETIMEDOUT) {
-				c->turn.cnt.timeouts++;
-				req_failed(c, al, r, "no answer from the server", now);
+				t->cnt.timeouts++;
+				req_failed(t, al, r, "no answer from the server", now);
 			}
 		}
 		if ((al->state == TURN_IDLE || al->state == TURN_FAILED) && now >= al->next_try_ms)
-			alloc_start(c, al, now);
+			alloc_start(t, al, now);
 		if (al->state != TURN_READY)
 			continue;
 		if (now >= al->refresh_ms) {
 			al->refresh_ms = now + TURN_RETRY_MS; /* until the answer */
-			req_start(c, al, TREQ_REFRESH, TURN_LIFETIME_S, 0, 0, 0, now);
+			req_start(t, al, TREQ_REFRESH, TURN_LIFETIME_S, 0, 0, 0, now);
 		}
-		perm_tick(c, al, now);
+		perm_tick(t, al, now);
 		for (unsigned i = 0; i < al->nchan; i++) {
 			struct turn_chan *ch = &al->chan[i];
 			if (!ch->pending && ch->refresh_ms && now >= ch->refresh_ms) {
 				ch->refresh_ms = 0;
-				if (req_start(c, al, TREQ_CHANNEL, 0, (uint16_t)i, 0, 0, now) == 0)
+				if (req_start(t, al, TREQ_CHANNEL, 0, (uint16_t)i, 0, 0, now) == 0)
 					ch->pending = true;
 			}
 		}
@@ -555,11 +555,12 @@ void ctl_turn_tick(struct ctl *c, uint64_t now)
 
 /* ---- setup --------------------------------------------------------------------- */
 
-int ctl_turn_create(struct ctl *c)
+int ctl_turn_create(struct ctl_turn *t, const struct ipop_config *cfg,
+		    const struct ctl_turn_ops *ops, void *ctx)
 {
-	const struct ipop_config *cfg = &c->cfg;
-	struct ctl_turn *t = &c->turn;
 	memset(t, 0, sizeof(*t));
+	t->ops = ops;
+	t->ctx = ctx;
 	if (!cfg->nturn)
 		return 0;
 	unsigned n = cfg->nturn < TURN_MAX_ALLOC ? cfg->nturn : TURN_MAX_ALLOC;
@@ -575,7 +576,7 @@ int ctl_turn_create(struct ctl *c)
 		al->server.via = 0;
 		int err = turn_auth_init(&al->auth, cfg->turn[i].user, cfg->turn[i].pass);
 		if (err) {
-			ctl_turn_destroy(c, false);
+			ctl_turn_destroy(t, false);
 			return err;
 		}
 		al->state = TURN_IDLE; /* allocated from the first tick */
@@ -583,9 +584,8 @@ int ctl_turn_create(struct ctl *c)
 	return 0;
 }
 
-void ctl_turn_destroy(struct ctl *c, bool release)
+void ctl_turn_destroy(struct ctl_turn *t, bool release)
 {
-	struct ctl_turn *t = &c->turn;
 	for (unsigned i = 0; t->al && i < t->n; i++) {
 		struct turn_alloc *al = &t->al[i];
 		if (release && al->state == TURN_READY) {
@@ -594,56 +594,57 @@ void ctl_turn_destroy(struct ctl *c, bool release)
 			struct turn_req r;
 			int n = turn_refresh_request(&r.txn, &al->auth, 0, r.buf, sizeof(r.buf));
 			if (n > 0)
-				underlay_send(c, &al->server, r.buf, (size_t)n);
+				underlay_send(t, &al->server, r.buf, (size_t)n);
 			explicit_bzero(&r, sizeof(r));
 		}
 		explicit_bzero(&al->auth, sizeof(al->auth));
 	}
 	free(t->al);
-	memset(t, 0, sizeof(*t));
+	t->al = NULL;
+	t->n = 0;
 }
 
 /* ---- views ---------------------------------------------------------------------- */
 
-unsigned ctl_turn_relayed(const struct ctl *c, struct net_endpoint *out, unsigned max)
+unsigned ctl_turn_relayed(const struct ctl_turn *t, struct net_endpoint *out, unsigned max)
 {
 	unsigned n = 0;
-	for (unsigned i = 0; i < c->turn.n && n < max; i++)
-		if (c->turn.al[i].state == TURN_READY)
-			out[n++] = c->turn.al[i].a.relayed;
+	for (unsigned i = 0; i < t->n && n < max; i++)
+		if (t->al[i].state == TURN_READY)
+			out[n++] = t->al[i].a.relayed;
 	return n;
 }
 
-void ctl_turn_table(const struct ctl *c, struct dp_table *t)
+void ctl_turn_table(const struct ctl_turn *t, struct dp_table *tbl)
 {
-	for (unsigned i = 0; i < c->turn.n; i++)
-		if (c->turn.al[i].state == TURN_READY)
-			dp_table_add_relay(t, &c->turn.al[i].server);
-	for (uint16_t l = 0; l < t->nlinks; l++) {
-		const struct net_endpoint *ep = &t->links[l].endpoint;
+	for (unsigned i = 0; i < t->n; i++)
+		if (t->al[i].state == TURN_READY)
+			dp_table_add_relay(tbl, &t->al[i].server);
+	for (uint16_t l = 0; l < tbl->nlinks; l++) {
+		const struct net_endpoint *ep = &tbl->links[l].endpoint;
 		if (!ep->via)
 			continue;
 		const struct turn_chan *ch = NULL;
-		if (ep->via <= c->turn.n && c->turn.al[ep->via - 1].state == TURN_READY) {
+		if (ep->via <= t->n && t->al[ep->via - 1].state == TURN_READY) {
 			struct net_endpoint peer = *ep;
 			peer.via = 0;
-			ch = chan_find(&c->turn.al[ep->via - 1], &peer);
+			ch = chan_find(&t->al[ep->via - 1], &peer);
 		}
 		if (ch && ch->bound)
-			dp_table_set_link_relay(t, l, &c->turn.al[ep->via - 1].server, ch->num);
+			dp_table_set_link_relay(tbl, l, &t->al[ep->via - 1].server, ch->num);
 		else
-			t->links[l].sa_out = NULL; /* not until the channel is bound */
+			tbl->links[l].sa_out = NULL; /* not until the channel is bound */
 	}
 }
 
-const char *ctl_turn_server_name(const struct ctl *c, uint8_t via, char *buf, size_t len)
+const char *ctl_turn_server_name(const struct ctl_turn *t, uint8_t via, char *buf, size_t len)
 {
-	if (!via || via > c->turn.n) {
+	if (!via || via > t->n) {
 		if (len)
 			buf[0] = 0;
 		return buf;
 	}
-	return net_endpoint_format(&c->turn.al[via - 1].server, buf, len);
+	return net_endpoint_format(&t->al[via - 1].server, buf, len);
 }
 
 static const char *state_name(enum turn_state s)
@@ -680,14 +681,14 @@ static const struct json_counter turn_fields[] = {
     JSON_COUNTER(struct turn_counters, dropped),
 };
 
-json_t *ctl_turn_json(const struct ctl *c)
+json_t *ctl_turn_json(const struct ctl_turn *t)
 {
 	char a[NET_ENDPOINT_STRLEN];
 	json_t *arr = json_array();
 	if (!arr)
 		return NULL;
-	for (unsigned i = 0; i < c->turn.n; i++) {
-		const struct turn_alloc *al = &c->turn.al[i];
+	for (unsigned i = 0; i < t->n; i++) {
+		const struct turn_alloc *al = &t->al[i];
 		json_t *o = json_pack("{s:s, s:s, s:s}", "server", fmt(&al->server, a), "state",
 				      state_name(al->state), "last_error", al->last_error);
 		json_t *perms = json_array(), *chans = json_array();
@@ -721,7 +722,7 @@ json_t *ctl_turn_json(const struct ctl *c)
 		json_object_set_new(o, "channels", chans);
 		json_array_append_new(arr, o);
 	}
-	const struct turn_counters *k = &c->turn.cnt;
+	const struct turn_counters *k = &t->cnt;
 	json_t *cnt = json_counters(k, turn_fields, JSON_COUNTERS_N(turn_fields));
 	return json_pack("{s:o, s:o}", "servers", arr, "counters", cnt ? cnt : json_null());
 }

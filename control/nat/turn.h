@@ -39,11 +39,10 @@
 #include <stdint.h>
 #include <jansson.h>
 
+#include "control/config/config.h"
 #include "control/nat/stun.h"
 #include "dataplane/table.h"
 #include "util/addr.h"
-
-struct ctl;
 
 #define TURN_MAX_ALLOC	     DP_MAX_RELAYS
 #define TURN_MAX_PERM	     32
@@ -114,47 +113,63 @@ struct turn_counters {
 	uint64_t sent_channel_data, sent_indications, esp_before_channel, dropped;
 };
 
-/* Where the client's datagrams go. The daemon leaves ctl_turn.send NULL:
- * ctl_send_underlay(), the data port. tests/unit/test_turn.c sets it (after
- * ctl_turn_create) to play the server without a network. */
 typedef int (*turn_send_fn)(void *ctx, const struct net_endpoint *to, const void *buf, size_t len);
+
+/* What the client needs from its owner (the control core), called with ctx. */
+struct ctl_turn_ops {
+	/* A datagram out of the data port. 0 or -errno. */
+	turn_send_fn send;
+	/* What a peer sent us through the relay, `from` being the peer's
+	 * address with via = allocation index + 1: a handshake for the link
+	 * manager. */
+	void (*input)(void *ctx, const uint8_t *data, size_t len, const struct net_endpoint *from,
+		      uint64_t now);
+	/* The forwarding table must be rebuilt (a relay or a channel came or
+	 * went); candidates: our relayed addresses changed as well. */
+	void (*changed)(void *ctx, bool candidates, uint64_t now);
+};
 
 struct ctl_turn {
 	struct turn_alloc *al;
 	unsigned n;
 	struct turn_counters cnt;
-	turn_send_fn send; /* NULL: ctl_send_underlay */
+	const struct ctl_turn_ops *ops;
+	void *ctx;
+	/* NULL: ops->send. tests/unit/test_turn.c sets it (after
+	 * ctl_turn_create) to play the server without a network. */
+	turn_send_fn send;
 	void *send_ctx;
 };
 
 /* From the config's TincanSender.turn (nothing is sent). 0 or -errno. */
-int ctl_turn_create(struct ctl *c);
+int ctl_turn_create(struct ctl_turn *t, const struct ipop_config *cfg,
+		    const struct ctl_turn_ops *ops, void *ctx);
 /* Releases the allocations (Refresh with lifetime 0, best effort; call while
  * the data port is open), wipes the credentials and frees. */
-void ctl_turn_destroy(struct ctl *c, bool release);
+void ctl_turn_destroy(struct ctl_turn *t, bool release);
 /* Timers: first allocation, retransmissions, refreshes, permissions,
  * channel bindings. */
-void ctl_turn_tick(struct ctl *c, uint64_t now);
+void ctl_turn_tick(struct ctl_turn *t, uint64_t now);
 /* A parsed STUN message punted from the data port. Returns false when it is
  * not from one of our TURN servers or answers nothing of ours (the caller
  * then tries the STUN binding client). */
-bool ctl_turn_stun_input(struct ctl *c, const struct stun_msg *m, const struct net_endpoint *from,
-			 uint64_t now);
+bool ctl_turn_stun_input(struct ctl_turn *t, const struct stun_msg *m,
+			 const struct net_endpoint *from, uint64_t now);
 /* A ChannelData datagram punted by a worker (its content was not ESP). */
-void ctl_turn_channel_input(struct ctl *c, const uint8_t *data, size_t len,
+void ctl_turn_channel_input(struct ctl_turn *t, const uint8_t *data, size_t len,
 			    const struct net_endpoint *from, uint64_t now);
 /* Sends buf to a relayed endpoint (to->via != 0). 0 or -errno. */
-int ctl_turn_send(struct ctl *c, const struct net_endpoint *to, const void *buf, size_t len);
+int ctl_turn_send(struct ctl_turn *t, const struct net_endpoint *to, const void *buf, size_t len);
 /* A peer advertised this address: give it a permission on every allocation
  * (port ignored). */
-void ctl_turn_permit(struct ctl *c, const struct net_endpoint *addr);
+void ctl_turn_permit(struct ctl_turn *t, const struct net_endpoint *addr);
 /* Our relayed addresses (allocations that are ready). */
-unsigned ctl_turn_relayed(const struct ctl *c, struct net_endpoint *out, unsigned max);
+unsigned ctl_turn_relayed(const struct ctl_turn *t, struct net_endpoint *out, unsigned max);
 /* After the peer set built table t: relays accepted, relayed links' server
  * and channel (no outbound SA while the channel is not bound). */
-void ctl_turn_table(const struct ctl *c, struct dp_table *t);
+void ctl_turn_table(const struct ctl_turn *t, struct dp_table *tbl);
 /* The "turn" object of `ipopctl xmpp`: {"servers": [...], "counters": {...}}
  * (NULL on ENOMEM). */
-json_t *ctl_turn_json(const struct ctl *c);
+json_t *ctl_turn_json(const struct ctl_turn *t);
 /* "198.18.0.251:3478" for via k, or "" when k is not an allocation. */
-const char *ctl_turn_server_name(const struct ctl *c, uint8_t via, char *buf, size_t len);
+const char *ctl_turn_server_name(const struct ctl_turn *t, uint8_t via, char *buf, size_t len);

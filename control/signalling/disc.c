@@ -13,14 +13,13 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 
+#include "control/link/linkmgr.h"
 #include "control/nat/candidates.h"
-#include "control/core/ctl.h"
-#include "control/signalling/sigmsg.h"
 #include "control/nat/turn.h"
-#include "control/core/underlay.h"
+#include "control/signalling/sigmsg.h"
 #include "control/signalling/xmpp.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 struct disc_cands {
@@ -73,21 +72,21 @@ static uint8_t type_of(enum sig_cand_kind k)
 
 /* Ours: host addresses (minus network_ignore_list and our TAP), configured
  * ones, and what STUN servers saw. */
-static unsigned our_candidates(struct ctl *c, struct sig_candidate *out, unsigned max)
+static unsigned our_candidates(struct ctl_disc *d, struct sig_candidate *out, unsigned max)
 {
-	const struct ipop_config *cfg = &c->cfg;
+	const struct ipop_config *cfg = d->env.cfg;
 	struct candidate host[CAND_MAX], all[CAND_MAX];
 	struct net_endpoint srflx[8], relay[TURN_MAX_ALLOC];
-	unsigned nsrflx = 0, nrelay = ctl_turn_relayed(c, relay, TURN_MAX_ALLOC);
+	unsigned nsrflx = 0, nrelay = ctl_turn_relayed(d->env.turn, relay, TURN_MAX_ALLOC);
 	int nh = cand_gather_host(cfg->port, (const char(*)[IFNAMSIZ])cfg->network_ignore_list,
-				  cfg->n_ignore, c->kernel.tap_name, host, CAND_MAX);
+				  cfg->n_ignore, d->env.tap_name, host, CAND_MAX);
 	if (nh < 0) {
 		log_ratelimited(LOG_WARN, "discovery: cannot list interfaces: %s", strerror(-nh));
 		nh = 0;
 	}
-	for (unsigned i = 0; i < c->disc.nstun && nsrflx < 8; i++)
-		if (c->disc.stun[i].have_mapped)
-			srflx[nsrflx++] = c->disc.stun[i].mapped;
+	for (unsigned i = 0; i < d->nstun && nsrflx < 8; i++)
+		if (d->stun[i].have_mapped)
+			srflx[nsrflx++] = d->stun[i].mapped;
 	struct cand_sources src = {
 	    .host = host,
 	    .nhost = (unsigned)nh,
@@ -109,17 +108,17 @@ static unsigned our_candidates(struct ctl *c, struct sig_candidate *out, unsigne
 
 /* ---- discovered peers ------------------------------------------------------ */
 
-static struct ctl_peer *peer_of(struct ctl *c, const struct disc_peer *dp)
+static const struct ctl_peer *peer_of(const struct ctl_disc *d, const struct disc_peer *dp)
 {
-	for (unsigned i = 0; i < c->peers.n; i++)
-		if (c->peers.v[i].conf == &dp->conf)
-			return &c->peers.v[i];
+	for (unsigned i = 0; i < d->env.peers->n; i++)
+		if (d->env.peers->v[i].conf == &dp->conf)
+			return &d->env.peers->v[i];
 	return NULL;
 }
 
-static struct lm_link *link_of(struct ctl *c, const struct disc_peer *dp)
+static struct lm_link *link_of(const struct ctl_disc *d, const struct disc_peer *dp)
 {
-	struct ctl_peer *p = peer_of(c, dp);
+	const struct ctl_peer *p = peer_of(d, dp);
 	return p ? p->lk : NULL;
 }
 
@@ -236,11 +235,10 @@ static bool take_routes(struct disc_peer *dp, const struct sig_presence *p, bool
 /* L3 mode: the kernel routes every discovered peer's subnets into the TAP
  * (the table sends them on to the peer). Configured peers' routes are the
  * admin's business. */
-static void sync_kernel_routes(struct ctl *c)
+static void sync_kernel_routes(struct ctl_disc *d)
 {
-	struct ctl_disc *d = &c->disc;
 	unsigned total = 0, k = 0;
-	if (c->cfg.mode != IPOP_MODE_L3)
+	if (d->env.cfg->mode != IPOP_MODE_L3)
 		return;
 	for (unsigned i = 0; i < d->ndyn; i++)
 		total += d->dyn[i]->conf.nroutes;
@@ -252,63 +250,38 @@ static void sync_kernel_routes(struct ctl *c)
 	for (unsigned i = 0; i < d->ndyn; i++)
 		for (unsigned r = 0; r < d->dyn[i]->conf.nroutes; r++)
 			v[k++] = d->dyn[i]->conf.routes[r];
-	ctl_netif_sync_routes(&c->netif, v, total);
+	d->env.ops->sync_routes(d->env.ctx, v, total);
 	free(v);
 }
 
-static void apply_candidates(struct ctl *c, struct disc_peer *dp, uint64_t now)
+static void apply_candidates(struct ctl_disc *d, struct disc_peer *dp, uint64_t now)
 {
 	struct disc_peer_ext *e = ext(dp);
 	struct lm_link *lk;
-	if (!e->cand_pending || !(lk = link_of(c, dp)))
+	if (!e->cand_pending || !(lk = link_of(d, dp)))
 		return;
-	ctl_linkmgr_set_candidates(&c->lm, lk, e->cand.v, e->cand.n, now);
+	ctl_linkmgr_set_candidates(d->env.lm, lk, e->cand.v, e->cand.n, now);
 	e->cand_pending = false;
 }
 
-int ctl_disc_rebuild(struct ctl *c)
+int ctl_disc_rebuild(struct ctl_disc *d)
 {
-	struct ctl_disc *d = &c->disc;
-	struct ctl_peers np;
-	int rc = ctl_peers_diff_ext(&c->peers, &c->cfg, d->confs, d->ndyn, c->mgr, &c->next_link_id,
-				    &np);
-	if (rc)
-		goto fail;
-	rc = ctl_linkmgr_attach(&c->lm, &np, ctl_now_ms());
+	int rc = d->env.ops->commit(d->env.ctx);
 	if (rc) {
-		ctl_peers_abort(&np, &c->peers);
-		goto fail;
+		log_warn("discovery: peer set not rebuilt: %s (retrying)", strerror(-rc));
+		d->rebuild = true;
+		return rc;
 	}
-	struct dp_table *t = ctl_build_table(c, &np);
-	if (!t) {
-		rc = errno ? -errno : -ENOMEM;
-		ctl_peers_abort(&np, &c->peers);
-		goto fail;
-	}
-	rc = ctl_publish_table(&c->pub, t);
-	if (rc) {
-		ctl_peers_abort(&np, &c->peers);
-		goto fail;
-	}
-	ctl_linkmgr_published(&c->lm, &c->pub);
-	ctl_peers_retire(&c->peers, &c->pub, &c->fdb);
-	c->peers = np;
-	ctl_disc_swapped(c);
 	d->rebuild = false;
-	sync_kernel_routes(c);
-	uint64_t now = ctl_now_ms();
+	sync_kernel_routes(d);
+	uint64_t now = clock_now_ms();
 	for (unsigned i = 0; i < d->ndyn; i++)
-		apply_candidates(c, d->dyn[i], now);
+		apply_candidates(d, d->dyn[i], now);
 	return 0;
-fail:
-	log_warn("discovery: peer set not rebuilt: %s (retrying)", strerror(-rc));
-	d->rebuild = true;
-	return rc;
 }
 
-void ctl_disc_swapped(struct ctl *c)
+void ctl_disc_swapped(struct ctl_disc *d)
 {
-	struct ctl_disc *d = &c->disc;
 	for (unsigned i = 0; i < d->ndead; i++)
 		peer_free(d->dead[i]);
 	d->ndead = 0;
@@ -316,17 +289,16 @@ void ctl_disc_swapped(struct ctl *c)
 
 /* ---- signalling ----------------------------------------------------------- */
 
-static void send_con(struct ctl *c, struct disc_peer *dp, enum sig_msg_type type, bool accept,
+static void send_con(struct ctl_disc *d, struct disc_peer *dp, enum sig_msg_type type, bool accept,
 		     const char *reason, uint64_t now)
 {
-	struct ctl_disc *d = &c->disc;
 	const struct sig_member *mem = sig_members_find(ctl_xmpp_members(d->x), dp->jid);
 	if (!mem)
 		return;
 	struct sig_message m;
 	memset(&m, 0, sizeof(m));
 	m.type = type;
-	memcpy(m.from_id, c->cfg.node_id, SIG_NODE_ID_LEN);
+	memcpy(m.from_id, d->env.cfg->node_id, SIG_NODE_ID_LEN);
 	memcpy(m.to_id, mem->p.node_id, SIG_NODE_ID_LEN);
 	/* No topology manager yet: every member is linked (full mesh). */
 	m.link_kind = SIG_LINK_ON_DEMAND;
@@ -335,7 +307,7 @@ static void send_con(struct ctl *c, struct disc_peer *dp, enum sig_msg_type type
 	if (reason)
 		snprintf(m.reason, sizeof(m.reason), "%s", reason);
 	if (accept)
-		m.ncand = our_candidates(c, m.cand, SIG_MAX_CANDIDATES);
+		m.ncand = our_candidates(d, m.cand, SIG_MAX_CANDIDATES);
 	int rc = ctl_xmpp_send(d->x, dp->jid, &m);
 	if (rc) {
 		d->cnt.send_failures++;
@@ -367,11 +339,11 @@ static bool key_listed(const struct ipop_config *cfg, const uint8_t key[32])
 static bool routes_clash(const struct ipop_peer_conf *pc, const struct sig_presence *p)
 {
 	for (unsigned r = 0; r < p->nroutes; r++) {
-		if ((pc->ip4 && sig_prefix_has_ip4(&p->routes[r], pc->ip4)) ||
-		    (pc->ip4 && sig_prefix_has_ip6(&p->routes[r], pc->ip6)))
+		if ((pc->ip4 && net_prefix_has_ip4(&p->routes[r], pc->ip4)) ||
+		    (pc->ip4 && net_prefix_has_ip6(&p->routes[r], pc->ip6)))
 			return true;
 		for (unsigned k = 0; k < pc->nroutes; k++)
-			if (sig_prefix_overlap(&p->routes[r], &pc->routes[k]))
+			if (net_prefix_overlap(&p->routes[r], &pc->routes[k]))
 				return true;
 	}
 	return false;
@@ -394,11 +366,10 @@ static const struct ipop_peer_conf *configured_clash(const struct ipop_config *c
 
 static void on_member_available(void *arg, const char *jid, const struct sig_presence *p)
 {
-	struct ctl *c = arg;
-	struct ctl_disc *d = &c->disc;
-	uint64_t now = ctl_now_ms();
-	bool l3 = c->cfg.mode == IPOP_MODE_L3;
-	const struct ipop_peer_conf *clash = configured_clash(&c->cfg, p);
+	struct ctl_disc *d = arg;
+	uint64_t now = clock_now_ms();
+	bool l3 = d->env.cfg->mode == IPOP_MODE_L3;
+	const struct ipop_peer_conf *clash = configured_clash(d->env.cfg, p);
 	if (clash) {
 		d->cnt.members_refused++;
 		log_info("discovery: member %s: key, address or routes of configured peer %s, "
@@ -406,7 +377,7 @@ static void on_member_available(void *arg, const char *jid, const struct sig_pre
 			 jid, clash->name);
 		return;
 	}
-	if (!key_listed(&c->cfg, p->public_key)) {
+	if (!key_listed(d->env.cfg, p->public_key)) {
 		d->cnt.members_refused++;
 		log_warn("discovery: member %s: key not in allowed_keys, no link", jid);
 		return;
@@ -450,16 +421,16 @@ static void on_member_available(void *arg, const char *jid, const struct sig_pre
 			 dp->conf.nroutes, dp->conf.nroutes == 1 ? "" : "s");
 	}
 	if (d->rebuild)
-		ctl_disc_rebuild(c);
-	struct lm_link *lk = link_of(c, dp);
+		ctl_disc_rebuild(d);
+	struct lm_link *lk = link_of(d, dp);
 	if (!lk || lk->state != LM_UP)
-		send_con(c, dp, SIG_MSG_CON_REQ, true, NULL, now);
+		send_con(d, dp, SIG_MSG_CON_REQ, true, NULL, now);
 }
 
 static void on_member_unavailable(void *arg, const char *jid)
 {
-	struct ctl *c = arg;
-	struct disc_peer *dp = find_jid(&c->disc, jid);
+	struct ctl_disc *d = arg;
+	struct disc_peer *dp = find_jid(d, jid);
 	if (!dp)
 		return;
 	/* Its link stays while it is up: the data plane does not need XMPP. */
@@ -469,8 +440,7 @@ static void on_member_unavailable(void *arg, const char *jid)
 
 static void on_member_revoked(void *arg, const char *jid)
 {
-	struct ctl *c = arg;
-	struct ctl_disc *d = &c->disc;
+	struct ctl_disc *d = arg;
 	for (unsigned i = 0; i < d->ndyn; i++) {
 		if (!d->dyn[i]->jid || strcmp(d->dyn[i]->jid, jid) != 0)
 			continue;
@@ -483,12 +453,12 @@ static void on_member_revoked(void *arg, const char *jid)
 	}
 }
 
-static void take_candidates(struct ctl *c, struct disc_peer *dp, const struct sig_message *m,
+static void take_candidates(struct ctl_disc *d, struct disc_peer *dp, const struct sig_message *m,
 			    uint64_t now)
 {
 	struct disc_peer_ext *e = ext(dp);
 	struct sig_candidate own[SIG_MAX_CANDIDATES];
-	unsigned nown = our_candidates(c, own, SIG_MAX_CANDIDATES);
+	unsigned nown = our_candidates(d, own, SIG_MAX_CANDIDATES);
 	e->cand.n = 0;
 	for (unsigned i = 0; i < m->ncand && e->cand.n < LM_MAX_CAND; i++) {
 		/* The same private address on both sites (192.168.1.2 behind
@@ -504,18 +474,17 @@ static void take_candidates(struct ctl *c, struct disc_peer *dp, const struct si
 		e->cand.n++;
 		/* The peer may come to our relay from any of them (from its
 		 * NAT's address: srflx); the server lets only those in. */
-		ctl_turn_permit(c, &m->cand[i].addr);
+		ctl_turn_permit(d->env.turn, &m->cand[i].addr);
 	}
 	e->cand_pending = true;
 	dp->con_in_ms = now;
-	apply_candidates(c, dp, now);
+	apply_candidates(d, dp, now);
 }
 
 static void on_message(void *arg, const char *jid, const struct sig_message *m)
 {
-	struct ctl *c = arg;
-	struct ctl_disc *d = &c->disc;
-	uint64_t now = ctl_now_ms();
+	struct ctl_disc *d = arg;
+	uint64_t now = clock_now_ms();
 	struct disc_peer *dp = find_jid(d, jid);
 	if (m->type == SIG_MSG_PING || m->type == SIG_MSG_PONG) {
 		if (m->type == SIG_MSG_PING) {
@@ -537,8 +506,8 @@ static void on_message(void *arg, const char *jid, const struct sig_message *m)
 	}
 	if (m->type == SIG_MSG_CON_REQ) {
 		d->cnt.con_req_received++;
-		take_candidates(c, dp, m, now);
-		send_con(c, dp, SIG_MSG_CON_RESP, true, NULL, now);
+		take_candidates(d, dp, m, now);
+		send_con(d, dp, SIG_MSG_CON_RESP, true, NULL, now);
 	} else if (m->type == SIG_MSG_CON_RESP) {
 		d->cnt.con_resp_received++;
 		if (!m->accept) {
@@ -546,22 +515,21 @@ static void on_message(void *arg, const char *jid, const struct sig_message *m)
 				 m->reason[0] ? m->reason : "(no reason)");
 			return;
 		}
-		take_candidates(c, dp, m, now);
+		take_candidates(d, dp, m, now);
 	}
 }
 
 static void on_state(void *arg, enum ctl_xmpp_state s)
 {
-	struct ctl *c = arg;
+	struct ctl_disc *d = arg;
 	log_info("xmpp: %s%s%s", ctl_xmpp_state_name(s), s == CTL_XMPP_ONLINE ? " as " : "",
-		 s == CTL_XMPP_ONLINE ? ctl_xmpp_bound_jid(c->disc.x) : "");
+		 s == CTL_XMPP_ONLINE ? ctl_xmpp_bound_jid(d->x) : "");
 }
 
 /* ---- XMPP socket ------------------------------------------------------------ */
 
-static void xmpp_watch(struct ctl *c)
+static void xmpp_watch(struct ctl_disc *d)
 {
-	struct ctl_disc *d = &c->disc;
 	uint64_t gen;
 	int fd = ctl_xmpp_fd(d->x, &gen);
 	if (d->xmpp_gen_valid && gen == d->xmpp_gen)
@@ -570,87 +538,85 @@ static void xmpp_watch(struct ctl *c)
 	d->xmpp_gen_valid = true;
 	if (fd < 0)
 		return;
-	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = CTL_TAG_XMPP};
-	if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, fd, &ev) < 0 &&
-	    (errno != EEXIST || epoll_ctl(c->epfd, EPOLL_CTL_MOD, fd, &ev) < 0))
-		log_warn("xmpp: cannot watch socket %d: %s (polled every tick)", fd,
-			 strerror(errno));
+	int rc = d->env.ops->watch(d->env.ctx, fd);
+	if (rc)
+		log_warn("xmpp: cannot watch socket %d: %s (polled every tick)", fd, strerror(-rc));
 }
 
-void ctl_disc_xmpp_event(struct ctl *c)
+void ctl_disc_xmpp_event(struct ctl_disc *d)
 {
-	if (!c->disc.x)
+	if (!d->x)
 		return;
-	ctl_xmpp_poll(c->disc.x, ctl_now_ms());
-	xmpp_watch(c);
+	ctl_xmpp_poll(d->x, clock_now_ms());
+	xmpp_watch(d);
 }
 
 /* ---- STUN --------------------------------------------------------------------- */
 
-static void stun_send(struct ctl *c, struct disc_stun *s, uint64_t now)
+static void stun_send(struct ctl_disc *d, struct disc_stun *s, uint64_t now)
 {
 	s->reqlen = stun_binding_request(&s->txn, true, s->req, sizeof(s->req));
 	if (s->reqlen < 0) {
 		s->next_ms = now + DISC_STUN_RETRY_MS;
 		return;
 	}
-	int rc = ctl_send_underlay(c, &s->server, s->req, (size_t)s->reqlen);
+	int rc = d->env.ops->send(d->env.ctx, &s->server, s->req, (size_t)s->reqlen);
 	if (rc)
 		log_ratelimited(LOG_DEBUG, "stun: send failed: %s", strerror(-rc));
 	stun_txn_start(&s->txn, now, 0);
 	s->active = true;
-	c->disc.cnt.stun_requests++;
+	d->cnt.stun_requests++;
 }
 
-static void stun_tick(struct ctl *c, uint64_t now)
+static void stun_tick(struct ctl_disc *d, uint64_t now)
 {
-	for (unsigned i = 0; i < c->disc.nstun; i++) {
-		struct disc_stun *s = &c->disc.stun[i];
+	for (unsigned i = 0; i < d->nstun; i++) {
+		struct disc_stun *s = &d->stun[i];
 		if (!s->active) {
 			if (now >= s->next_ms)
-				stun_send(c, s, now);
+				stun_send(d, s, now);
 			continue;
 		}
 		int r = stun_txn_poll(&s->txn, now);
 		if (r == 1) {
-			ctl_send_underlay(c, &s->server, s->req, (size_t)s->reqlen);
-			c->disc.cnt.stun_retransmits++;
+			d->env.ops->send(d->env.ctx, &s->server, s->req, (size_t)s->reqlen);
+			d->cnt.stun_retransmits++;
 		} else if (r == -ETIMEDOUT) {
 			char ep[NET_ENDPOINT_STRLEN];
 			s->active = false;
 			s->next_ms = now + DISC_STUN_RETRY_MS;
-			c->disc.cnt.stun_timeouts++;
+			d->cnt.stun_timeouts++;
 			log_warn("stun: no answer from %s",
 				 net_endpoint_format(&s->server, ep, sizeof(ep)));
 		}
 	}
 }
 
-void ctl_disc_candidates_changed(struct ctl *c, uint64_t now)
+void ctl_disc_candidates_changed(struct ctl_disc *d, uint64_t now)
 {
-	for (unsigned i = 0; c->disc.x && i < c->disc.ndyn; i++) {
-		struct disc_peer *dp = c->disc.dyn[i];
-		struct lm_link *lk = link_of(c, dp);
+	for (unsigned i = 0; d->x && i < d->ndyn; i++) {
+		struct disc_peer *dp = d->dyn[i];
+		struct lm_link *lk = link_of(d, dp);
 		if (dp->present && (!lk || lk->state != LM_UP))
-			send_con(c, dp, SIG_MSG_CON_REQ, true, NULL, now);
+			send_con(d, dp, SIG_MSG_CON_REQ, true, NULL, now);
 	}
 }
 
-void ctl_disc_stun_input(struct ctl *c, const uint8_t *data, size_t len,
+void ctl_disc_stun_input(struct ctl_disc *d, const uint8_t *data, size_t len,
 			 const struct net_endpoint *from, uint64_t now)
 {
 	struct stun_msg m;
 	if (stun_parse(data, len, &m)) {
-		c->disc.cnt.stun_errors++;
+		d->cnt.stun_errors++;
 		return;
 	}
 	/* TURN answers and Data indications (the TURN server may also be
 	 * one of the STUN servers: transaction ids tell them apart). */
-	if (ctl_turn_stun_input(c, &m, from, now))
+	if (ctl_turn_stun_input(d->env.turn, &m, from, now))
 		return;
 	/* Binding responses are matched by the 96-bit random transaction id. */
-	for (unsigned i = 0; i < c->disc.nstun; i++) {
-		struct disc_stun *s = &c->disc.stun[i];
+	for (unsigned i = 0; i < d->nstun; i++) {
+		struct disc_stun *s = &d->stun[i];
 		struct net_endpoint mapped;
 		char a[NET_ENDPOINT_STRLEN], b[NET_ENDPOINT_STRLEN];
 		if (!s->active || !stun_txn_match(&s->txn, &m))
@@ -658,14 +624,14 @@ void ctl_disc_stun_input(struct ctl *c, const uint8_t *data, size_t len,
 		s->active = false;
 		int r = stun_binding_response(&s->txn, &m, &mapped);
 		if (r) {
-			c->disc.cnt.stun_errors++;
+			d->cnt.stun_errors++;
 			s->next_ms = now + DISC_STUN_RETRY_MS;
 			log_warn("stun: %s answered with %s %u",
 				 net_endpoint_format(&s->server, a, sizeof(a)),
 				 r == -EPROTO ? "error" : "no address", m.error_code);
 			return;
 		}
-		c->disc.cnt.stun_responses++;
+		d->cnt.stun_responses++;
 		s->next_ms = now + DISC_STUN_REFRESH_MS;
 		s->last_ok_ms = now;
 		if (s->have_mapped && net_endpoint_equal(&s->mapped, &mapped))
@@ -674,26 +640,25 @@ void ctl_disc_stun_input(struct ctl *c, const uint8_t *data, size_t len,
 			 net_endpoint_format(&mapped, b, sizeof(b)));
 		s->mapped = mapped;
 		s->have_mapped = true;
-		ctl_disc_candidates_changed(c, now);
+		ctl_disc_candidates_changed(d, now);
 		return;
 	}
-	c->disc.cnt.stun_unmatched++;
+	d->cnt.stun_unmatched++;
 }
 
 /* ---- tick, setup ------------------------------------------------------------- */
 
-void ctl_disc_tick(struct ctl *c, uint64_t now)
+void ctl_disc_tick(struct ctl_disc *d, uint64_t now)
 {
-	struct ctl_disc *d = &c->disc;
 	if (d->x) {
 		ctl_xmpp_poll(d->x, now);
-		xmpp_watch(c);
+		xmpp_watch(d);
 	}
-	stun_tick(c, now);
+	stun_tick(d, now);
 	bool restun = false;
 	for (unsigned i = d->ndyn; i-- > 0;) {
 		struct disc_peer *dp = d->dyn[i];
-		struct lm_link *lk = link_of(c, dp);
+		struct lm_link *lk = link_of(d, dp);
 		bool up = lk && lk->state == LM_UP;
 		if (ext(dp)->was_up && !up && dp->present) {
 			/* A link that went down often means a NAT mapping
@@ -705,26 +670,26 @@ void ctl_disc_tick(struct ctl *c, uint64_t now)
 				 "new con_req",
 				 dp->conf.name);
 			restun = true;
-			send_con(c, dp, SIG_MSG_CON_REQ, true, NULL, now);
+			send_con(d, dp, SIG_MSG_CON_REQ, true, NULL, now);
 		}
 		ext(dp)->was_up = up;
 		if (!dp->present && !up)
 			peer_remove(d, i, "left the group and its link is not up");
 		else if (dp->present && !up && now - dp->con_req_ms >= DISC_CON_RETRY_MS)
-			send_con(c, dp, SIG_MSG_CON_REQ, true, NULL, now);
+			send_con(d, dp, SIG_MSG_CON_REQ, true, NULL, now);
 	}
 	for (unsigned i = 0; restun && i < d->nstun; i++)
 		if (!d->stun[i].active)
 			d->stun[i].next_ms = now;
 	if (d->rebuild)
-		ctl_disc_rebuild(c);
+		ctl_disc_rebuild(d);
 }
 
-int ctl_disc_create(struct ctl *c, char *errbuf, size_t errlen)
+int ctl_disc_create(struct ctl_disc *d, const struct ctl_disc_env *env, char *errbuf, size_t errlen)
 {
-	struct ctl_disc *d = &c->disc;
-	const struct ipop_config *cfg = &c->cfg;
+	const struct ipop_config *cfg = env->cfg;
 	memset(d, 0, sizeof(*d));
+	d->env = *env;
 	if (cfg->nstun) {
 		d->stun = calloc(cfg->nstun, sizeof(*d->stun));
 		if (!d->stun) {
@@ -755,7 +720,7 @@ int ctl_disc_create(struct ctl *c, char *errbuf, size_t errlen)
 	    .message = on_message,
 	    .state_changed = on_state,
 	};
-	d->x = ctl_xmpp_create(&xc, &cb, c);
+	d->x = ctl_xmpp_create(&xc, &cb, d);
 	if (!d->x) {
 		int err = errno ? -errno : -ENOMEM;
 		snprintf(errbuf, errlen, "xmpp: %s", strerror(-err));
@@ -766,23 +731,23 @@ int ctl_disc_create(struct ctl *c, char *errbuf, size_t errlen)
 	return 0;
 }
 
-int ctl_disc_start(struct ctl *c)
+int ctl_disc_start(struct ctl_disc *d)
 {
-	struct ctl_disc *d = &c->disc;
-	uint64_t now = ctl_now_ms();
+	const struct ipop_config *cfg = d->env.cfg;
+	uint64_t now = clock_now_ms();
 	for (unsigned i = 0; i < d->nstun; i++)
-		stun_send(c, &d->stun[i], now);
+		stun_send(d, &d->stun[i], now);
 	if (!d->x)
 		return 0;
-	if (!c->lm.have_id) {
+	if (!d->env.lm->have_id) {
 		log_err("xmpp: no node identity, discovery disabled");
 		return -ENOKEY;
 	}
 	struct sig_presence p;
-	sig_presence_init(&p, c->cfg.ip4, c->netif.mac, c->lm.id.pub, c->cfg.port);
+	sig_presence_init(&p, cfg->ip4, d->env.mac, d->env.lm->id.pub, cfg->port);
 	_Static_assert(IPOP_ADVERTISE_ROUTES_MAX == SIG_MAX_ROUTES, "advertise_routes fit");
-	p.nroutes = c->cfg.n_advertise_routes;
-	memcpy(p.routes, c->cfg.advertise_routes, p.nroutes * sizeof(p.routes[0]));
+	p.nroutes = cfg->n_advertise_routes;
+	memcpy(p.routes, cfg->advertise_routes, p.nroutes * sizeof(p.routes[0]));
 	int rc = ctl_xmpp_set_presence(d->x, &p);
 	if (!rc)
 		rc = ctl_xmpp_start(d->x, now);
@@ -790,21 +755,19 @@ int ctl_disc_start(struct ctl *c)
 		log_err("xmpp: cannot start: %s", strerror(-rc));
 		return rc;
 	}
-	log_info("xmpp: connecting to %s:%u as %s (%s)", c->cfg.xmpp_host, c->cfg.xmpp_port,
-		 c->cfg.xmpp_username,
-		 c->cfg.group == IPOP_GROUP_MUC ? c->cfg.muc_room : "roster group");
+	log_info("xmpp: connecting to %s:%u as %s (%s)", cfg->xmpp_host, cfg->xmpp_port,
+		 cfg->xmpp_username, cfg->group == IPOP_GROUP_MUC ? cfg->muc_room : "roster group");
 	ctl_xmpp_poll(d->x, now);
-	xmpp_watch(c);
+	xmpp_watch(d);
 	return 0;
 }
 
-void ctl_disc_destroy(struct ctl *c)
+void ctl_disc_destroy(struct ctl_disc *d)
 {
-	struct ctl_disc *d = &c->disc;
 	ctl_xmpp_destroy(d->x);
 	for (unsigned i = 0; i < d->ndyn; i++)
 		peer_free(d->dyn[i]);
-	ctl_disc_swapped(c);
+	ctl_disc_swapped(d);
 	free(d->dyn);
 	free(d->confs);
 	free(d->dead);

@@ -25,13 +25,14 @@
 
 #include "control/config/config.h"
 #include "control/nat/stun.h"
+#include "control/table/peerset.h"
 #include "util/addr.h"
 
-struct ctl;
 struct ctl_xmpp;
+struct ctl_linkmgr;
+struct ctl_turn;
 struct lm_link;
 
-#define CTL_TAG_XMPP	     4	   /* epoll tag of the XMPP socket (ctl.c's loop) */
 #define DISC_CON_RETRY_MS    30000 /* a member whose link is not up gets a new con_req */
 #define DISC_STUN_REFRESH_MS 60000
 #define DISC_STUN_RETRY_MS   10000 /* after a transaction timed out */
@@ -67,7 +68,37 @@ struct disc_counters {
 	uint64_t stun_unmatched; /* STUN datagrams that answer nothing we asked */
 };
 
+/* What discovery needs from its owner (the control core), called with ctx. */
+struct ctl_disc_ops {
+	/* A datagram out of the data port (STUN). 0 or -errno. */
+	int (*send)(void *ctx, const struct net_endpoint *to, const void *buf, size_t len);
+	/* The discovered peers changed: build, publish and swap in a peer set
+	 * from the config's peers plus d->confs (calls ctl_disc_swapped). 0 or
+	 * -errno (the running set stays). */
+	int (*commit)(void *ctx);
+	/* L3 mode: the subnets the kernel routes into the TAP. */
+	void (*sync_routes)(void *ctx, const struct net_prefix *v, unsigned n);
+	/* Watch fd (the XMPP socket) for input: the owner calls
+	 * ctl_disc_xmpp_event when it is readable. 0 or -errno. */
+	int (*watch)(void *ctx, int fd);
+};
+
+/* Discovery's view of the rest, given at ctl_disc_create. The pointers are
+ * read at each use, so they must stay where they are (the owner replaces
+ * what they point to in place: a reloaded config, a new peer set). */
+struct ctl_disc_env {
+	const struct ctl_disc_ops *ops;
+	void *ctx;
+	const struct ipop_config *cfg; /* the running config */
+	const struct ctl_peers *peers; /* the running peer set */
+	struct ctl_linkmgr *lm;	       /* candidates, link state, our identity */
+	struct ctl_turn *turn;	       /* relayed candidates, permissions */
+	const char *tap_name;	       /* excluded from host candidates */
+	const uint8_t *mac;	       /* our TAP MAC, for the presence */
+};
+
 struct ctl_disc {
+	struct ctl_disc_env env;
 	struct ctl_xmpp *x; /* NULL: no xmpp_host, discovery off */
 	uint64_t xmpp_gen;
 	bool xmpp_gen_valid;
@@ -85,35 +116,38 @@ struct ctl_disc {
 
 /* Our candidates changed (a new srflx or relayed address): members still
  * waiting for a link hear it now. */
-void ctl_disc_candidates_changed(struct ctl *c, uint64_t now);
+void ctl_disc_candidates_changed(struct ctl_disc *d, uint64_t now);
 
 /* Early in ctl_init (few fds open: libstrophe watches its socket with
  * select()): creates the XMPP session object when xmpp_host is set. 0 or
  * -errno (errbuf says why). */
-int ctl_disc_create(struct ctl *c, char *errbuf, size_t errlen);
+int ctl_disc_create(struct ctl_disc *d, const struct ctl_disc_env *env, char *errbuf,
+		    size_t errlen);
 /* Once everything else runs: our presence, XMPP connect, first STUN requests. */
-int ctl_disc_start(struct ctl *c);
+int ctl_disc_start(struct ctl_disc *d);
 /* Leaves the group and frees everything (the peer set is freed separately). */
-void ctl_disc_destroy(struct ctl *c);
+void ctl_disc_destroy(struct ctl_disc *d);
 
 /* From the 100 ms tick: XMPP timers and socket registration, STUN
  * retransmissions and refreshes, con_req retries, departed peers whose link
  * is no longer up. */
-void ctl_disc_tick(struct ctl *c, uint64_t now_ms);
+void ctl_disc_tick(struct ctl_disc *d, uint64_t now_ms);
 /* The XMPP socket is readable. */
-void ctl_disc_xmpp_event(struct ctl *c);
+void ctl_disc_xmpp_event(struct ctl_disc *d);
 /* A STUN datagram punted from the data port. */
-void ctl_disc_stun_input(struct ctl *c, const uint8_t *data, size_t len,
+void ctl_disc_stun_input(struct ctl_disc *d, const uint8_t *data, size_t len,
 			 const struct net_endpoint *from, uint64_t now_ms);
 
 /* Management views (disc_json.c): the "xmpp" answer, and a keyed link's
  * candidates and chosen pair for "links". New references, NULL on ENOMEM. */
-json_t *ctl_disc_json(struct ctl *c);
-json_t *ctl_disc_link_json(struct ctl *c, const struct lm_link *lk);
+json_t *ctl_disc_json(const struct ctl_disc *d);
+json_t *ctl_disc_link_json(const struct ctl_disc *d, const struct lm_link *lk);
 
-/* Builds and publishes a peer set from the config's peers plus the
- * discovered ones. 0 or -errno (the running set stays). */
-int ctl_disc_rebuild(struct ctl *c);
+/* Has the owner commit a peer set from the config's peers plus the
+ * discovered ones (ops->commit), then syncs kernel routes and hands pending
+ * candidates to the new links. 0 or -errno (the running set stays, retried
+ * from the tick). */
+int ctl_disc_rebuild(struct ctl_disc *d);
 /* After a set built with the current discovered peers was published and the
  * old one retired: frees the confs of removed peers. */
-void ctl_disc_swapped(struct ctl *c);
+void ctl_disc_swapped(struct ctl_disc *d);

@@ -7,12 +7,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "control/link/linkmgr.h"
 #include "control/nat/candidates.h"
-#include "control/core/ctl.h"
+#include "control/nat/turn.h"
 #include "control/signalling/disc.h"
-#include "control/link/identity.h"
-#include "control/mgmt/json_counters.h"
 #include "control/signalling/xmpp.h"
+#include "util/clock.h"
+#include "util/json_counters.h"
+#include "util/key64.h"
 
 static json_t *ep_json(const struct net_endpoint *ep)
 {
@@ -50,15 +52,15 @@ static int local_for(const struct net_endpoint *to, uint16_t port, struct net_en
 	return 0;
 }
 
-static const struct net_endpoint *our_srflx(const struct ctl *c)
+static const struct net_endpoint *our_srflx(const struct ctl_disc *d)
 {
-	for (unsigned i = 0; i < c->disc.nstun; i++)
-		if (c->disc.stun[i].have_mapped)
-			return &c->disc.stun[i].mapped;
+	for (unsigned i = 0; i < d->nstun; i++)
+		if (d->stun[i].have_mapped)
+			return &d->stun[i].mapped;
 	return NULL;
 }
 
-json_t *ctl_disc_link_json(struct ctl *c, const struct lm_link *lk)
+json_t *ctl_disc_link_json(const struct ctl_disc *d, const struct lm_link *lk)
 {
 	json_t *cands = json_array();
 	for (unsigned i = 0; cands && i < lk->ncand; i++)
@@ -66,7 +68,8 @@ json_t *ctl_disc_link_json(struct ctl *c, const struct lm_link *lk)
 				      json_pack("{s:o, s:s}", "addr", ep_json(&lk->cand[i].ep),
 						"type", cand_type_name(lk->cand[i].type)));
 	struct net_endpoint local;
-	bool have_local = lk->endpoint.port && local_for(&lk->endpoint, c->cfg.port, &local) == 0;
+	bool have_local =
+	    lk->endpoint.port && local_for(&lk->endpoint, d->env.cfg->port, &local) == 0;
 	const char *rtype = lk->endpoint.via ? "relayed"
 			    : lk->ep_cand >= 0 && (unsigned)lk->ep_cand < lk->ncand
 				? cand_type_name(lk->cand[lk->ep_cand].type)
@@ -75,7 +78,7 @@ json_t *ctl_disc_link_json(struct ctl *c, const struct lm_link *lk)
 	json_t *o = json_pack(
 	    "{s:o, s:{s:o, s:o, s:o, s:s, s:s}}", "candidates", cands ? cands : json_null(), "pair",
 	    "local", have_local ? ep_json(&local) : json_null(), "local_mapped",
-	    ep_json(our_srflx(c)), "remote", ep_json(&lk->endpoint), "remote_type", rtype, "why",
+	    ep_json(our_srflx(d)), "remote", ep_json(&lk->endpoint), "remote_type", rtype, "why",
 	    lk->why[0]	? lk->why
 	    : lk->ncand ? "no handshake completed yet"
 			: "endpoint from the config");
@@ -84,22 +87,22 @@ json_t *ctl_disc_link_json(struct ctl *c, const struct lm_link *lk)
 		 * through the TURN server. */
 		char srv[NET_ENDPOINT_STRLEN];
 		struct net_endpoint relayed[TURN_MAX_ALLOC];
-		unsigned n = ctl_turn_relayed(c, relayed, TURN_MAX_ALLOC);
+		unsigned n = ctl_turn_relayed(d->env.turn, relayed, TURN_MAX_ALLOC);
 		json_t *pair = json_object_get(o, "pair");
-		json_object_set_new(
-		    pair, "relay",
-		    json_string(ctl_turn_server_name(c, lk->endpoint.via, srv, sizeof(srv))));
+		json_object_set_new(pair, "relay",
+				    json_string(ctl_turn_server_name(d->env.turn, lk->endpoint.via,
+								     srv, sizeof(srv))));
 		if (lk->endpoint.via <= n)
 			json_object_set_new(pair, "local", ep_json(&relayed[lk->endpoint.via - 1]));
 	}
 	return o;
 }
 
-static const char *peer_state(struct ctl *c, const uint8_t key[32], const char **name)
+static const char *peer_state(const struct ctl_disc *d, const uint8_t key[32], const char **name)
 {
 	*name = NULL;
-	for (unsigned i = 0; i < c->peers.n; i++) {
-		const struct ctl_peer *p = &c->peers.v[i];
+	for (unsigned i = 0; i < d->env.peers->n; i++) {
+		const struct ctl_peer *p = &d->env.peers->v[i];
 		if (p->lk && memcmp(p->lk->pub, key, 32) == 0) {
 			*name = p->conf->name;
 			return ctl_linkmgr_state_name(p->lk->state);
@@ -140,12 +143,11 @@ static const struct json_counter xmpp_fields[] = {
     JSON_COUNTER(struct ctl_xmpp_counters, ping_timeouts),
 };
 
-json_t *ctl_disc_json(struct ctl *c)
+json_t *ctl_disc_json(const struct ctl_disc *d)
 {
-	const struct ctl_disc *d = &c->disc;
-	const struct ipop_config *cfg = &c->cfg;
+	const struct ipop_config *cfg = d->env.cfg;
 	json_t *stun = json_array();
-	uint64_t now = ctl_now_ms();
+	uint64_t now = clock_now_ms();
 	for (unsigned i = 0; stun && i < d->nstun; i++) {
 		const struct disc_stun *s = &d->stun[i];
 		json_array_append_new(
@@ -157,7 +159,7 @@ json_t *ctl_disc_json(struct ctl *c)
 	}
 	const struct disc_counters *k = &d->cnt;
 	json_t *disc = json_counters(k, disc_fields, JSON_COUNTERS_N(disc_fields));
-	json_t *turn = ctl_turn_json(c);
+	json_t *turn = ctl_turn_json(d->env.turn);
 	if (!d->x)
 		return json_pack("{s:b, s:o, s:o, s:o}", "enabled", 0, "stun",
 				 stun ? stun : json_null(), "discovery", disc ? disc : json_null(),
@@ -173,7 +175,7 @@ json_t *ctl_disc_json(struct ctl *c)
 		const struct sig_member *m = sig_members_at(mt, i);
 		char id[SIG_NODE_ID_HEXLEN + 1], b64[IPOP_KEY_B64_LEN + 1], a6[INET6_ADDRSTRLEN];
 		const char *name;
-		const char *st = peer_state(c, m->p.public_key, &name);
+		const char *st = peer_state(d, m->p.public_key, &name);
 		sig_node_id_hex(m->p.node_id, id);
 		ipop_key_to_base64(m->p.public_key, b64);
 		inet_ntop(AF_INET6, m->p.ip6, a6, sizeof(a6));

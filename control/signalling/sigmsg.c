@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "control/config/config.h"
-#include "control/link/identity.h"
+#include "util/key64.h"
 #include "util/log.h"
 
 #define SEQ_MAX ((UINT64_C(1) << 53) - 1)
@@ -152,96 +152,6 @@ static const char *presence_invalid(const struct sig_presence *p)
 
 /* ---- routed subnets ---- */
 
-static const uint8_t v4mapped_prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-
-/* The first `bits` bits of a and b are equal. */
-static bool bits_equal(const uint8_t *a, const uint8_t *b, unsigned bits)
-{
-	unsigned full = bits / 8, rest = bits % 8;
-	if (memcmp(a, b, full))
-		return false;
-	return !rest || ((a[full] ^ b[full]) & (uint8_t)(0xff << (8 - rest))) == 0;
-}
-
-/* The prefix length in the address's own family, clamped for safety. */
-static unsigned plen(const struct net_prefix *p)
-{
-	unsigned max = p->family == AF_INET ? 32 : 128;
-	return p->len < max ? p->len : max;
-}
-
-bool sig_prefix_overlap(const struct net_prefix *a, const struct net_prefix *b)
-{
-	if (a->family != b->family)
-		return false;
-	unsigned off = a->family == AF_INET ? 12 : 0;
-	unsigned la = plen(a), lb = plen(b);
-	return bits_equal(a->addr + off, b->addr + off, la < lb ? la : lb);
-}
-
-bool sig_prefix_has_ip4(const struct net_prefix *p, uint32_t ip4_be)
-{
-	uint8_t a[4];
-	memcpy(a, &ip4_be, 4);
-	return p->family == AF_INET && bits_equal(p->addr + 12, a, plen(p));
-}
-
-bool sig_prefix_has_ip6(const struct net_prefix *p, const uint8_t ip6[16])
-{
-	return p->family == AF_INET6 && bits_equal(p->addr, ip6, plen(p));
-}
-
-static bool prefix_same(const struct net_prefix *a, const struct net_prefix *b)
-{
-	return a->family == b->family && a->len == b->len && !memcmp(a->addr, b->addr, 16);
-}
-
-const char *sig_route_invalid(const struct net_prefix *p)
-{
-	/* Nothing a gateway could sensibly route into the overlay, and the
-	 * overlay's own ULA prefix (every member's ip6 is in it). */
-	static const struct {
-		const char *prefix, *why;
-	} reserved[] = {
-	    {"0.0.0.0/8", "overlaps 0.0.0.0/8 (this network)"},
-	    {"127.0.0.0/8", "overlaps 127.0.0.0/8 (loopback)"},
-	    {"224.0.0.0/3", "overlaps 224.0.0.0/3 (multicast, reserved, broadcast)"},
-	    {"::/8", "overlaps ::/8 (unspecified, loopback, IPv4-mapped)"},
-	    {"fe80::/10", "overlaps fe80::/10 (link-local)"},
-	    {"ff00::/8", "overlaps ff00::/8 (multicast)"},
-	    {"fd50:dbc:41f2:4a3c::/64",
-	     "overlaps the overlay's ULA prefix fd50:dbc:41f2:4a3c::/64"},
-	};
-	unsigned max, off;
-	struct net_prefix r;
-
-	if (p->family == AF_INET) {
-		if (memcmp(p->addr, v4mapped_prefix, sizeof(v4mapped_prefix)))
-			return "not an IPv4 prefix";
-		max = 32;
-		off = 96;
-	} else if (p->family == AF_INET6) {
-		if (!memcmp(p->addr, v4mapped_prefix, sizeof(v4mapped_prefix)))
-			return "an IPv4 prefix written as IPv4-mapped IPv6";
-		max = 128;
-		off = 0;
-	} else {
-		return "not an IPv4 or IPv6 prefix";
-	}
-	if (p->len > max)
-		return "prefix length out of range";
-	for (unsigned bit = off + p->len; bit < 128; bit++)
-		if (p->addr[bit / 8] & (0x80 >> (bit % 8)))
-			return "host bits set";
-	if (p->len == 0)
-		return "a default route (/0)";
-	for (unsigned i = 0; i < NELEMS(reserved); i++)
-		if (net_prefix_parse(reserved[i].prefix, false, &r) == 0 &&
-		    sig_prefix_overlap(p, &r))
-			return reserved[i].why;
-	return NULL;
-}
-
 /* The first route that cannot be advertised (its index in *idx), or NULL.
  * Unused slots must be zero so presences stay memcmp-comparable. */
 static const char *routes_invalid(const struct sig_presence *p, unsigned *idx)
@@ -260,12 +170,12 @@ static const char *routes_invalid(const struct sig_presence *p, unsigned *idx)
 				return "unused entry not zero";
 			continue;
 		}
-		if ((why = sig_route_invalid(r)))
+		if ((why = ipop_route_invalid(r)))
 			return why;
 		for (unsigned k = 0; k < i; k++)
-			if (prefix_same(r, &p->routes[k]))
+			if (net_prefix_equal(r, &p->routes[k]))
 				return "a duplicate";
-		if (sig_prefix_has_ip4(r, p->ip4) || sig_prefix_has_ip6(r, p->ip6))
+		if (net_prefix_has_ip4(r, p->ip4) || net_prefix_has_ip6(r, p->ip6))
 			return "covers the member's own ip4 or ip6";
 	}
 	return NULL;
@@ -274,7 +184,6 @@ static const char *routes_invalid(const struct sig_presence *p, unsigned *idx)
 static bool endpoint_usable(const struct net_endpoint *ep)
 {
 	static const uint8_t zero[16];
-	static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 	if (ep->port == 0)
 		return false;
 	if (ep->family == AF_INET) {
@@ -286,7 +195,7 @@ static bool endpoint_usable(const struct net_endpoint *ep)
 	if (ep->family != AF_INET6)
 		return false;
 	/* One spelling per address: IPv4 is written as IPv4, never v4-mapped. */
-	if (!memcmp(ep->addr, v4mapped, sizeof(v4mapped)))
+	if (net_addr_is_v4mapped(ep->addr))
 		return false;
 	if (!memcmp(ep->addr, zero, 16) || ep->addr[0] == 0xff)
 		return false;
@@ -801,8 +710,8 @@ enum clash_kind {
 static bool routes_cover(const struct sig_presence *r, const struct sig_presence *a)
 {
 	for (unsigned i = 0; i < r->nroutes && i < SIG_MAX_ROUTES; i++)
-		if (sig_prefix_has_ip4(&r->routes[i], a->ip4) ||
-		    sig_prefix_has_ip6(&r->routes[i], a->ip6))
+		if (net_prefix_has_ip4(&r->routes[i], a->ip4) ||
+		    net_prefix_has_ip6(&r->routes[i], a->ip6))
 			return true;
 	return false;
 }
@@ -822,7 +731,7 @@ static enum clash_kind clash(const struct sig_presence *a, const struct sig_pres
 		return CLASH_MAC;
 	for (unsigned i = 0; i < a->nroutes && i < SIG_MAX_ROUTES; i++)
 		for (unsigned k = 0; k < b->nroutes && k < SIG_MAX_ROUTES; k++)
-			if (sig_prefix_overlap(&a->routes[i], &b->routes[k]))
+			if (net_prefix_overlap(&a->routes[i], &b->routes[k]))
 				return CLASH_ROUTES;
 	if (routes_cover(a, b))
 		return CLASH_ROUTE_COVERS;

@@ -42,7 +42,7 @@ struct sig_presence {
 	uint16_t port;			 /* underlay (data) UDP port, 1..65535 */
 	uint32_t nroutes;		 /* 0..SIG_MAX_ROUTES */
 	/* L3 mode: subnets routed behind the member ("routes", optional; see
-	 * sig_route_invalid), no duplicates, none covering its own addresses. */
+	 * ipop_route_invalid in config.h), no duplicates, none covering its own addresses. */
 	struct net_prefix routes[SIG_MAX_ROUTES];
 };
 
@@ -98,19 +98,6 @@ int sig_message_build(const struct sig_message *m, char *buf, size_t len);
  * (the caller adds them: nroutes, routes[0..nroutes)). */
 void sig_presence_init(struct sig_presence *p, uint32_t ip4_be, const uint8_t mac[6],
 		       const uint8_t public_key[SIG_KEY_LEN], uint16_t port);
-
-/* Why a prefix may not be advertised as a route behind a gateway, or NULL:
- * host bits set, /0, IPv4 written as v4-mapped IPv6, or overlapping
- * 0.0.0.0/8, 127.0.0.0/8, 224.0.0.0/3, ::/8, fe80::/10, ff00::/8 or the
- * overlay's ULA prefix fd50:dbc:41f2:4a3c::/64. The config's
- * advertise_routes is checked with the same rule. */
-const char *sig_route_invalid(const struct net_prefix *p);
-/* Whether two prefixes share an address (same family, one contains the
- * other). */
-bool sig_prefix_overlap(const struct net_prefix *a, const struct net_prefix *b);
-/* Whether p contains the IPv4 address (network order) or the IPv6 address. */
-bool sig_prefix_has_ip4(const struct net_prefix *p, uint32_t ip4_be);
-bool sig_prefix_has_ip6(const struct net_prefix *p, const uint8_t ip6[16]);
 
 const char *sig_msg_type_name(enum sig_msg_type t);
 const char *sig_link_kind_name(enum sig_link_kind k); /* "" for NONE */

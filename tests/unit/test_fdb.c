@@ -7,7 +7,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "control/core/fdb.h"
+#include "control/table/fdb.h"
 
 static void mac_of(unsigned i, uint8_t mac[6])
 {

@@ -191,7 +191,7 @@ static void test_socket(void **state)
 	assert_true(open_slots <= CTL_MGMT_MAX_CLIENTS);
 
 	/* Idle clients are dropped at their deadline. */
-	ctl_mgmt_tick(&m, ctl_now_ms() + CTL_MGMT_TIMEOUT_MS + 1);
+	ctl_mgmt_tick(&m, clock_now_ms() + CTL_MGMT_TIMEOUT_MS + 1);
 	for (unsigned i = 0; i < CTL_MGMT_MAX_CLIENTS; i++)
 		assert_int_equal(m.clients[i].fd, -1);
 	for (unsigned i = 0; i < CTL_MGMT_MAX_CLIENTS + 4; i++) {

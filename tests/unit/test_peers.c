@@ -14,10 +14,10 @@
 #include <cmocka.h>
 
 #include "control/config/config.h"
-#include "control/core/fdb.h"
+#include "control/table/fdb.h"
 #include "control/core/netif.h"
 #include "control/core/peers.h"
-#include "control/core/publish.h"
+#include "control/table/publish.h"
 #include "control/link/seqstore.h"
 #include "dataplane/sa.h"
 

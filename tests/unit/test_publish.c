@@ -27,7 +27,7 @@
 #include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
 
-#include "control/core/publish.h"
+#include "control/table/publish.h"
 #include "dataplane/l2.h"
 #include "dataplane/worker.h"
 

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "control/config/config.h"
 #include "control/signalling/sigmsg.h"
 #include "util/log.h"
 
@@ -468,43 +469,43 @@ static void test_prefix_helpers(void **state)
 	uint8_t ip6[16];
 	(void)state;
 
-	assert_true(sig_prefix_overlap(&a, &b));
-	assert_true(sig_prefix_overlap(&b, &a));
-	assert_true(sig_prefix_overlap(&a, &a));
-	assert_false(sig_prefix_overlap(&a, &c));
-	assert_false(sig_prefix_overlap(&b, &c));
-	assert_true(sig_prefix_overlap(&d, &e));
-	assert_false(sig_prefix_overlap(&a, &d));
+	assert_true(net_prefix_overlap(&a, &b));
+	assert_true(net_prefix_overlap(&b, &a));
+	assert_true(net_prefix_overlap(&a, &a));
+	assert_false(net_prefix_overlap(&a, &c));
+	assert_false(net_prefix_overlap(&b, &c));
+	assert_true(net_prefix_overlap(&d, &e));
+	assert_false(net_prefix_overlap(&a, &d));
 	/* An IPv4 prefix and the same bits written as IPv6 are different families. */
-	assert_false(sig_prefix_overlap(&a, &f));
+	assert_false(net_prefix_overlap(&a, &f));
 	struct net_prefix g = pfx("10.0.11.128/25"), h = pfx("10.0.11.0/25");
-	assert_false(sig_prefix_overlap(&g, &h));
-	assert_true(sig_prefix_overlap(&g, &b));
+	assert_false(net_prefix_overlap(&g, &h));
+	assert_true(net_prefix_overlap(&g, &b));
 
-	assert_true(sig_prefix_has_ip4(&a, ip4("10.0.200.1")));
-	assert_false(sig_prefix_has_ip4(&a, ip4("10.1.0.1")));
-	assert_false(sig_prefix_has_ip4(&d, ip4("10.0.0.1")));
+	assert_true(net_prefix_has_ip4(&a, ip4("10.0.200.1")));
+	assert_false(net_prefix_has_ip4(&a, ip4("10.1.0.1")));
+	assert_false(net_prefix_has_ip4(&d, ip4("10.0.0.1")));
 	assert_int_equal(inet_pton(AF_INET6, "fd00:1:2::3", ip6), 1);
-	assert_true(sig_prefix_has_ip6(&e, ip6));
-	assert_false(sig_prefix_has_ip6(&a, ip6));
+	assert_true(net_prefix_has_ip6(&e, ip6));
+	assert_false(net_prefix_has_ip6(&a, ip6));
 	assert_int_equal(inet_pton(AF_INET6, "fd01::3", ip6), 1);
-	assert_false(sig_prefix_has_ip6(&d, ip6));
+	assert_false(net_prefix_has_ip6(&d, ip6));
 
-	assert_null(sig_route_invalid(&a));
-	assert_null(sig_route_invalid(&d));
-	assert_non_null(sig_route_invalid(&f));
+	assert_null(ipop_route_invalid(&a));
+	assert_null(ipop_route_invalid(&d));
+	assert_non_null(ipop_route_invalid(&f));
 	struct net_prefix x = a;
 	x.len = 33;
-	assert_non_null(sig_route_invalid(&x));
+	assert_non_null(ipop_route_invalid(&x));
 	x = a;
 	x.addr[14] = 1;
-	assert_string_equal(sig_route_invalid(&x), "host bits set");
+	assert_string_equal(ipop_route_invalid(&x), "host bits set");
 	x = a;
 	x.addr[10] = 0;
-	assert_non_null(sig_route_invalid(&x)); /* AF_INET without the v4-mapped form */
+	assert_non_null(ipop_route_invalid(&x)); /* AF_INET without the v4-mapped form */
 	x = d;
 	x.family = 0;
-	assert_non_null(sig_route_invalid(&x));
+	assert_non_null(ipop_route_invalid(&x));
 }
 
 static void test_members_routes(void **state)

@@ -97,14 +97,17 @@ static void fx_init(struct fx *f, unsigned nservers)
 	}
 	f->c->cfg.turn = f->conf;
 	f->c->cfg.nturn = nservers;
-	assert_int_equal(ctl_turn_create(f->c), 0);
+	struct ctl_disc_env env;
+	ctl_core_disc_env(f->c, &env);
+	f->c->disc.env = env;
+	assert_int_equal(ctl_turn_create(&f->c->turn, &f->c->cfg, &ctl_core_turn_ops, f->c), 0);
 	assert_int_equal(f->c->turn.n, nservers);
 	f->c->turn.send = catch_send;
 	f->c->turn.send_ctx = f;
 	assert_int_equal(stun_long_term_key(USER, REALM, PASS, f->key), 0);
 	/* The client also reads the real clock in two places (ctl_turn_send,
 	 * log lines): start the virtual one there. */
-	f->now = ctl_now_ms();
+	f->now = clock_now_ms();
 }
 
 static int setup1(void **state)
@@ -128,7 +131,7 @@ static int setup2(void **state)
 static int teardown(void **state)
 {
 	struct fx *f = *state;
-	ctl_turn_destroy(f->c, false);
+	ctl_turn_destroy(&f->c->turn, false);
 	free(f->c);
 	free(f);
 	return 0;
@@ -147,7 +150,7 @@ static const struct turn_counters *cnt(struct fx *f)
 static void tick(struct fx *f, uint64_t advance_ms)
 {
 	f->now += advance_ms;
-	ctl_turn_tick(f->c, f->now);
+	ctl_turn_tick(&f->c->turn, f->now);
 }
 
 /* ---- reading what was sent ------------------------------------------------ */
@@ -283,7 +286,7 @@ static size_t resp_end(struct fx *f, struct stun_builder *b, int mi)
 static void deliver_from(struct fx *f, const struct net_endpoint *from, const uint8_t *buf,
 			 size_t len)
 {
-	ctl_disc_stun_input(f->c, buf, len, from, f->now);
+	ctl_disc_stun_input(&f->c->disc, buf, len, from, f->now);
 }
 
 static void deliver(struct fx *f, const uint8_t *buf, size_t len)
@@ -428,7 +431,7 @@ static void test_allocate(void **state)
 	assert_true(a1.attrs & STUN_HAS_LIFETIME);
 	assert_int_equal(a1.lifetime, TURN_LIFETIME_S);
 	assert_int_equal(al0(f)->state, TURN_ALLOCATING);
-	assert_int_equal(ctl_turn_relayed(f->c, out, TURN_MAX_ALLOC), 0);
+	assert_int_equal(ctl_turn_relayed(&f->c->turn, out, TURN_MAX_ALLOC), 0);
 	expect_nothing(f);
 	tick(f, 0); /* no second Allocate while one is outstanding */
 	expect_nothing(f);
@@ -457,7 +460,7 @@ static void test_allocate(void **state)
 	assert_int_equal(al0(f)->state, TURN_READY);
 	assert_int_equal(cnt(f)->allocations, 1);
 	assert_true(f->c->table_dirty); /* workers must accept ChannelData from it */
-	assert_int_equal(ctl_turn_relayed(f->c, out, TURN_MAX_ALLOC), 1);
+	assert_int_equal(ctl_turn_relayed(&f->c->turn, out, TURN_MAX_ALLOC), 1);
 	assert_true(net_endpoint_equal(&out[0], &f->relayed));
 	assert_true(al0(f)->a.has_mapped);
 	assert_true(net_endpoint_equal(&al0(f)->a.mapped, &f->mapped));
@@ -466,7 +469,7 @@ static void test_allocate(void **state)
 	expect_nothing(f);
 
 	/* The management view shows it. */
-	json_t *o = ctl_turn_json(f->c);
+	json_t *o = ctl_turn_json(&f->c->turn);
 	assert_non_null(o);
 	json_t *s0 = json_array_get(json_object_get(o, "servers"), 0);
 	assert_string_equal(json_string_value(json_object_get(s0, "state")), "ready");
@@ -478,9 +481,10 @@ static void test_allocate(void **state)
 	    json_integer_value(json_object_get(json_object_get(o, "counters"), "allocations")), 1);
 	json_decref(o);
 	char name[NET_ENDPOINT_STRLEN];
-	assert_string_equal(ctl_turn_server_name(f->c, 1, name, sizeof(name)), "198.18.0.251:3478");
-	assert_string_equal(ctl_turn_server_name(f->c, 2, name, sizeof(name)), "");
-	assert_string_equal(ctl_turn_server_name(f->c, 0, name, sizeof(name)), "");
+	assert_string_equal(ctl_turn_server_name(&f->c->turn, 1, name, sizeof(name)),
+			    "198.18.0.251:3478");
+	assert_string_equal(ctl_turn_server_name(&f->c->turn, 2, name, sizeof(name)), "");
+	assert_string_equal(ctl_turn_server_name(&f->c->turn, 0, name, sizeof(name)), "");
 
 	/* Refresh at half the lifetime (150 s), not a millisecond before. */
 	tick(f, 150000 - 1);
@@ -604,7 +608,7 @@ static void test_stale_nonce(void **state)
 	assert_int_equal(cnt(f)->auth_retries, retries + TURN_AUTH_TRIES);
 	assert_int_equal(al0(f)->state, TURN_IDLE);
 	assert_string_equal(al0(f)->last_error, "too many authentication challenges");
-	assert_int_equal(ctl_turn_relayed(f->c, (struct net_endpoint[1]){0}, 1), 0);
+	assert_int_equal(ctl_turn_relayed(&f->c->turn, (struct net_endpoint[1]){0}, 1), 0);
 
 	/* The Allocate that follows meets the same stream: 1 + TURN_AUTH_TRIES
 	 * requests, then a pause of TURN_RETRY_MS. Bounded: one round every
@@ -684,7 +688,7 @@ static void test_allocation_mismatch(void **state)
 	error(f, &m, STUN_ERR_ALLOCATION_MISMATCH);
 	assert_int_equal(al0(f)->state, TURN_IDLE);
 	assert_string_equal(al0(f)->last_error, "allocation gone");
-	assert_int_equal(ctl_turn_relayed(f->c, (struct net_endpoint[1]){0}, 1), 0);
+	assert_int_equal(ctl_turn_relayed(&f->c->turn, (struct net_endpoint[1]){0}, 1), 0);
 	tick(f, 0);
 	m = take_req(f, 0, TURN_ALLOCATE, true);
 	ok(f, &m, 600);
@@ -911,7 +915,7 @@ static void test_ignored(void **state)
 	deliver(f, buf, n);
 	n = (size_t)turn_channel_data_encode(TURN_CHANNEL_MIN, hs, sizeof(hs), false, buf,
 					     sizeof(buf));
-	ctl_turn_channel_input(f->c, buf, n, &f->server, f->now);
+	ctl_turn_channel_input(&f->c->turn, buf, n, &f->server, f->now);
 	assert_int_equal(cnt(f)->dropped, dropped + 2);
 	assert_int_equal(cnt(f)->data_indications, 0);
 	assert_int_equal(f->c->lm.hs.malformed, 0);
@@ -957,9 +961,9 @@ static void test_permissions(void **state)
 
 	for (unsigned i = 0; i < NADV; i++) {
 		struct net_endpoint a = ep(advertised[i]);
-		ctl_turn_permit(f->c, &a);
+		ctl_turn_permit(&f->c->turn, &a);
 		a.port = 9999; /* the same IP with another port: nothing new */
-		ctl_turn_permit(f->c, &a);
+		ctl_turn_permit(&f->c->turn, &a);
 	}
 	assert_int_equal(al0(f)->nperm, NADV);
 	allocate(f, 600); /* asserts nothing else went out */
@@ -1001,7 +1005,7 @@ static void test_permissions(void **state)
 
 	/* A new address: only the batch it falls in. */
 	struct net_endpoint late = ep("198.51.100.77:6000");
-	ctl_turn_permit(f->c, &late);
+	ctl_turn_permit(&f->c->turn, &late);
 	tick(f, 0);
 	struct stun_msg p3 = take_req(f, 0, TURN_CREATE_PERMISSION, true);
 	expect_nothing(f);
@@ -1010,7 +1014,7 @@ static void test_permissions(void **state)
 	assert_true(same_ip(&got[k - 1], &late));
 	ok(f, &p3, 0);
 
-	json_t *o = ctl_turn_json(f->c);
+	json_t *o = ctl_turn_json(&f->c->turn);
 	json_t *perms =
 	    json_object_get(json_array_get(json_object_get(o, "servers"), 0), "permissions");
 	assert_int_equal(json_array_size(perms), NADV + 1);
@@ -1072,7 +1076,7 @@ static void test_permission_limit(void **state)
 		char s[64];
 		snprintf(s, sizeof(s), "198.51.%u.%u:5800", i / 200, 1 + i % 200);
 		struct net_endpoint a = ep(s);
-		ctl_turn_permit(f->c, &a);
+		ctl_turn_permit(&f->c->turn, &a);
 	}
 	assert_int_equal(al0(f)->nperm, TURN_MAX_PERM);
 	allocate(f, 600);
@@ -1097,8 +1101,8 @@ static void test_channels(void **state)
 	struct net_endpoint q = ep("[2001:db8::7]:5800");
 	struct net_endpoint p_adv = ep("198.51.100.1:5800"), q_adv = ep("[2001:db8::7]:5800");
 
-	ctl_turn_permit(f->c, &p_adv);
-	ctl_turn_permit(f->c, &q_adv);
+	ctl_turn_permit(&f->c->turn, &p_adv);
+	ctl_turn_permit(&f->c->turn, &q_adv);
 	allocate(f, 600);
 	tick(f, 0);
 	ok(f, (struct stun_msg[]){take_req(f, 0, TURN_CREATE_PERMISSION, true)}, 0);
@@ -1128,7 +1132,7 @@ static void test_channels(void **state)
 	struct net_endpoint to_p = p;
 	to_p.via = 1;
 	static const uint8_t payload[] = "\0\0\0\0handshake answer";
-	assert_int_equal(ctl_turn_send(f->c, &to_p, payload, sizeof(payload)), 0);
+	assert_int_equal(ctl_turn_send(&f->c->turn, &to_p, payload, sizeof(payload)), 0);
 	assert_true(pending(f) == 1);
 	struct sent *s = &f->q[f->head++];
 	assert_true(net_endpoint_equal(&s->to, &f->server));
@@ -1154,7 +1158,7 @@ static void test_channels(void **state)
 	dp_table_set_link(t, 0, &links[0], &sa, &to_p);
 	dp_table_set_link(t, 1, &links[1], &sa, &direct);
 	dp_table_set_link(t, 2, &links[2], &sa, &to_q);
-	ctl_turn_table(f->c, t);
+	ctl_turn_table(&f->c->turn, t);
 	assert_true(dp_table_is_relay(t, &f->server));
 	assert_null(t->links[0].sa_out);
 	assert_ptr_equal(t->links[1].sa_out, &sa);
@@ -1173,7 +1177,7 @@ static void test_channels(void **state)
 	dp_table_set_link(t, 0, &links[0], &sa, &to_p);
 	dp_table_set_link(t, 1, &links[1], &sa, &direct);
 	dp_table_set_link(t, 2, &links[2], &sa, &to_q);
-	ctl_turn_table(f->c, t);
+	ctl_turn_table(&f->c->turn, t);
 	assert_ptr_equal(t->links[0].sa_out, &sa);
 	assert_int_equal(t->links[0].relay_chan, TURN_CHANNEL_MIN);
 	assert_true(net_endpoint_equal(&t->links[0].relay, &f->server));
@@ -1182,7 +1186,7 @@ static void test_channels(void **state)
 	dp_table_free(t);
 
 	/* Now ChannelData, unpadded. */
-	assert_int_equal(ctl_turn_send(f->c, &to_p, payload, sizeof(payload)), 0);
+	assert_int_equal(ctl_turn_send(&f->c->turn, &to_p, payload, sizeof(payload)), 0);
 	s = &f->q[f->head++];
 	assert_int_equal(s->len, TURN_CHANNEL_HDR_LEN + sizeof(payload));
 	assert_int_equal(be16(s->buf), TURN_CHANNEL_MIN);
@@ -1193,9 +1197,9 @@ static void test_channels(void **state)
 	/* Not a relayed endpoint, or not ours. */
 	struct net_endpoint bad = p;
 	bad.via = 0;
-	assert_int_equal(ctl_turn_send(f->c, &bad, payload, sizeof(payload)), -EINVAL);
+	assert_int_equal(ctl_turn_send(&f->c->turn, &bad, payload, sizeof(payload)), -EINVAL);
 	bad.via = 2;
-	assert_int_equal(ctl_turn_send(f->c, &bad, payload, sizeof(payload)), -EINVAL);
+	assert_int_equal(ctl_turn_send(&f->c->turn, &bad, payload, sizeof(payload)), -EINVAL);
 	expect_nothing(f);
 
 	/* ChannelData in from the server on the bound channel, padded or not:
@@ -1203,7 +1207,7 @@ static void test_channels(void **state)
 	for (int pad = 0; pad < 2; pad++) {
 		int k = turn_channel_data_encode(TURN_CHANNEL_MIN, hs, 37, pad, buf, sizeof(buf));
 		assert_true(k > 0);
-		ctl_turn_channel_input(f->c, buf, (size_t)k, &f->server, f->now);
+		ctl_turn_channel_input(&f->c->turn, buf, (size_t)k, &f->server, f->now);
 	}
 	assert_int_equal(cnt(f)->channel_data_in, 2);
 	assert_int_equal(f->c->lm.hs.malformed, 4);
@@ -1213,17 +1217,17 @@ static void test_channels(void **state)
 	 * address that is not the server, with a bad length, too short. */
 	uint64_t dropped = cnt(f)->dropped;
 	n = (size_t)turn_channel_data_encode(TURN_CHANNEL_MIN + 1, hs, 8, false, buf, sizeof(buf));
-	ctl_turn_channel_input(f->c, buf, n, &f->server, f->now);
+	ctl_turn_channel_input(&f->c->turn, buf, n, &f->server, f->now);
 	n = (size_t)turn_channel_data_encode(TURN_CHANNEL_MAX, hs, 8, false, buf, sizeof(buf));
-	ctl_turn_channel_input(f->c, buf, n, &f->server, f->now);
+	ctl_turn_channel_input(&f->c->turn, buf, n, &f->server, f->now);
 	assert_int_equal(cnt(f)->unknown_channel, 2);
 	n = (size_t)turn_channel_data_encode(TURN_CHANNEL_MIN, hs, 8, false, buf, sizeof(buf));
-	ctl_turn_channel_input(f->c, buf, n, &p, f->now);
-	ctl_turn_channel_input(f->c, buf, n, &f->server2, f->now);
-	ctl_turn_channel_input(f->c, buf, n - 1, &f->server, f->now);
-	ctl_turn_channel_input(f->c, buf, n + 5, &f->server, f->now);
+	ctl_turn_channel_input(&f->c->turn, buf, n, &p, f->now);
+	ctl_turn_channel_input(&f->c->turn, buf, n, &f->server2, f->now);
+	ctl_turn_channel_input(&f->c->turn, buf, n - 1, &f->server, f->now);
+	ctl_turn_channel_input(&f->c->turn, buf, n + 5, &f->server, f->now);
 	for (size_t k = 0; k < TURN_CHANNEL_HDR_LEN; k++)
-		ctl_turn_channel_input(f->c, buf, k, &f->server, f->now);
+		ctl_turn_channel_input(&f->c->turn, buf, k, &f->server, f->now);
 	assert_int_equal(cnt(f)->dropped, dropped + 4 + TURN_CHANNEL_HDR_LEN);
 	assert_int_equal(cnt(f)->channel_data_in, 2);
 	assert_int_equal(f->c->lm.hs.malformed, 4);
@@ -1278,7 +1282,7 @@ static void test_channels(void **state)
 	assert_true(al0(f)->chan[1].bound);
 
 	{
-		json_t *o = ctl_turn_json(f->c);
+		json_t *o = ctl_turn_json(&f->c->turn);
 		json_t *ch =
 		    json_object_get(json_array_get(json_object_get(o, "servers"), 0), "channels");
 		assert_int_equal(json_array_size(ch), 2);
@@ -1320,7 +1324,7 @@ static void test_channel_refused(void **state)
 	struct fx *f = *state;
 	uint8_t buf[STUN_MSG_MAX];
 	struct net_endpoint p = ep("198.51.100.1:41000");
-	ctl_turn_permit(f->c, &p);
+	ctl_turn_permit(&f->c->turn, &p);
 	allocate(f, 600);
 	tick(f, 0);
 	ok(f, (struct stun_msg[]){take_req(f, 0, TURN_CREATE_PERMISSION, true)}, 0);
@@ -1344,20 +1348,20 @@ static void test_release(void **state)
 	struct fx *f = *state;
 
 	/* Not allocated: nothing to release. */
-	ctl_turn_destroy(f->c, true);
+	ctl_turn_destroy(&f->c->turn, true);
 	expect_nothing(f);
 	assert_null(f->c->turn.al);
 
 	free(f->c);
 	fx_init(f, 1);
 	allocate(f, 600);
-	ctl_turn_destroy(f->c, false); /* without release: silent */
+	ctl_turn_destroy(&f->c->turn, false); /* without release: silent */
 	expect_nothing(f);
 
 	free(f->c);
 	fx_init(f, 1);
 	allocate(f, 600);
-	ctl_turn_destroy(f->c, true);
+	ctl_turn_destroy(&f->c->turn, true);
 	struct stun_msg r = take_req(f, 0, TURN_REFRESH, true);
 	assert_true(r.attrs & STUN_HAS_LIFETIME);
 	assert_int_equal(r.lifetime, 0);
@@ -1367,7 +1371,7 @@ static void test_release(void **state)
 	/* Answers after that are for nobody. */
 	ok(f, &r, 0);
 	assert_int_equal(f->c->disc.cnt.stun_unmatched, 1);
-	ctl_turn_tick(f->c, f->now + 1000000);
+	ctl_turn_tick(&f->c->turn, f->now + 1000000);
 	expect_nothing(f);
 }
 

@@ -1,7 +1,7 @@
 /* Switch-mode MAC table on the control side (see fdb.h). Entries live in one
  * array; a free list, the hash chains and the LRU list are index links into it,
  * so learning, ageing and eviction never allocate. */
-#include "control/core/fdb.h"
+#include "control/table/fdb.h"
 
 #include <errno.h>
 #include <stdlib.h>

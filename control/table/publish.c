@@ -12,7 +12,7 @@
 #include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
 
-#include "control/core/publish.h"
+#include "control/table/publish.h"
 #include "util/log.h"
 
 int ctl_publish_init(struct ctl_publisher *p, unsigned nworkers)

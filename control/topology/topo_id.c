@@ -1,7 +1,6 @@
 /* Ring arithmetic on 160-bit big-endian ids (topo_id.h). */
 #include "control/topology/topo_id.h"
 
-#include <errno.h>
 #include <string.h>
 
 void ctl_topo_id_dist(const struct ctl_topo_id *from, const struct ctl_topo_id *to,
@@ -58,43 +57,6 @@ bool ctl_topo_id_closer(const struct ctl_topo_id *a, const struct ctl_topo_id *b
 	ctl_topo_id_dist(a, dst, &da);
 	ctl_topo_id_dist(b, dst, &db);
 	return ctl_topo_id_cmp(&da, &db) < 0;
-}
-
-const char *ctl_topo_id_hex(const struct ctl_topo_id *id, char buf[CTL_TOPO_ID_STRLEN])
-{
-	static const char hex[] = "0123456789abcdef";
-	for (unsigned i = 0; i < CTL_TOPO_ID_LEN; i++) {
-		buf[2 * i] = hex[id->b[i] >> 4];
-		buf[2 * i + 1] = hex[id->b[i] & 15];
-	}
-	buf[2 * CTL_TOPO_ID_LEN] = '\0';
-	return buf;
-}
-
-static int nibble(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-int ctl_topo_id_parse(const char *s, struct ctl_topo_id *out)
-{
-	struct ctl_topo_id id;
-	if (!s || strlen(s) != 2 * CTL_TOPO_ID_LEN)
-		return -EINVAL;
-	for (unsigned i = 0; i < CTL_TOPO_ID_LEN; i++) {
-		int hi = nibble(s[2 * i]), lo = nibble(s[2 * i + 1]);
-		if (hi < 0 || lo < 0)
-			return -EINVAL;
-		id.b[i] = (uint8_t)(hi << 4 | lo);
-	}
-	*out = id;
-	return 0;
 }
 
 int ctl_topo_id_log2(const struct ctl_topo_id *d)

@@ -2,17 +2,17 @@
  *
  * A node id is 160 bits, the SHA-1 of the node's virtual IPv4 in dotted-quad
  * form (ipop_node_id in control/config/config.h computes it; IPOP GroupVPN
- * compatible). Ids are big-endian numbers on a ring modulo 2^160; "clockwise"
- * is increasing id. Everything here is pure arithmetic on 20-byte arrays.
+ * compatible; sig_node_id_hex/parse in control/signalling/sigmsg.h spell it).
+ * Ids are big-endian numbers on a ring modulo 2^160; "clockwise" is
+ * increasing id. Everything here is pure arithmetic on 20-byte arrays.
  */
 #pragma once
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
-#define CTL_TOPO_ID_LEN	   20
-#define CTL_TOPO_ID_BITS   160
-#define CTL_TOPO_ID_STRLEN 41 /* 40 hex digits + NUL */
+#define CTL_TOPO_ID_LEN	 20
+#define CTL_TOPO_ID_BITS 160
 
 struct ctl_topo_id {
 	uint8_t b[CTL_TOPO_ID_LEN]; /* big-endian */
@@ -43,10 +43,6 @@ bool ctl_topo_id_in_oo(const struct ctl_topo_id *x, const struct ctl_topo_id *fr
  * (the distance greedy forwarding reduces). */
 bool ctl_topo_id_closer(const struct ctl_topo_id *a, const struct ctl_topo_id *b,
 			const struct ctl_topo_id *dst);
-/* 40 lower-case hex digits. Returns buf. */
-const char *ctl_topo_id_hex(const struct ctl_topo_id *id, char buf[CTL_TOPO_ID_STRLEN]);
-/* Exactly 40 hex digits (either case). 0 or -EINVAL. */
-int ctl_topo_id_parse(const char *s, struct ctl_topo_id *out);
 /* floor(log2(distance)) for a non-zero distance, -1 for zero: which power-of-two
  * band of the ring an arc falls in. */
 int ctl_topo_id_log2(const struct ctl_topo_id *d);

@@ -552,7 +552,7 @@ static unsigned want_chords(struct ctl_topo *t, struct ctl_topo_want *w, unsigne
 
 static void manage(struct ctl_topo *t, uint64_t now)
 {
-	unsigned max = t->want_cap, n = 0;
+	unsigned max = t->want_cap, n = 0, od, pending;
 	struct ctl_topo_want *w = t->want;
 
 	t->dirty = false;
@@ -578,12 +578,21 @@ static void manage(struct ctl_topo *t, uint64_t now)
 			    w[i].roles & CTL_TOPO_SUCCESSOR ? CTL_TOPO_SUCCESSOR : CTL_TOPO_CHORD);
 	}
 
-	/* what nothing wants any more: ours are closed, a peer's are kept */
+	/* what nothing wants any more: ours are closed, a peer's are kept, and
+	 * one that still carries traffic to its node stays as an on-demand link */
+	od = ctl_topo_count(t, CTL_TOPO_ON_DEMAND, &pending);
+	od += pending;
 	for (unsigned i = t->nlinks; i-- > 0;) {
 		struct ctl_topo_link *l = &t->links[i];
 		struct ctl_topo_id peer = l->peer;
 		if (l->roles)
 			continue;
+		if (l->packets && now - l->last_traffic_ms < t->p.ttl_on_demand_ms &&
+		    od < t->p.num_on_demand) {
+			l->roles = CTL_TOPO_ON_DEMAND;
+			od++;
+			continue;
+		}
 		link_remove(t, l);
 		t->counters.closes++;
 		t->ops.close(t->arg, &peer);

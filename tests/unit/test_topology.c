@@ -262,11 +262,27 @@ static void test_successors(void **state)
 	ctl_topo_tick(f.t, 6000);
 	assert_int_equal(f.t->counters.manage_runs, runs);
 
+	/* a successor that traffic goes to stays, as an on-demand link, when a
+	 * nearer member takes its place */
+	k = idk(0x22);
+	ctl_topo_traffic(f.t, &(struct ctl_topo_id){{0x30}}, 5, 6000);
+	ctl_topo_ring_add(&f.ring, &k, 0);
+	ctl_topo_member_joined(f.t, &k, 6000);
+	ctl_topo_tick(f.t, 6100);
+	up(&f, 0x22, 6200);
+	ctl_topo_tick(f.t, 6300);
+	assert_false(closed(&f.rec, 0x30));
+	assert_int_equal(ctl_topo_link_find(f.t, &(struct ctl_topo_id){{0x30}})->roles,
+			 CTL_TOPO_ON_DEMAND);
+	ctl_topo_ring_remove(&f.ring, &k);
+	ctl_topo_member_left(f.t, &k, 6400);
+	ctl_topo_link_closed(f.t, &k, 6400);
+
 	/* our successor leaves: the next member replaces it */
 	k = idk(0x25);
 	ctl_topo_ring_remove(&f.ring, &k);
-	ctl_topo_member_left(f.t, &k, 6100);
-	ctl_topo_link_closed(f.t, &k, 6100);
+	ctl_topo_member_left(f.t, &k, 6500);
+	ctl_topo_link_closed(f.t, &k, 6500);
 	ctl_topo_tick(f.t, 7000);
 	assert_int_equal(f.rec.open[f.rec.nopen - 1].b[0], 0x40);
 	fix_free(&f);

@@ -134,7 +134,7 @@ if [ -z "${SKIP_ASAN:-}" ]; then
 	fi
 fi
 
-if [ -z "${SKIP_NETNS:-}" ] && [ -f "$BUILD_DIR/ipopd" ]; then
+if [ -z "${SKIP_NETNS:-}" ] && { [ -f "$BUILD_DIR/ipopd" ] || [ -f "$BUILD_DIR/app/ipopd" ]; }; then
 	step "integration tests in network namespaces"
 	[ "$(id -u)" -eq 0 ] || echo "not root: the namespace tests will skip"
 	run_meson_test "$BUILD_DIR" --suite netns

@@ -143,11 +143,12 @@ void ctl_topo_destroy(struct ctl_topo *t);
 void ctl_topo_member_joined(struct ctl_topo *t, const struct ctl_topo_id *id, uint64_t now_ms);
 void ctl_topo_member_left(struct ctl_topo *t, const struct ctl_topo_id *id, uint64_t now_ms);
 /* A member asks us for a link of `kind`: 0 accepted, -EBUSY num_inbound
- * reached, -ENOENT not a member, -EINVAL ourselves. A successor request at
- * the cap displaces the newest accepted chord/on-demand link (closed through
- * ops->close); it is refused only if there is none to displace... and then
- * accepted anyway: the ring must stay whole (IPOP accepted successors
- * regardless of the cap). */
+ * reached (chord and on-demand requests), -ENOENT not a member, -EINVAL
+ * ourselves. A successor request is never refused, because the ring must
+ * stay whole (IPOP accepted successors regardless of the cap): at the cap it
+ * displaces the newest accepted chord/on-demand link (closed through
+ * ops->close), and only if every accepted link is a successor link does it
+ * go beyond the cap. */
 int ctl_topo_link_request(struct ctl_topo *t, const struct ctl_topo_id *peer,
 			  enum ctl_topo_kind kind, uint64_t now_ms);
 void ctl_topo_link_up(struct ctl_topo *t, const struct ctl_topo_id *peer, uint64_t now_ms);

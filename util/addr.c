@@ -14,6 +14,12 @@ bool net_addr_is_v4mapped(const uint8_t *addr)
 	return memcmp(addr, net_v4mapped, sizeof(net_v4mapped)) == 0;
 }
 
+void net_addr_set_v4(uint8_t *addr, const void *ip4)
+{
+	memcpy(addr, net_v4mapped, sizeof(net_v4mapped));
+	memcpy(addr + 12, ip4, 4);
+}
+
 static int parse_port(const char *s, uint16_t *out)
 {
 	char *end;

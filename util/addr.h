@@ -15,7 +15,7 @@ struct net_endpoint {
 	uint16_t port;
 	uint8_t family; /* AF_INET or AF_INET6: how to print it and which header size to assume */
 	/* 0: reached directly from the data port. k > 0: a peer address seen
-	 * by our TURN allocation k-1 (control/turn.h); packets to it go to that
+	 * by our TURN allocation k-1 (control/nat/turn.h); packets to it go to that
 	 * TURN server wrapped as ChannelData or a Send indication. Part of the
 	 * endpoint's identity: the same address direct and relayed are two
 	 * different paths. */
@@ -57,6 +57,8 @@ bool net_prefix_has_ip6(const struct net_prefix *p, const uint8_t ip6[16]);
 extern const uint8_t net_v4mapped[12];
 /* addr (16 bytes) is IPv4-mapped. */
 bool net_addr_is_v4mapped(const uint8_t *addr);
+/* Writes ::ffff:a.b.c.d into addr (16 bytes) from 4 bytes in network order. */
+void net_addr_set_v4(uint8_t *addr, const void *ip4);
 
 /* IPv4 helpers, addresses in network byte order. */
 int net_ip4_parse(const char *s, uint32_t *out_be);

@@ -18,7 +18,7 @@
 #include "util/log.h"
 
 #define IPOP_NAME_MAX 32
-#define IPOP_ADVERTISE_ROUTES_MAX 8 /* = SIG_MAX_ROUTES (signal.h) */
+#define IPOP_ADVERTISE_ROUTES_MAX 8 /* = SIG_MAX_ROUTES (signalling/sigmsg.h) */
 
 enum ipop_mode { IPOP_MODE_L3 = 0, IPOP_MODE_SWITCH = 1 };
 

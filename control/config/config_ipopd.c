@@ -182,7 +182,7 @@ static int key_routes(struct loader *ld, const struct key_spec *ks, void *base, 
 }
 
 /* Our own subnets, advertised in our presence: what every other gateway
- * would accept there (signal.h), checked against our addresses in
+ * would accept there (signalling/sigmsg.h), checked against our addresses in
  * check_advertised() once the whole file is read. */
 static int key_advertise_routes(struct loader *ld, const struct key_spec *ks, void *base,
 				const char *path, json_t *v)
@@ -519,7 +519,7 @@ static const char *seconds_str(unsigned ms, char *buf, size_t len)
 }
 
 /* advertise_routes against the mode, our overlay subnet and the static
- * peers' routes: the other gateways would refuse our presence (signal.h) or
+ * peers' routes: the other gateways would refuse our presence (signalling/sigmsg.h) or
  * two places would claim one subnet. (Our ULA needs no check: no prefix
  * overlapping the overlay's ULA /64 passes ipop_route_invalid.) */
 static int check_advertised(struct loader *ld, const struct ipop_config *c)
@@ -534,8 +534,7 @@ static int check_advertised(struct loader *ld, const struct ipop_config *c)
 		return cfg_fail(ld, "ipopd.advertise_routes",
 				"expected no routes in switch mode (the bridge carries the "
 				"subnets)");
-	overlay.addr[10] = overlay.addr[11] = 0xff;
-	memcpy(overlay.addr + 12, &net, 4);
+	net_addr_set_v4(overlay.addr, &net);
 	net_prefix_format(&overlay, b, sizeof(b));
 	for (unsigned i = 0; i < c->n_advertise_routes; i++) {
 		const struct net_prefix *r = &c->advertise_routes[i];

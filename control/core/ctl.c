@@ -30,6 +30,7 @@
 #include "dataplane/pipeline.h"
 #include "dataplane/sa.h"
 #include "util/log.h"
+#include "util/path.h"
 
 enum ctl_stage {
 	ST_NONE = 0,
@@ -59,26 +60,6 @@ void ctl_apply_log_level(const struct ctl *c, const struct ipop_config *cfg)
 	if (c->opt.verbose)
 		lvl = LOG_DEBUG;
 	log_set_level(lvl);
-}
-
-static int mkdir_p(const char *path, mode_t mode)
-{
-	char dir[PATH_MAX];
-	snprintf(dir, sizeof(dir), "%s", path);
-	for (char *p = dir + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = 0;
-		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(dir, mode) < 0) {
-		if (errno != EEXIST)
-			return -errno;
-		return 0; /* an existing directory keeps the mode its owner gave it */
-	}
-	return 0;
 }
 
 static void make_params(struct ctl *c)
@@ -369,7 +350,7 @@ int ctl_init(struct ctl *c, const struct ctl_options *opt, char *errbuf, size_t 
 		goto fail;
 	}
 	if (cfg->state_dir[0]) {
-		err = mkdir_p(cfg->state_dir, 0700);
+		err = path_mkdir_p(cfg->state_dir, 0700);
 		if (err) {
 			snprintf(errbuf, errlen, "state directory %s: %s", cfg->state_dir,
 				 strerror(-err));

@@ -1,6 +1,7 @@
 /* The control core: the root object that owns everything one ipopd instance
- * runs (config, TAP and sockets, workers, published tables, peers, FDB,
- * management socket) and the epoll loop on the main thread.
+ * runs (config, TAP and sockets, workers, published tables, peers, FDB, the
+ * link manager, discovery, TURN) and the epoll loop on the main thread, on
+ * which extensions such as the management socket run (struct ctl_ext_ops).
  *
  * Startup order (ctl_init): config → discovery objects (XMPP context while
  * few fds are open) → log level → state and socket dirs →

@@ -182,8 +182,7 @@ static unsigned path_mtu(const struct net_endpoint *ep, struct net_endpoint *loc
 		if (v6) {
 			memcpy(local->addr, &a.sin6.sin6_addr, 16);
 		} else {
-			local->addr[10] = local->addr[11] = 0xff;
-			memcpy(local->addr + 12, &a.sin.sin_addr, 4);
+			net_addr_set_v4(local->addr, &a.sin.sin_addr);
 		}
 	}
 	close(fd);
@@ -491,15 +490,10 @@ static int route_request(int fd, int ifindex, int type, const struct net_prefix 
 	}
 }
 
-static bool prefix_eq(const struct net_prefix *a, const struct net_prefix *b)
-{
-	return a->family == b->family && a->len == b->len && !memcmp(a->addr, b->addr, 16);
-}
-
 static bool wanted(const struct net_prefix *p, const struct net_prefix *v, unsigned n)
 {
 	for (unsigned i = 0; i < n; i++)
-		if (prefix_eq(p, &v[i]))
+		if (net_prefix_equal(p, &v[i]))
 			return true;
 	return false;
 }
@@ -507,7 +501,7 @@ static bool wanted(const struct net_prefix *p, const struct net_prefix *v, unsig
 static int installed_idx(const struct ctl_netif *n, const struct net_prefix *p)
 {
 	for (unsigned i = 0; i < n->nroutes; i++)
-		if (prefix_eq(p, &n->routes[i].p))
+		if (net_prefix_equal(p, &n->routes[i].p))
 			return (int)i;
 	return -1;
 }

@@ -13,8 +13,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "control/nat/candidates.h"
 #include "control/config/config.h"
+#include "control/nat/candidates.h"
+#include "dataplane/esp.h"
 
 /* A kernel route "PREFIX dev TAP" we want. owned: we added it (and delete
  * it); else it already existed (the admin's) and is left alone. */
@@ -39,8 +40,10 @@ struct ctl_netif {
 };
 
 /* Per-packet overhead on the underlay in front of and behind the inner
- * packet: outer IP + UDP + ESP header + IV + ICV + pad length/next header. */
-#define CTL_NETIF_ESP_OVERHEAD (8 + 8 + 8 + 16 + 2)
+ * packet, besides the outer IP header: UDP + ESP header + IV + pad
+ * length/next header + ICV (esp.h). */
+#define CTL_NETIF_UDP_HDR_LEN  8
+#define CTL_NETIF_ESP_OVERHEAD (CTL_NETIF_UDP_HDR_LEN + DP_ESP_MIN_LEN)
 
 /* The underlay as this host sees it, per address family ([0] IPv4, [1]
  * IPv6; 0 = nothing found): the smallest MTU among the interfaces that give

@@ -18,12 +18,6 @@ static bool sa_conf_equal(const struct ipop_sa_conf *a, const struct ipop_sa_con
 	return a->spi == b->spi && memcmp(a->keymat, b->keymat, sizeof(a->keymat)) == 0;
 }
 
-static bool prefix_equal(const struct net_prefix *a, const struct net_prefix *b)
-{
-	return a->len == b->len && a->family == b->family &&
-	       memcmp(a->addr, b->addr, sizeof(a->addr)) == 0;
-}
-
 /* Everything that goes into the peer's link, SAs or table entries. */
 static bool peer_conf_equal(const struct ipop_peer_conf *a, const struct ipop_peer_conf *b)
 {
@@ -35,7 +29,7 @@ static bool peer_conf_equal(const struct ipop_peer_conf *a, const struct ipop_pe
 	    !sa_conf_equal(&a->sa_in, &b->sa_in) || !sa_conf_equal(&a->sa_out, &b->sa_out))
 		return false;
 	for (unsigned i = 0; i < a->nroutes; i++)
-		if (!prefix_equal(&a->routes[i], &b->routes[i]))
+		if (!net_prefix_equal(&a->routes[i], &b->routes[i]))
 			return false;
 	return true;
 }
@@ -314,8 +308,7 @@ struct dp_table *ctl_peers_build_table(const struct ctl_peers *set,
 		}
 		if (pc->ip4) {
 			struct net_prefix h4 = {.len = 32, .family = AF_INET};
-			h4.addr[10] = h4.addr[11] = 0xff;
-			memcpy(h4.addr + 12, &pc->ip4, 4);
+			net_addr_set_v4(h4.addr, &pc->ip4);
 			add_route(t, &h4, idx, pc->name);
 			static const uint8_t zero[16];
 			if (memcmp(pc->ip6, zero, 16) != 0) {

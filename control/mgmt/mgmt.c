@@ -22,6 +22,7 @@
 #include "control/link/linkmgr.h"
 #include "util/json_counters.h"
 #include "util/log.h"
+#include "util/path.h"
 
 /* ---- JSON answers ---------------------------------------------------- */
 
@@ -431,27 +432,6 @@ char *ctl_mgmt_respond(struct ctl *c, const char *line, size_t len)
 
 /* ---- socket handling ------------------------------------------------- */
 
-static int mkdir_parents(const char *path)
-{
-	char dir[PATH_MAX];
-	snprintf(dir, sizeof(dir), "%s", path);
-	char *slash = strrchr(dir, '/');
-	if (!slash || slash == dir)
-		return 0;
-	*slash = 0;
-	for (char *p = dir + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = 0;
-		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 int ctl_mgmt_open(struct ctl_mgmt *m, const char *path, int epfd)
 {
 	memset(m, 0, sizeof(*m));
@@ -465,7 +445,7 @@ int ctl_mgmt_open(struct ctl_mgmt *m, const char *path, int epfd)
 		return -ENAMETOOLONG;
 	}
 	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
-	int err = mkdir_parents(path);
+	int err = path_mkdir_parents(path);
 	if (err) {
 		log_err("cannot create the directory of %s: %s", path, strerror(-err));
 		return err;

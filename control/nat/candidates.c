@@ -72,14 +72,13 @@ static bool usable_v4(const uint8_t *a)
 static bool usable_v6(const uint8_t *a)
 {
 	static const uint8_t zero12[12];
-	static const uint8_t mapped12[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 	if (a[0] == 0xff)
 		return false; /* multicast */
 	if (a[0] == 0xfe && (a[1] & 0xc0) == 0x80)
 		return false; /* link-local */
 	if (a[0] == 0xfe && (a[1] & 0xc0) == 0xc0)
 		return false; /* site-local, deprecated */
-	if (memcmp(a, zero12, 12) == 0 || memcmp(a, mapped12, 12) == 0)
+	if (memcmp(a, zero12, 12) == 0 || net_addr_is_v4mapped(a))
 		return false; /* ::, ::1, IPv4-compatible, IPv4-mapped */
 	return true;
 }
@@ -122,8 +121,7 @@ int cand_host_from_ifaddrs(const struct ifaddrs *list, uint16_t port,
 			} else {
 				const struct sockaddr_in *s4 =
 				    (const struct sockaddr_in *)ifa->ifa_addr;
-				ep.addr[10] = ep.addr[11] = 0xff;
-				memcpy(ep.addr + 12, &s4->sin_addr, 4);
+				net_addr_set_v4(ep.addr, &s4->sin_addr);
 				if (!usable_v4(ep.addr + 12))
 					continue;
 			}
@@ -157,9 +155,9 @@ int cand_gather_host(uint16_t port, const char (*ignore)[IFNAMSIZ], unsigned n_i
 static bool ep_usable(const struct net_endpoint *ep)
 {
 	static const uint8_t zero[16];
-	static const uint8_t mapped_zero[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+	/* :: and ::ffff:0.0.0.0 */
 	return ep->port != 0 && memcmp(ep->addr, zero, 16) != 0 &&
-	       memcmp(ep->addr, mapped_zero, 16) != 0;
+	       !(net_addr_is_v4mapped(ep->addr) && memcmp(ep->addr + 12, zero, 4) == 0);
 }
 
 static void add_list(struct candidate *tmp, unsigned *n, enum cand_type type,

@@ -97,8 +97,7 @@ static int parse_addr(struct stun_msg *m, const uint8_t *v, size_t alen, bool xo
 	if (v[1] == 1) {
 		if (alen != 8)
 			FAIL(m, "IPv4 address attribute length not 8");
-		ep->addr[10] = ep->addr[11] = 0xff;
-		memcpy(ep->addr + 12, v + 4, 4);
+		net_addr_set_v4(ep->addr, v + 4);
 		if (xor)
 			for (int i = 0; i < 4; i++)
 				ep->addr[12 + i] ^= (uint8_t)(STUN_COOKIE >> (24 - 8 * i));

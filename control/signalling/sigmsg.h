@@ -1,9 +1,9 @@
 /* Signalling payloads: the JSON carried in <ipop xmlns='urn:ipop:signal:1'>
  * inside XMPP presence (who a member is) and direct messages (connection
- * requests and replies with endpoint candidates, pings), and the table of
- * members seen. Pure functions over caller-owned structs, no I/O: the XMPP
- * module (control/xmpp.h) calls them on every stanza, the fuzz target calls
- * them on arbitrary bytes. docs/signalling.md has the schemas and examples.
+ * requests and replies with endpoint candidates, pings). Pure functions over
+ * caller-owned structs, no I/O: the XMPP session (xmpp.h) calls them on every
+ * stanza, the fuzz target calls them on arbitrary bytes. The table of members
+ * seen is members.h. docs/signalling.md has the schemas and examples.
  *
  * Every field that arrives from the network is validated: types, lengths,
  * hex/base64 spelling, address syntax, the node id against the IPv4 it is
@@ -106,61 +106,3 @@ const char *sig_cand_kind_name(enum sig_cand_kind k);
 void sig_node_id_hex(const uint8_t id[SIG_NODE_ID_LEN], char out[SIG_NODE_ID_HEXLEN + 1]);
 /* Exactly 40 lowercase hex digits. 0 or -EINVAL. */
 int sig_node_id_parse(const char *hex, uint8_t id[SIG_NODE_ID_LEN]);
-
-/* ---- Member table ----
- *
- * The members seen in the group, by JID (the MUC occupant JID or the
- * contact's full JID), with what they advertise. A member whose public key,
- * node id, virtual IPv4, ULA or MAC equals another member's (or ours), whose
- * routes overlap another member's routes (or ours), or whose routes cover
- * another member's overlay address (or ours) or the other way round, is
- * refused and logged: the first holder keeps it. Linear scans: groups are
- * tens to a few hundred members and presence changes rarely. Not
- * thread-safe: the control core owns it. */
-
-struct sig_member {
-	char *jid;
-	struct sig_presence p;
-	bool stale; /* seen before our session dropped, not re-announced since */
-};
-
-struct sig_members;
-
-enum sig_member_result {
-	SIG_MEMBER_ADDED = 0,	/* a new member */
-	SIG_MEMBER_CHANGED = 1, /* known JID, different payload */
-	SIG_MEMBER_SAME = 2,	/* known JID, same payload (re-announcement) */
-};
-
-#define SIG_MEMBERS_MAX 4096
-
-struct sig_members *sig_members_create(void); /* NULL + errno */
-void sig_members_destroy(struct sig_members *t);
-/* Our own advertisement: nobody else may claim our key or addresses. NULL
- * clears it. */
-void sig_members_set_self(struct sig_members *t, const struct sig_presence *self);
-/* Records (or refreshes) a member. Returns enum sig_member_result (>= 0);
- * -EEXIST when the payload conflicts with another member or with us (logged
- * with both JIDs and the field; the table is unchanged; `why` says which);
- * -EINVAL for an empty or over-long JID; -ENOSPC when the table is full;
- * -ENOMEM. */
-int sig_members_update(struct sig_members *t, const char *jid, const struct sig_presence *p,
-		       char *why, size_t whylen);
-/* 0, or -ENOENT when the JID is not a member. */
-int sig_members_remove(struct sig_members *t, const char *jid);
-const struct sig_member *sig_members_find(const struct sig_members *t, const char *jid);
-const struct sig_member *sig_members_find_node(const struct sig_members *t,
-					       const uint8_t node_id[SIG_NODE_ID_LEN]);
-/* Iteration by index, 0..count-1; valid until the next change. */
-unsigned sig_members_count(const struct sig_members *t);
-const struct sig_member *sig_members_at(const struct sig_members *t, unsigned i);
-/* Resynchronisation after our own session dropped: mark everyone stale
- * (update clears the mark), later remove those still stale, calling
- * cb(arg, jid) for each before it goes. Returns how many were removed. */
-void sig_members_mark_stale(struct sig_members *t);
-unsigned sig_members_sweep_stale(struct sig_members *t, void (*cb)(void *arg, const char *jid),
-				 void *arg);
-/* Removes every member whose JID's bare part (before '/') equals bare_jid,
- * calling cb for each. Returns how many. */
-unsigned sig_members_remove_bare(struct sig_members *t, const char *bare_jid,
-				 void (*cb)(void *arg, const char *jid), void *arg);

@@ -39,7 +39,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "control/signalling/sigmsg.h"
+#include "control/signalling/members.h"
 
 #define CTL_XMPP_MAX_WAIT_MS 1000
 

@@ -108,12 +108,6 @@ static void remove_entry(struct ctl_fdb *f, int32_t i)
 	f->dirty = true;
 }
 
-int64_t ctl_fdb_lookup(const struct ctl_fdb *f, const uint8_t mac[6])
-{
-	int32_t i = find(f, mac);
-	return i < 0 ? -1 : (int64_t)f->e[i].link_id;
-}
-
 void ctl_fdb_learn(struct ctl_fdb *f, const uint8_t mac[6], uint32_t link_id, uint64_t now_ms)
 {
 	if (!f->e || (mac[0] & 1))

@@ -54,8 +54,6 @@ void ctl_fdb_learn(struct ctl_fdb *f, const uint8_t mac[6], uint32_t link_id, ui
 unsigned ctl_fdb_age(struct ctl_fdb *f, uint64_t now_ms);
 /* Removes every entry behind link_id (the link is gone). Returns how many. */
 unsigned ctl_fdb_remove_link(struct ctl_fdb *f, uint32_t link_id);
-/* Link id for mac, or -1. */
-int64_t ctl_fdb_lookup(const struct ctl_fdb *f, const uint8_t mac[6]);
 
 static inline uint32_t ctl_fdb_count(const struct ctl_fdb *f)
 {

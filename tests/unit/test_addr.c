@@ -174,6 +174,57 @@ static void test_prefix(void **state)
 	}
 }
 
+static struct net_prefix pfx(const char *s)
+{
+	struct net_prefix p;
+	assert_int_equal(net_prefix_parse(s, false, &p), 0);
+	return p;
+}
+
+static uint32_t ip4_be(const char *s)
+{
+	uint32_t a;
+	assert_int_equal(inet_pton(AF_INET, s, &a), 1);
+	return a;
+}
+
+/* Overlap, containment and equality (the rules of routed subnets). */
+static void test_prefix_relations(void **state)
+{
+	struct net_prefix a = pfx("10.0.0.0/16"), b = pfx("10.0.11.0/24"), c = pfx("10.1.0.0/16"),
+			  d = pfx("fd00::/16"), e = pfx("fd00:1::/32"),
+			  f = pfx("::ffff:10.0.0.0/112");
+	uint8_t ip6[16];
+	(void)state;
+
+	assert_true(net_prefix_overlap(&a, &b));
+	assert_true(net_prefix_overlap(&b, &a));
+	assert_true(net_prefix_overlap(&a, &a));
+	assert_false(net_prefix_overlap(&a, &c));
+	assert_false(net_prefix_overlap(&b, &c));
+	assert_true(net_prefix_overlap(&d, &e));
+	assert_false(net_prefix_overlap(&a, &d));
+	/* An IPv4 prefix and the same bits written as IPv6 are different families. */
+	assert_false(net_prefix_overlap(&a, &f));
+	struct net_prefix g = pfx("10.0.11.128/25"), h = pfx("10.0.11.0/25");
+	assert_false(net_prefix_overlap(&g, &h));
+	assert_true(net_prefix_overlap(&g, &b));
+	struct net_prefix b2 = pfx("10.0.11.0/24");
+	assert_true(net_prefix_equal(&b, &b2));
+	assert_false(net_prefix_equal(&b, &h));
+	assert_true(net_addr_is_v4mapped(a.addr));
+	assert_false(net_addr_is_v4mapped(d.addr));
+
+	assert_true(net_prefix_has_ip4(&a, ip4_be("10.0.200.1")));
+	assert_false(net_prefix_has_ip4(&a, ip4_be("10.1.0.1")));
+	assert_false(net_prefix_has_ip4(&d, ip4_be("10.0.0.1")));
+	assert_int_equal(inet_pton(AF_INET6, "fd00:1:2::3", ip6), 1);
+	assert_true(net_prefix_has_ip6(&e, ip6));
+	assert_false(net_prefix_has_ip6(&a, ip6));
+	assert_int_equal(inet_pton(AF_INET6, "fd01::3", ip6), 1);
+	assert_false(net_prefix_has_ip6(&d, ip6));
+}
+
 static void test_ip4(void **state)
 {
 	uint32_t a;
@@ -241,7 +292,7 @@ int main(void)
 	    cmocka_unit_test(test_endpoint_v4),	 cmocka_unit_test(test_endpoint_v6),
 	    cmocka_unit_test(test_endpoint_bad), cmocka_unit_test(test_endpoint_sockaddr),
 	    cmocka_unit_test(test_prefix),	 cmocka_unit_test(test_ip4),
-	    cmocka_unit_test(test_hex),
+	    cmocka_unit_test(test_hex),		 cmocka_unit_test(test_prefix_relations),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,4 +1,4 @@
-/* Unit tests for control/fdb.c: learning, moves, ageing, eviction order,
+/* Unit tests for control/table/fdb.c: learning, moves, ageing, eviction order,
  * link removal and the dirty flag. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "control/table/fdb.h"
+#include "tests/unit/fdb_lookup.h"
 
 static void mac_of(unsigned i, uint8_t mac[6])
 {
@@ -26,11 +27,11 @@ static void test_learn_lookup_move(void **state)
 	uint8_t m[6];
 	assert_int_equal(ctl_fdb_init(&f, 16, 10), 0);
 	mac_of(1, m);
-	assert_int_equal(ctl_fdb_lookup(&f, m), -1);
+	assert_int_equal(fdb_lookup(&f, m), -1);
 	assert_false(f.dirty);
 	ctl_fdb_learn(&f, m, 7, 1000);
 	assert_true(f.dirty);
-	assert_int_equal(ctl_fdb_lookup(&f, m), 7);
+	assert_int_equal(fdb_lookup(&f, m), 7);
 	assert_int_equal(ctl_fdb_count(&f), 1);
 
 	/* Same link again: refresh only, no table rebuild needed. */
@@ -40,7 +41,7 @@ static void test_learn_lookup_move(void **state)
 	/* A move is a change. */
 	ctl_fdb_learn(&f, m, 8, 2100);
 	assert_true(f.dirty);
-	assert_int_equal(ctl_fdb_lookup(&f, m), 8);
+	assert_int_equal(fdb_lookup(&f, m), 8);
 	assert_int_equal(f.moved, 1);
 	assert_int_equal(ctl_fdb_count(&f), 1);
 
@@ -68,8 +69,8 @@ static void test_ageing(void **state)
 	assert_false(f.dirty);
 	assert_int_equal(ctl_fdb_age(&f, 5000), 1);
 	assert_true(f.dirty);
-	assert_int_equal(ctl_fdb_lookup(&f, a), -1);
-	assert_int_equal(ctl_fdb_lookup(&f, b), 1);
+	assert_int_equal(fdb_lookup(&f, a), -1);
+	assert_int_equal(fdb_lookup(&f, b), 1);
 	/* A refresh moves b to the young end. */
 	ctl_fdb_learn(&f, b, 1, 7000);
 	assert_int_equal(ctl_fdb_age(&f, 9000), 0);
@@ -100,11 +101,11 @@ static void test_eviction_oldest(void **state)
 	assert_int_equal(ctl_fdb_count(&f), 8);
 	assert_int_equal(f.evicted, 1);
 	mac_of(1, m);
-	assert_int_equal(ctl_fdb_lookup(&f, m), -1);
+	assert_int_equal(fdb_lookup(&f, m), -1);
 	mac_of(0, m);
-	assert_int_equal(ctl_fdb_lookup(&f, m), 0);
+	assert_int_equal(fdb_lookup(&f, m), 0);
 	mac_of(100, m);
-	assert_int_equal(ctl_fdb_lookup(&f, m), 100);
+	assert_int_equal(fdb_lookup(&f, m), 100);
 	/* Many more than the capacity: always bounded, newest kept. */
 	for (unsigned i = 1000; i < 5000; i++) {
 		mac_of(i, m);
@@ -113,7 +114,7 @@ static void test_eviction_oldest(void **state)
 	assert_int_equal(ctl_fdb_count(&f), 8);
 	for (unsigned i = 4992; i < 5000; i++) {
 		mac_of(i, m);
-		assert_int_equal(ctl_fdb_lookup(&f, m), 1);
+		assert_int_equal(fdb_lookup(&f, m), 1);
 	}
 	ctl_fdb_fini(&f);
 }
@@ -135,7 +136,7 @@ static void test_remove_link(void **state)
 	assert_int_equal(ctl_fdb_count(&f), 200);
 	for (unsigned i = 0; i < 300; i++) {
 		mac_of(i, m);
-		assert_int_equal(ctl_fdb_lookup(&f, m), i % 3 == 1 ? -1 : (int64_t)(i % 3));
+		assert_int_equal(fdb_lookup(&f, m), i % 3 == 1 ? -1 : (int64_t)(i % 3));
 	}
 	assert_int_equal(ctl_fdb_remove_link(&f, 42), 0);
 	/* Freed slots are reused. */

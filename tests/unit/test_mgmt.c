@@ -1,4 +1,4 @@
-/* Unit tests for control/mgmt.c: the JSON answers (well-formed and malformed
+/* Unit tests for control/mgmt/mgmt.c: the JSON answers (well-formed and malformed
  * requests) and the socket handling (stale and live socket files, mode,
  * too-long requests, idle clients, slots) driven through a real epoll loop. */
 #include <setjmp.h>

@@ -1,4 +1,4 @@
-/* The TAP MTU (control/netif.c): the pure computation from a configuration
+/* The TAP MTU (control/core/netif.c): the pure computation from a configuration
  * and what the host's underlay looks like, the reduction of host candidates
  * to per-family interface MTUs (with cand_host_from_ifaddrs' rules: ignore
  * list, own TAP, loopback, down, link-local), and the real probe in a
@@ -35,7 +35,7 @@ static void ep(struct net_endpoint *e, const char *ip, uint16_t port)
 		assert_int_equal(inet_pton(AF_INET6, ip, e->addr), 1);
 	} else {
 		e->family = AF_INET;
-		e->addr[10] = e->addr[11] = 0xff;
+		memcpy(e->addr, net_v4mapped, sizeof(net_v4mapped));
 		assert_int_equal(inet_pton(AF_INET, ip, e->addr + 12), 1);
 	}
 }
@@ -494,16 +494,47 @@ static void test_probe_netns(void **state)
 	assert_int_equal(WEXITSTATUS(st), 0);
 }
 
+/* The TAP MTU from a configured underlay MTU. */
+static void test_mtu(void **state)
+{
+	(void)state;
+	struct ipop_config cfg;
+	struct ipop_peer_conf peer;
+	memset(&cfg, 0, sizeof(cfg));
+	memset(&peer, 0, sizeof(peer));
+	peer.endpoint.family = AF_INET;
+	cfg.peers = &peer;
+	cfg.npeers = 1;
+	cfg.underlay_mtu = 1500;
+	cfg.mode = IPOP_MODE_L3;
+	/* 1500 - 20 - 8 - 8 - 8 - 16 - 2 = 1438, and 1438 + 2 is a multiple of 4. */
+	assert_int_equal(ctl_netif_mtu(&cfg), 1438);
+	cfg.mode = IPOP_MODE_SWITCH;
+	assert_int_equal(ctl_netif_mtu(&cfg), 1424);
+	peer.endpoint.family = AF_INET6;
+	cfg.mode = IPOP_MODE_L3;
+	assert_int_equal(ctl_netif_mtu(&cfg), 1418);
+	/* Rounding: 1499 - 62 = 1437 → 1434 (1436 is a multiple of 4). */
+	peer.endpoint.family = AF_INET;
+	cfg.underlay_mtu = 1499;
+	assert_int_equal(ctl_netif_mtu(&cfg), 1434);
+	for (unsigned u = 1280; u <= 9000; u++) {
+		cfg.underlay_mtu = u;
+		unsigned m = ctl_netif_mtu(&cfg);
+		assert_int_equal((m + 2) % 4, 0);
+		assert_true(m + 62 <= u && m + 62 + 4 > u);
+	}
+	cfg.mtu = 1280;
+	assert_int_equal(ctl_netif_mtu(&cfg), 1280);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_discovery_families),
-	    cmocka_unit_test(test_nothing_found),
-	    cmocka_unit_test(test_explicit_wins),
-	    cmocka_unit_test(test_static_peers),
-	    cmocka_unit_test(test_turn),
-	    cmocka_unit_test(test_tiny),
-	    cmocka_unit_test(test_from_cands),
+	    cmocka_unit_test(test_mtu),		  cmocka_unit_test(test_discovery_families),
+	    cmocka_unit_test(test_nothing_found), cmocka_unit_test(test_explicit_wins),
+	    cmocka_unit_test(test_static_peers),  cmocka_unit_test(test_turn),
+	    cmocka_unit_test(test_tiny),	  cmocka_unit_test(test_from_cands),
 	    cmocka_unit_test(test_probe_netns),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,6 +1,6 @@
-/* Unit tests for control/peers.c (reload diff keeps unchanged links and SAs,
- * replaces changed ones, retires removed ones; table contents) and for the
- * MTU computation of control/netif.c. */
+/* Unit tests for control/core/peers.c: the reload diff keeps unchanged links
+ * and SAs, replaces changed ones, retires removed ones; table contents;
+ * sequence number reservations across restarts. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,7 +15,7 @@
 
 #include "control/config/config.h"
 #include "control/table/fdb.h"
-#include "control/core/netif.h"
+#include "tests/unit/fdb_lookup.h"
 #include "control/core/peers.h"
 #include "control/table/publish.h"
 #include "control/link/seqstore.h"
@@ -31,13 +31,14 @@ static char state_dir[] = "/tmp/ipopd-test-peers-XXXXXX";
 static char *make_config(const char *peers, int switchmode, const char *extra)
 {
 	char *s = NULL;
-	int n = asprintf(&s,
-			 "{\"CFx\": {\"ip4_mask\": 16},"
-			 " \"TincanSender\": {\"switchmode\": %d, \"svpn_port\": 5800},"
-			 " \"BaseTopologyManager\": {\"ip4\": \"10.254.0.1\"},"
-			 " \"ipopd\": {\"workers\": 1, \"tap\": \"ipoptest\", \"state_dir\": \"%s\","
-			 " %s \"peers\": [%s]}}",
-			 switchmode, state_dir, extra ? extra : "", peers);
+	int n =
+	    asprintf(&s,
+		     "{\"CFx\": {\"ip4_mask\": 16},"
+		     " \"TincanSender\": {\"switchmode\": %d, \"svpn_port\": 5800},"
+		     " \"BaseTopologyManager\": {\"ip4\": \"10.254.0.1\"},"
+		     " \"ipopd\": {\"workers\": 1, \"tap\": \"ipoptest\", \"state_dir\": \"%s\","
+		     " %s \"peers\": [%s]}}",
+		     switchmode, state_dir, extra ? extra : "", peers);
 	assert_true(n > 0);
 	return s;
 }
@@ -137,8 +138,8 @@ static void test_diff_keeps_unchanged(void **state)
 	 * the FDB; b's MAC stays. */
 	ctl_peers_retire(&p1, &pub, &fdb);
 	assert_int_equal(pub.nretired, 6);
-	assert_int_equal(ctl_fdb_lookup(&fdb, mac_c), -1);
-	assert_int_equal(ctl_fdb_lookup(&fdb, mac_b), 1);
+	assert_int_equal(fdb_lookup(&fdb, mac_c), -1);
+	assert_int_equal(fdb_lookup(&fdb, mac_b), 1);
 	assert_null(p1.v);
 	/* No workers: everything is reclaimable at once. */
 	assert_int_equal(ctl_publish_reclaim(&pub), 6);
@@ -250,39 +251,6 @@ static void test_build_table(void **state)
 	dp_crypto_mgr_destroy(mgr);
 }
 
-static void test_mtu(void **state)
-{
-	(void)state;
-	struct ipop_config cfg;
-	struct ipop_peer_conf peer;
-	memset(&cfg, 0, sizeof(cfg));
-	memset(&peer, 0, sizeof(peer));
-	peer.endpoint.family = AF_INET;
-	cfg.peers = &peer;
-	cfg.npeers = 1;
-	cfg.underlay_mtu = 1500;
-	cfg.mode = IPOP_MODE_L3;
-	/* 1500 - 20 - 8 - 8 - 8 - 16 - 2 = 1438, and 1438 + 2 is a multiple of 4. */
-	assert_int_equal(ctl_netif_mtu(&cfg), 1438);
-	cfg.mode = IPOP_MODE_SWITCH;
-	assert_int_equal(ctl_netif_mtu(&cfg), 1424);
-	peer.endpoint.family = AF_INET6;
-	cfg.mode = IPOP_MODE_L3;
-	assert_int_equal(ctl_netif_mtu(&cfg), 1418);
-	/* Rounding: 1499 - 62 = 1437 → 1434 (1436 is a multiple of 4). */
-	peer.endpoint.family = AF_INET;
-	cfg.underlay_mtu = 1499;
-	assert_int_equal(ctl_netif_mtu(&cfg), 1434);
-	for (unsigned u = 1280; u <= 9000; u++) {
-		cfg.underlay_mtu = u;
-		unsigned m = ctl_netif_mtu(&cfg);
-		assert_int_equal((m + 2) % 4, 0);
-		assert_true(m + 62 <= u && m + 62 + 4 > u);
-	}
-	cfg.mtu = 1280;
-	assert_int_equal(ctl_netif_mtu(&cfg), 1280);
-}
-
 static uint64_t read_mark(uint32_t spi)
 {
 	uint64_t mark = 0;
@@ -367,7 +335,6 @@ int main(void)
 	    cmocka_unit_test(test_diff_keeps_unchanged),
 	    cmocka_unit_test(test_diff_abort),
 	    cmocka_unit_test(test_build_table),
-	    cmocka_unit_test(test_mtu),
 	};
 	return cmocka_run_group_tests(tests, NULL, remove_state_dir);
 }

@@ -1,5 +1,5 @@
 /* The control → worker inject ring (dataplane/worker.h) and the control
- * core's send wrapper (control/underlay.h), against the real kernel backend
+ * core's send wrapper (control/core/underlay.h), against the real kernel backend
  * inside a network namespace of our own (loopback only). Needs root; skipped
  * (77) where namespaces or /dev/net/tun are not available.
  *
@@ -87,7 +87,7 @@ static int receiver(int family, struct net_endpoint *ep)
 		net_endpoint_from_sin6(&s6, ep);
 	} else {
 		memset(ep, 0, sizeof(*ep));
-		ep->addr[10] = ep->addr[11] = 0xff;
+		memcpy(ep->addr, net_v4mapped, sizeof(net_v4mapped));
 		memcpy(ep->addr + 12, &s4.sin_addr, 4);
 		ep->port = ntohs(s4.sin_port);
 		ep->family = AF_INET;

@@ -1,8 +1,8 @@
-/* Unit tests for the signalling payloads and the member table
- * (control/signal.c): round trips of every payload kind, each field broken
- * in each way the parser must refuse (mutations of a valid object, so a
- * refusal is attributable to the one change), size limits, builders that
- * refuse invalid structs, and member conflicts.
+/* Unit tests for the signalling payloads (control/signalling/sigmsg.c):
+ * round trips of every payload kind, each field broken in each way the
+ * parser must refuse (mutations of a valid object, so a refusal is
+ * attributable to the one change), size limits and builders that refuse
+ * invalid structs. The member table is test_members.c.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -16,33 +16,9 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "control/config/config.h"
 #include "control/signalling/sigmsg.h"
+#include "tests/unit/sig_fixture.h"
 #include "util/log.h"
-
-static const uint8_t mac_a[6] = {0x02, 0x00, 0x00, 0x00, 0x00, 0x0a};
-static const uint8_t mac_b[6] = {0x02, 0x00, 0x00, 0x00, 0x00, 0x0b};
-
-static uint32_t ip4(const char *s)
-{
-	uint32_t a;
-	assert_int_equal(inet_pton(AF_INET, s, &a), 1);
-	return a;
-}
-
-static void key_fill(uint8_t key[SIG_KEY_LEN], uint8_t v)
-{
-	for (unsigned i = 0; i < SIG_KEY_LEN; i++)
-		key[i] = (uint8_t)(v + i);
-}
-
-static void presence_make(struct sig_presence *p, const char *addr, const uint8_t mac[6],
-			  uint8_t keyv)
-{
-	uint8_t key[SIG_KEY_LEN];
-	key_fill(key, keyv);
-	sig_presence_init(p, ip4(addr), mac, key, 5800);
-}
 
 /* ---- node ids ---- */
 
@@ -291,21 +267,6 @@ static void test_presence_envelope(void **state)
 
 /* ---- routed subnets ---- */
 
-static struct net_prefix pfx(const char *s)
-{
-	struct net_prefix p;
-	assert_int_equal(net_prefix_parse(s, false, &p), 0);
-	return p;
-}
-
-static void routes_set(struct sig_presence *p, unsigned n, const char *const *v)
-{
-	memset(p->routes, 0, sizeof(p->routes));
-	p->nroutes = n;
-	for (unsigned i = 0; i < n; i++)
-		p->routes[i] = pfx(v[i]);
-}
-
 static void test_presence_routes_round_trip(void **state)
 {
 	static const char *const two[] = {"10.0.11.0/24", "fd00:11::/64"};
@@ -460,131 +421,6 @@ static void test_presence_routes_malformed(void **state)
 	route_bad("10.0.3.100/32", "own ip4");
 	route_bad("10.0.0.0/8", "own ip4");
 }
-
-static void test_prefix_helpers(void **state)
-{
-	struct net_prefix a = pfx("10.0.0.0/16"), b = pfx("10.0.11.0/24"), c = pfx("10.1.0.0/16"),
-			  d = pfx("fd00::/16"), e = pfx("fd00:1::/32"),
-			  f = pfx("::ffff:10.0.0.0/112");
-	uint8_t ip6[16];
-	(void)state;
-
-	assert_true(net_prefix_overlap(&a, &b));
-	assert_true(net_prefix_overlap(&b, &a));
-	assert_true(net_prefix_overlap(&a, &a));
-	assert_false(net_prefix_overlap(&a, &c));
-	assert_false(net_prefix_overlap(&b, &c));
-	assert_true(net_prefix_overlap(&d, &e));
-	assert_false(net_prefix_overlap(&a, &d));
-	/* An IPv4 prefix and the same bits written as IPv6 are different families. */
-	assert_false(net_prefix_overlap(&a, &f));
-	struct net_prefix g = pfx("10.0.11.128/25"), h = pfx("10.0.11.0/25");
-	assert_false(net_prefix_overlap(&g, &h));
-	assert_true(net_prefix_overlap(&g, &b));
-
-	assert_true(net_prefix_has_ip4(&a, ip4("10.0.200.1")));
-	assert_false(net_prefix_has_ip4(&a, ip4("10.1.0.1")));
-	assert_false(net_prefix_has_ip4(&d, ip4("10.0.0.1")));
-	assert_int_equal(inet_pton(AF_INET6, "fd00:1:2::3", ip6), 1);
-	assert_true(net_prefix_has_ip6(&e, ip6));
-	assert_false(net_prefix_has_ip6(&a, ip6));
-	assert_int_equal(inet_pton(AF_INET6, "fd01::3", ip6), 1);
-	assert_false(net_prefix_has_ip6(&d, ip6));
-
-	assert_null(ipop_route_invalid(&a));
-	assert_null(ipop_route_invalid(&d));
-	assert_non_null(ipop_route_invalid(&f));
-	struct net_prefix x = a;
-	x.len = 33;
-	assert_non_null(ipop_route_invalid(&x));
-	x = a;
-	x.addr[14] = 1;
-	assert_string_equal(ipop_route_invalid(&x), "host bits set");
-	x = a;
-	x.addr[10] = 0;
-	assert_non_null(ipop_route_invalid(&x)); /* AF_INET without the v4-mapped form */
-	x = d;
-	x.family = 0;
-	assert_non_null(ipop_route_invalid(&x));
-}
-
-static void test_members_routes(void **state)
-{
-	static const char *const r_self[] = {"10.0.1.0/24"};
-	static const char *const r_a[] = {"10.0.11.0/24", "fd00:11::/64"};
-	static const char *const r_b[] = {"10.254.1.0/24"};
-	static const char *const r_in_a[] = {"10.0.11.128/25"};
-	static const char *const r_v6[] = {"fd00::/16"};
-	static const char *const r_over_self[] = {"10.0.0.0/16"};
-	static const char *const r_cover_self[] = {"10.254.0.0/24"};
-	static const char *const r_cover_a[] = {"10.254.0.2/32"};
-	static const char *const r_c[] = {"10.0.13.0/24"};
-	static const char *const r_c2[] = {"10.0.13.0/25", "10.0.14.0/24"};
-	const uint8_t mac_c[6] = {0x02, 0, 0, 0, 0, 0x0c}, mac_s[6] = {0x02, 0, 0, 0, 0, 0x0d};
-	struct sig_members *t = sig_members_create();
-	struct sig_presence self, a, b, c, q;
-	char why[160];
-	(void)state;
-
-	assert_non_null(t);
-	presence_make(&self, "10.254.0.1", mac_s, 9);
-	routes_set(&self, 1, r_self);
-	presence_make(&a, "10.254.0.2", mac_a, 1);
-	routes_set(&a, 2, r_a);
-	presence_make(&b, "10.254.0.3", mac_b, 2);
-	routes_set(&b, 1, r_b);
-	presence_make(&c, "10.254.1.4", mac_c, 3); /* inside b's routes */
-	sig_members_set_self(t, &self);
-	assert_int_equal(sig_members_update(t, "a@x/r", &a, why, sizeof(why)), SIG_MEMBER_ADDED);
-	assert_int_equal(sig_members_update(t, "b@x/r", &b, why, sizeof(why)), SIG_MEMBER_ADDED);
-
-	/* Routes over another member's routes (either family), or ours. */
-	presence_make(&q, "10.254.2.4", mac_c, 3);
-	routes_set(&q, 1, r_in_a);
-	assert_int_equal(sig_members_update(t, "c@x/r", &q, why, sizeof(why)), -EEXIST);
-	assert_string_equal(why, "routes overlap those of a@x/r");
-	routes_set(&q, 1, r_v6);
-	assert_int_equal(sig_members_update(t, "c@x/r", &q, why, sizeof(why)), -EEXIST);
-	assert_string_equal(why, "routes overlap those of a@x/r");
-	routes_set(&q, 1, r_over_self);
-	assert_int_equal(sig_members_update(t, "c@x/r", &q, why, sizeof(why)), -EEXIST);
-	assert_string_equal(why, "routes overlap ours");
-	/* Routes over an overlay address: ours, another member's. */
-	routes_set(&q, 1, r_cover_self);
-	assert_int_equal(sig_members_update(t, "c@x/r", &q, why, sizeof(why)), -EEXIST);
-	assert_string_equal(why, "routes cover our overlay address");
-	routes_set(&q, 1, r_cover_a);
-	assert_int_equal(sig_members_update(t, "c@x/r", &q, why, sizeof(why)), -EEXIST);
-	assert_string_equal(why, "routes cover the overlay address of a@x/r");
-	/* An overlay address inside another member's routes, or ours. */
-	assert_int_equal(sig_members_update(t, "c@x/r", &c, why, sizeof(why)), -EEXIST);
-	assert_string_equal(why, "overlay address is in the routes of b@x/r");
-	presence_make(&q, "10.0.1.7", mac_c, 3);
-	assert_int_equal(sig_members_update(t, "c@x/r", &q, why, sizeof(why)), -EEXIST);
-	assert_string_equal(why, "overlay address is in our routes");
-	assert_int_equal(sig_members_count(t), 2);
-	assert_null(sig_members_find(t, "c@x/r"));
-
-	/* Disjoint routes are fine; a member may change its own (same JID). */
-	presence_make(&q, "10.254.2.4", mac_c, 3);
-	routes_set(&q, 1, r_c);
-	assert_int_equal(sig_members_update(t, "c@x/r", &q, why, sizeof(why)), SIG_MEMBER_ADDED);
-	assert_int_equal(sig_members_update(t, "c@x/r", &q, why, sizeof(why)), SIG_MEMBER_SAME);
-	routes_set(&q, 2, r_c2);
-	assert_int_equal(sig_members_update(t, "c@x/r", &q, why, sizeof(why)), SIG_MEMBER_CHANGED);
-	assert_int_equal(sig_members_find(t, "c@x/r")->p.nroutes, 2);
-	/* ... but not onto a's, and the refused change leaves the old routes. */
-	routes_set(&q, 2, r_a);
-	assert_int_equal(sig_members_update(t, "c@x/r", &q, why, sizeof(why)), -EEXIST);
-	assert_int_equal(sig_members_find(t, "c@x/r")->p.nroutes, 2);
-	struct net_prefix kept = pfx("10.0.14.0/24");
-	assert_memory_equal(&sig_members_find(t, "c@x/r")->p.routes[1], &kept, sizeof(kept));
-	/* Once a is gone its subnets are free. */
-	assert_int_equal(sig_members_remove(t, "a@x/r"), 0);
-	assert_int_equal(sig_members_update(t, "c@x/r", &q, why, sizeof(why)), SIG_MEMBER_CHANGED);
-	sig_members_destroy(t);
-}
-
 /* ---- messages ---- */
 
 static void message_make(struct sig_message *m, enum sig_msg_type type)
@@ -881,158 +717,6 @@ static void test_message_envelope(void **state)
 	assert_null(strstr(why, "exceeds"));
 }
 
-/* ---- member table ---- */
-
-static unsigned gone_count;
-static char gone_last[64];
-
-static void gone(void *arg, const char *jid)
-{
-	(void)arg;
-	gone_count++;
-	snprintf(gone_last, sizeof(gone_last), "%s", jid);
-}
-
-static void test_members(void **state)
-{
-	struct sig_members *t = sig_members_create();
-	struct sig_presence a, b, c, self, q;
-	char why[160];
-	(void)state;
-
-	assert_non_null(t);
-	presence_make(&a, "10.0.3.100", mac_a, 1);
-	presence_make(&b, "10.0.3.101", mac_b, 2);
-	const uint8_t mac_c[6] = {0x02, 0, 0, 0, 0, 0x0c}, mac_s[6] = {0x02, 0, 0, 0, 0, 0x0d};
-	presence_make(&c, "10.0.3.102", mac_c, 3);
-	presence_make(&self, "10.0.3.1", mac_s, 9);
-	sig_members_set_self(t, &self);
-
-	assert_int_equal(sig_members_update(t, "a@x/r", &a, why, sizeof(why)), SIG_MEMBER_ADDED);
-	assert_int_equal(sig_members_update(t, "a@x/r", &a, why, sizeof(why)), SIG_MEMBER_SAME);
-	assert_int_equal(sig_members_update(t, "b@x/r", &b, why, sizeof(why)), SIG_MEMBER_ADDED);
-	assert_int_equal(sig_members_count(t), 2);
-
-	/* c claims a's key, a's address, b's MAC, or ours: refused, table unchanged. */
-	q = c;
-	memcpy(q.public_key, a.public_key, SIG_KEY_LEN);
-	assert_int_equal(sig_members_update(t, "c@x/r", &q, why, sizeof(why)), -EEXIST);
-	assert_non_null(strstr(why, "public_key"));
-	assert_non_null(strstr(why, "a@x/r"));
-	q = a;
-	memcpy(q.mac, mac_c, 6);
-	key_fill(q.public_key, 3);
-	assert_int_equal(sig_members_update(t, "c@x/r", &q, why, sizeof(why)), -EEXIST);
-	assert_non_null(strstr(why, "ip4"));
-	q = c;
-	memcpy(q.mac, mac_b, 6);
-	assert_int_equal(sig_members_update(t, "c@x/r", &q, why, sizeof(why)), -EEXIST);
-	assert_non_null(strstr(why, "mac"));
-	q = c;
-	memcpy(q.public_key, self.public_key, SIG_KEY_LEN);
-	assert_int_equal(sig_members_update(t, "c@x/r", &q, why, sizeof(why)), -EEXIST);
-	assert_non_null(strstr(why, "ours"));
-	q = self;
-	assert_int_equal(sig_members_update(t, "c@x/r", &q, why, sizeof(why)), -EEXIST);
-	assert_int_equal(sig_members_count(t), 2);
-	assert_null(sig_members_find(t, "c@x/r"));
-	/* A conflicting update of a known member leaves its old payload. */
-	q = a;
-	memcpy(q.mac, mac_b, 6);
-	assert_int_equal(sig_members_update(t, "a@x/r", &q, why, sizeof(why)), -EEXIST);
-	assert_memory_equal(&sig_members_find(t, "a@x/r")->p, &a, sizeof(a));
-
-	assert_int_equal(sig_members_update(t, "c@x/r", &c, why, sizeof(why)), SIG_MEMBER_ADDED);
-	/* A member may change its own key (same JID). */
-	q = a;
-	key_fill(q.public_key, 100);
-	assert_int_equal(sig_members_update(t, "a@x/r", &q, why, sizeof(why)), SIG_MEMBER_CHANGED);
-	assert_memory_equal(sig_members_find(t, "a@x/r")->p.public_key, q.public_key, SIG_KEY_LEN);
-	/* ... and a's old key is now free. */
-	assert_ptr_equal(sig_members_find_node(t, b.node_id), sig_members_find(t, "b@x/r"));
-	assert_null(sig_members_find_node(t, self.node_id));
-
-	/* Bad JIDs. */
-	assert_int_equal(sig_members_update(t, "", &c, why, sizeof(why)), -EINVAL);
-	assert_int_equal(sig_members_update(t, NULL, &c, why, sizeof(why)), -EINVAL);
-	char *longjid = malloc(SIG_JID_MAX + 2);
-	memset(longjid, 'j', SIG_JID_MAX + 1);
-	longjid[SIG_JID_MAX + 1] = 0;
-	assert_int_equal(sig_members_update(t, longjid, &c, why, sizeof(why)), -EINVAL);
-	free(longjid);
-
-	/* Unavailable presence removes. */
-	assert_int_equal(sig_members_remove(t, "b@x/r"), 0);
-	assert_int_equal(sig_members_remove(t, "b@x/r"), -ENOENT);
-	assert_null(sig_members_find(t, "b@x/r"));
-	assert_int_equal(sig_members_count(t), 2);
-	/* b's identity is free again for someone else. */
-	assert_int_equal(sig_members_update(t, "b2@x/r", &b, why, sizeof(why)), SIG_MEMBER_ADDED);
-
-	/* Resync: everyone stale, two re-announce, the third is swept. */
-	sig_members_mark_stale(t);
-	assert_int_equal(sig_members_update(t, "a@x/r", &q, why, sizeof(why)), SIG_MEMBER_SAME);
-	assert_int_equal(sig_members_update(t, "c@x/r", &c, why, sizeof(why)), SIG_MEMBER_SAME);
-	gone_count = 0;
-	assert_int_equal(sig_members_sweep_stale(t, gone, NULL), 1);
-	assert_int_equal(gone_count, 1);
-	assert_string_equal(gone_last, "b2@x/r");
-	assert_int_equal(sig_members_sweep_stale(t, gone, NULL), 0);
-	for (unsigned i = 0; i < sig_members_count(t); i++)
-		assert_false(sig_members_at(t, i)->stale);
-	assert_null(sig_members_at(t, sig_members_count(t)));
-
-	/* By bare JID (roster removal): every resource goes. */
-	struct sig_presence d;
-	const uint8_t mac_d[6] = {0x02, 0, 0, 0, 0, 0x0e};
-	presence_make(&d, "10.0.3.103", mac_d, 4);
-	assert_int_equal(sig_members_update(t, "a@x/other", &d, why, sizeof(why)),
-			 SIG_MEMBER_ADDED);
-	assert_int_equal(sig_members_update(t, "ab@x/r", &b, why, sizeof(why)), SIG_MEMBER_ADDED);
-	gone_count = 0;
-	assert_int_equal(sig_members_remove_bare(t, "a@x", gone, NULL), 2);
-	assert_int_equal(gone_count, 2);
-	assert_non_null(sig_members_find(t, "ab@x/r"));
-	assert_non_null(sig_members_find(t, "c@x/r"));
-	assert_int_equal(sig_members_count(t), 2);
-
-	/* Clearing self frees our identity for members (only for the test). */
-	sig_members_set_self(t, NULL);
-	assert_int_equal(sig_members_update(t, "s@x/r", &self, why, sizeof(why)), SIG_MEMBER_ADDED);
-	sig_members_destroy(t);
-	sig_members_destroy(NULL);
-}
-
-static void test_members_many(void **state)
-{
-	struct sig_members *t = sig_members_create();
-	char jid[32], why[160];
-	(void)state;
-
-	for (unsigned i = 0; i < 300; i++) {
-		struct sig_presence p;
-		char a[20];
-		uint8_t mac[6] = {0x02, 0, 0, 0, (uint8_t)(i >> 8), (uint8_t)i};
-		snprintf(a, sizeof(a), "10.1.%u.%u", i / 250, i % 250 + 1);
-		presence_make(&p, a, mac, (uint8_t)i);
-		p.public_key[31] = (uint8_t)(i >> 8); /* keys differ for all i */
-		snprintf(jid, sizeof(jid), "n%u@x/r", i);
-		assert_int_equal(sig_members_update(t, jid, &p, why, sizeof(why)),
-				 SIG_MEMBER_ADDED);
-	}
-	assert_int_equal(sig_members_count(t), 300);
-	for (unsigned i = 0; i < 300; i += 2) {
-		snprintf(jid, sizeof(jid), "n%u@x/r", i);
-		assert_int_equal(sig_members_remove(t, jid), 0);
-	}
-	assert_int_equal(sig_members_count(t), 150);
-	for (unsigned i = 1; i < 300; i += 2) {
-		snprintf(jid, sizeof(jid), "n%u@x/r", i);
-		assert_non_null(sig_members_find(t, jid));
-	}
-	sig_members_destroy(t);
-}
-
 static void test_names(void **state)
 {
 	(void)state;
@@ -1053,13 +737,9 @@ int main(void)
 	    cmocka_unit_test(test_presence_envelope),
 	    cmocka_unit_test(test_presence_routes_round_trip),
 	    cmocka_unit_test(test_presence_routes_malformed),
-	    cmocka_unit_test(test_prefix_helpers),
-	    cmocka_unit_test(test_members_routes),
 	    cmocka_unit_test(test_message_round_trips),
 	    cmocka_unit_test(test_message_malformed),
 	    cmocka_unit_test(test_message_envelope),
-	    cmocka_unit_test(test_members),
-	    cmocka_unit_test(test_members_many),
 	    cmocka_unit_test(test_names),
 	};
 	log_set_level(LOG_ERROR);

@@ -5,11 +5,13 @@
 #   2. release build with -Werror, unit tests;
 #   3. ASan/UBSan build, unit tests again;
 #   4. integration tests in network namespaces (root; they skip otherwise);
-#   5. a short libFuzzer run of every fuzz target when clang is installed.
+#   5. the Debian package: built from a copy of the tree, lintian, unpacked
+#      into a fresh tree and run from there (tests/package/test_package.sh);
+#   6. a short libFuzzer run of every fuzz target when clang is installed.
 # Ends with one line "N passed, N failed"; exits non-zero if anything failed.
 #
 #   sudo ./run-tests.sh
-#   env: BUILD_DIR=build  FUZZ_SECONDS=30  SKIP_ASAN=1  SKIP_FUZZ=1  SKIP_NETNS=1
+#   env: BUILD_DIR=build  FUZZ_SECONDS=30  SKIP_ASAN=1  SKIP_FUZZ=1  SKIP_NETNS=1  SKIP_PACKAGE=1
 set -uo pipefail
 cd "$(dirname "$0")" || exit 1
 BUILD_DIR=${BUILD_DIR:-build}
@@ -33,7 +35,9 @@ PACKAGES=(build-essential meson ninja-build pkg-config clang llvm
 	libipsec-mb-dev libjansson-dev libssl-dev libcmocka-dev libstrophe-dev
 	dpdk-dev libdpdk-dev libnuma-dev
 	prosody coturn openssl python3-scapy python3-cryptography
-	iperf3 tcpdump tshark python3 iproute2 nftables iputils-ping)
+	iperf3 tcpdump tshark python3 iproute2 nftables iputils-ping
+	libmicrohttpd-dev libsystemd-dev libjs-d3 systemd curl prometheus chromium man-db
+	debhelper dpkg-dev lintian)
 
 install_deps()
 {
@@ -138,6 +142,15 @@ if [ -z "${SKIP_NETNS:-}" ] && { [ -f "$BUILD_DIR/ipopd" ] || [ -f "$BUILD_DIR/a
 	step "integration tests in network namespaces"
 	[ "$(id -u)" -eq 0 ] || echo "not root: the namespace tests will skip"
 	run_meson_test "$BUILD_DIR" --suite netns
+fi
+
+if [ -z "${SKIP_PACKAGE:-}" ]; then
+	step "Debian package: dpkg-buildpackage, lintian, unpack, run"
+	if tests/package/test_package.sh; then
+		passed=$((passed + 1))
+	else
+		step_failed "Debian package (tests/package/test_package.sh)"
+	fi
 fi
 
 if [ -z "${SKIP_FUZZ:-}" ] && command -v clang >/dev/null; then

@@ -1,7 +1,9 @@
 /* ipopctl: asks a running ipopd over its management socket.
  *
  *   ipopctl [-s SOCKET | -i TAP] status|peers|stats|links|key|sas|xmpp [--json] [--export]
+ *   ipopctl init NAME ...          (ipopctl_init.c)
  *
+ * Without -s and -i it asks the one instance running (ipopctl_find.c).
  * Sends {"cmd":...} as one line, reads one JSON object back and prints it
  * verbatim (--json) or as a table. `sas --export` prints the live SAs in
  * tshark's esp_sa form (the daemon refuses unless its config allows it).
@@ -19,25 +21,29 @@
 #include <time.h>
 #include <unistd.h>
 
-#define DEFAULT_RUN_DIR "/run/ipopd"
-#define DEFAULT_SOCKET	DEFAULT_RUN_DIR "/ipop.sock"
+#include "app/ipopctl.h"
+
+#define DEFAULT_RUN_DIR IPOPCTL_RUN_DIR
 #define TIMEOUT_MS	5000
 #define RESPONSE_MAX	(16u << 20)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: ipopctl [-s SOCKET | -i TAP] COMMAND [--json]\n"
-		   "\n"
-		   "commands: status, peers, stats, links, key (our public key),\n"
-		   "          sas [--export] (live SAs; --export: tshark esp_sa lines with keys),\n"
-		   "          xmpp (signalling session, members, STUN, discovery counters)\n"
-		   "\n"
-		   "  -s, --socket PATH  management socket (default " DEFAULT_SOCKET ")\n"
-		   "  -i, --interface T  the instance whose TAP is T (" DEFAULT_RUN_DIR "/T.sock)\n"
-		   "  -j, --json         print the daemon's JSON answer as it is\n"
-		   "  -e, --export       sas: include the keys (needs ipopd.key_export)\n"
-		   "  -V, --version      print the version\n"
-		   "  -h, --help         this text\n");
+	fprintf(f,
+		"usage: ipopctl [-s SOCKET | -i TAP] COMMAND [--json]\n"
+		"       ipopctl init NAME --xmpp-user JID --xmpp-server HOST --address A/LEN ...\n"
+		"\n"
+		"commands: status, peers, stats, links, key (our public key),\n"
+		"          sas [--export] (live SAs; --export: tshark esp_sa lines with keys),\n"
+		"          xmpp (signalling session, members, STUN, discovery counters)\n"
+		"\n"
+		"  -s, --socket PATH  management socket (default: the one instance running,\n"
+		"                     found in " DEFAULT_RUN_DIR ")\n"
+		"  -i, --interface T  the instance whose TAP is T (" DEFAULT_RUN_DIR "/T.sock)\n"
+		"  -j, --json         print the daemon's JSON answer as it is\n"
+		"  -e, --export       sas: include the keys (needs ipopd.key_export)\n"
+		"  -V, --version      print the version\n"
+		"  -h, --help         this text\n");
 }
 
 static long long remaining_ms(const struct timespec *deadline)
@@ -397,6 +403,8 @@ int main(int argc, char **argv)
 	const char *sock = NULL, *tap = NULL;
 	bool json = false, export = false;
 	int ch;
+	if (argc > 1 && !strcmp(argv[1], "init"))
+		return ipopctl_init_main(argc - 1, argv + 1);
 	while ((ch = getopt_long(argc, argv, "s:i:jeVh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 's':
@@ -456,8 +464,12 @@ int main(int argc, char **argv)
 		snprintf(path, sizeof(path), DEFAULT_RUN_DIR "/%s.sock", tap);
 		sock = path;
 	}
-	if (!sock)
-		sock = DEFAULT_SOCKET;
+	if (!sock) {
+		int err = ipopctl_find_instance(path, sizeof(path));
+		if (err)
+			return err == -EEXIST ? 2 : 1;
+		sock = path;
+	}
 
 	char line[96];
 	snprintf(line, sizeof(line), "{\"cmd\":\"%s\"%s}", cmd, export ? ",\"export\":true" : "");

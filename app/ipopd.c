@@ -3,6 +3,8 @@
  *   ipopd -c CONFIG [--tap NAME] [--socket PATH] [--check | --show-pubkey] [-v]
  *
  * Runs in the foreground until SIGINT/SIGTERM; SIGHUP reloads the config.
+ * After setup it drops to ipopd.user with CAP_NET_ADMIN only (privdrop.h)
+ * and tells systemd it is ready (sdnotify.h; Type=notify units).
  * --check loads and validates the config, prints the effective settings and
  * exits without touching the system. --show-pubkey prints the node's public
  * key (creating node.key in the state directory on first use) and exits.
@@ -16,7 +18,10 @@
 #include "control/config/config.h"
 #include "control/core/ctl.h"
 #include "control/link/identity.h"
+#include "control/mgmt/http.h"
 #include "control/mgmt/mgmt.h"
+#include "control/mgmt/privdrop.h"
+#include "control/mgmt/sdnotify.h"
 #include "util/log.h"
 
 static void usage(FILE *f)
@@ -145,12 +150,28 @@ int main(int argc, char **argv)
 
 	static struct ctl c;
 	static struct ctl_mgmt mgmt;
+	static struct ctl_http http;
+	static struct ctl_sd sd;
 	opt.ext[0] = (struct ctl_ext){.ops = &ctl_mgmt_ext_ops, .obj = &mgmt};
+	opt.ext[1] = (struct ctl_ext){.ops = &ctl_http_ext_ops, .obj = &http};
+	opt.ext[2] = (struct ctl_ext){.ops = &ctl_sd_ext_ops, .obj = &sd};
 	int rc = ctl_init(&c, &opt, err, sizeof(err));
 	if (rc < 0) {
 		fprintf(stderr, "%s\n", err[0] ? err : strerror(-rc));
 		return 1;
 	}
+	/* Everything that needs privilege is done: TAP, sockets, bridge,
+	 * first routes, the management socket and the HTTP listener. */
+	rc = ctl_privdrop(&c, err, sizeof(err));
+	if (rc < 0) {
+		fprintf(stderr, "%s\n", err);
+		ctl_fini(&c);
+		return 1;
+	}
+	char status[160];
+	snprintf(status, sizeof(status), "running: tap %s, port %u, %u link%s", c.kernel.tap_name,
+		 c.cfg.port, c.peers.n, c.peers.n == 1 ? "" : "s");
+	ctl_sd_ready(status);
 	rc = ctl_run(&c);
 	ctl_fini(&c);
 	return rc < 0 ? 1 : 0;

@@ -719,6 +719,7 @@ void ipop_config_free(struct ipop_config *c)
 		explicit_bzero(c->turn, c->nturn * sizeof(*c->turn));
 	free(c->turn);
 	free(c->network_ignore_list);
+	free(c->secret_files);
 	explicit_bzero(c, sizeof(*c));
 }
 

@@ -125,6 +125,16 @@ struct ipop_config {
 	 * the other gateways route them to us (docs/signalling.md) */
 	struct net_prefix advertise_routes[IPOP_ADVERTISE_ROUTES_MAX];
 	unsigned n_advertise_routes;
+
+	/* Operations (config_ops.c) */
+	char user[33];                       /* "user": drop to this account after setup */
+	bool http_enabled;                   /* "http_listen" set: /metrics and the live page */
+	struct net_endpoint http_listen;
+	char xmpp_password_file[PATH_MAX];   /* where xmpp_password came from ("" = inline) */
+	/* Every secret file read (key_file, psk_file, xmpp_password_file): a
+	 * privilege drop hands them to ipopd.user so reloads can read them. */
+	char (*secret_files)[PATH_MAX];
+	unsigned nsecret_files;
 };
 
 /* Command-line overrides applied before validation. */

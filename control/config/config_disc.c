@@ -195,7 +195,7 @@ int cfg_disc_check(struct loader *ld, struct ipop_config *c)
 		    "expected the overlay's XMPP account (with xmpp_host), got nothing");
 	if (!c->xmpp_password[0])
 		return cfg_fail(ld, "CFx.xmpp_password",
-				"expected the XMPP account's password, got nothing");
+				"expected the XMPP account's password (or ipopd.xmpp_password_file), got nothing");
 	if (c->group == IPOP_GROUP_MUC && !c->muc_room[0])
 		cfg_default_room(c, c->muc_room, sizeof(c->muc_room));
 	return 0;

@@ -155,3 +155,15 @@ void cfg_disc_print(const struct ipop_config *c, FILE *f);
 
 int cfg_key_allowed_keys(struct loader *ld, const struct key_spec *ks, void *base, const char *path,
 			 json_t *v);
+
+/* ---- config_ops.c: user, http_listen, xmpp_password_file ---- */
+
+int cfg_key_user(struct loader *ld, const struct key_spec *ks, void *base, const char *path,
+		 json_t *v);
+int cfg_key_http_listen(struct loader *ld, const struct key_spec *ks, void *base,
+			const char *path, json_t *v);
+int cfg_key_xmpp_password_file(struct loader *ld, const struct key_spec *ks, void *base,
+			       const char *path, json_t *v);
+void cfg_ops_print(const struct ipop_config *c, FILE *f);
+/* Records a secret file that was read (ipop_config.secret_files). 0 or -1. */
+int cfg_note_secret_file(struct loader *ld, const char *path, const char *file);

@@ -306,6 +306,9 @@ static const struct key_spec ipopd_keys[] = {
     FN("muc_room", muc_room, cfg_key_muc_room),
     FN("static_candidates", static_candidates, cfg_key_static_candidates),
     FN("advertise_routes", advertise_routes, key_advertise_routes),
+    FN("user", user, cfg_key_user),
+    FN("http_listen", http_listen, cfg_key_http_listen),
+    FN("xmpp_password_file", xmpp_password_file, cfg_key_xmpp_password_file),
     {0}};
 const struct section_spec cfg_ipopd_section = {"ipopd", ipopd_keys, true};
 
@@ -600,6 +603,7 @@ void cfg_ipopd_print(const struct ipop_config *c, FILE *f)
 	print_seconds(f, "keepalive_interval", c->keepalive_ms);
 	print_seconds(f, "link_timeout", c->link_timeout_ms);
 	fprintf(f, "key_export: %s\n", c->key_export ? "yes" : "no");
+	cfg_ops_print(c, f);
 	for (unsigned i = 0; i < c->n_advertise_routes; i++)
 		fprintf(f, "advertise_route: %s\n",
 			net_prefix_format(&c->advertise_routes[i], a, sizeof(a)));

@@ -107,6 +107,8 @@ static int load_key_file(struct loader *ld, const char *path, const char *name, 
 		goto out_wipe;
 	}
 	rc = parse_hex_secret(ld, path, buf, out, len, what);
+	if (!rc)
+		rc = cfg_note_secret_file(ld, path, file);
 out_wipe:
 	explicit_bzero(buf, sizeof(buf));
 out_close:

@@ -571,6 +571,13 @@ static void tick(struct ctl *c)
 			c->opt.ext[i].ops->tick(c->opt.ext[i].obj, now);
 }
 
+static void ext_reload(struct ctl *c, bool done)
+{
+	for (unsigned i = 0; i < c->next_open; i++)
+		if (c->opt.ext[i].ops->reload)
+			c->opt.ext[i].ops->reload(c->opt.ext[i].obj, c, done);
+}
+
 static bool handle_signals(struct ctl *c)
 {
 	struct signalfd_siginfo si;
@@ -584,7 +591,9 @@ static bool handle_signals(struct ctl *c)
 			break;
 		case SIGHUP:
 			log_info("SIGHUP: reloading %s", c->config_path);
+			ext_reload(c, false);
 			ctl_reload(c);
+			ext_reload(c, true);
 			break;
 		}
 	}

@@ -61,6 +61,9 @@ struct ctl_ext_ops {
 	bool (*event)(void *obj, struct ctl *c, uint64_t tag, uint32_t events);
 	void (*tick)(void *obj, uint64_t now_ms);
 	void (*close)(void *obj);
+	/* Optional: around a SIGHUP reload, before (done false) and after it
+	 * (done true, whatever its outcome: c->reload_errors says). */
+	void (*reload)(void *obj, struct ctl *c, bool done);
 };
 
 struct ctl_ext {

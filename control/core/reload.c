@@ -87,6 +87,9 @@ static void keep_restart_only(const struct ipop_config *old, struct ipop_config 
 	KEEP_STR(bridge, "bridge");
 	KEEP_STR(mgmt_socket, "mgmt_socket");
 	KEEP_STR(state_dir, "state_dir");
+	KEEP_STR(user, "user");
+	KEEP_NUM(http_enabled, "http_listen");
+	KEEP_NUM(http_listen.port, "http_listen");
 	KEEP_NUM(ip4_mask, "ip4_mask");
 	/* The XMPP session holds its own copy (the password is never logged). */
 	KEEP_STR(xmpp_host, "CFx.xmpp_host");

@@ -1,0 +1,153 @@
+#!/usr/bin/env python3
+"""Markdown (the subset the docs use) to a man page, so the man pages and the
+docs are one source: ipopd.json(5) is docs/configuration.md itself.
+
+    md2man.py --name NAME --section N --desc "one line" [--date D] OUT IN.md...
+
+Headings: the first "# " is dropped (NAME replaces it), "## " becomes .SH,
+"### "/"#### " .SS. Paragraphs, "- " and "1. " lists, ``` blocks, tables
+(one .TP per row: the first cell is the tag), `code`, **bold**, *italic* and
+[links](url) are understood; everything else is text.
+"""
+import argparse
+import re
+
+
+def esc(s):
+    s = s.replace("\\", "\\e")
+    return s
+
+
+def inline(s):
+    s = re.sub(r"\*\*(.+?)\*\*", "\x01\\1\x02", s)
+    out, parts = [], re.split(r"(`[^`]*`)", s)
+    for p in parts:
+        if p.startswith("`") and p.endswith("`") and len(p) >= 2:
+            out.append("\\fB" + esc(p[1:-1]).replace("-", "\\-") + "\\fR")
+            continue
+        p = esc(p)
+        p = re.sub(r"\[([^\]]+)\]\((https?://[^)]+)\)", r"\1 <\2>", p)
+        p = re.sub(r"\[([^\]]+)\]\([^)]*\)", r"\1", p)
+        p = re.sub(r"(?<![\w*])\*([^*\s][^*]*)\*(?![\w*])", r"\\fI\1\\fR", p)
+        out.append(p)
+    return "".join(out).replace("\x01", "\\fB").replace("\x02", "\\fR")
+
+
+def line_out(s):
+    s = s.strip()
+    if s.startswith(".") or s.startswith("'"):
+        s = "\\&" + s
+    return s
+
+
+def cells(row):
+    row = row.strip()
+    if row.startswith("|"):
+        row = row[1:]
+    if row.endswith("|"):
+        row = row[:-1]
+    # a "|" inside `code` is not a separator
+    parts, cur, code = [], "", False
+    for ch in row:
+        if ch == "`":
+            code = not code
+        if ch == "|" and not code:
+            parts.append(cur.strip())
+            cur = ""
+        else:
+            cur += ch
+    parts.append(cur.strip())
+    return [p.replace("\\|", "|") for p in parts]
+
+
+def convert(text):
+    out, lines, i, first_h1 = [], text.split("\n"), 0, True
+    para = []
+
+    def flush():
+        if para:
+            out.append(".PP")
+            out.append(line_out(inline(" ".join(l.strip() for l in para))))
+            para.clear()
+
+    while i < len(lines):
+        l = lines[i]
+        if l.startswith("```"):
+            flush()
+            out += [".PP", ".RS 4", ".nf"]
+            i += 1
+            while i < len(lines) and not lines[i].startswith("```"):
+                out.append("\\&" + esc(lines[i]))
+                i += 1
+            out += [".fi", ".RE"]
+        elif l.startswith("# "):
+            flush()
+            if not first_h1:
+                out.append('.SH "%s"' % inline(l[2:]).upper())
+            first_h1 = False
+        elif l.startswith("## "):
+            flush()
+            out.append('.SH "%s"' % inline(l[3:]).upper().replace('"', ""))
+        elif re.match(r"#{3,6} ", l):
+            flush()
+            out.append('.SS "%s"' % inline(l.split(" ", 1)[1]).replace('"', ""))
+        elif l.startswith("|"):
+            flush()
+            rows = []
+            while i < len(lines) and lines[i].startswith("|"):
+                rows.append(cells(lines[i]))
+                i += 1
+            i -= 1
+            head, body = rows[0], [r for r in rows[1:] if not re.match(r"^[-: ]*$", "".join(r))]
+            for r in body:
+                out.append(".TP")
+                out.append(line_out(inline(r[0])))
+                rest = [("%s: %s" % (head[k], c) if k > 1 else c) for k, c in enumerate(r) if k and c]
+                out.append(line_out(inline(" \u2014 ".join(rest) if rest else "")))
+        elif re.match(r"^\s*([-*]|\d+\.) ", l):
+            flush()
+            m = re.match(r"^(\s*)([-*]|\d+\.) (.*)", l)
+            indent = len(m.group(1))
+            out.append(".IP %s 4" % ("\\(bu" if m.group(2) in "-*" else m.group(2)))
+            if indent:
+                out[-1] = ".IP \\(bu 8" if m.group(2) in "-*" else out[-1]
+            item = [m.group(3)]
+            i += 1
+            while i < len(lines) and lines[i].strip() and not re.match(r"^\s*([-*]|\d+\.) ", lines[i]) \
+                    and lines[i].startswith(" "):
+                item.append(lines[i].strip())
+                i += 1
+            i -= 1
+            out.append(line_out(inline(" ".join(item))))
+        elif not l.strip():
+            flush()
+        else:
+            para.append(l)
+        i += 1
+    flush()
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--name", required=True)
+    ap.add_argument("--section", required=True)
+    ap.add_argument("--desc", required=True)
+    ap.add_argument("--date", default="2026-12-04")
+    ap.add_argument("--version", default="")
+    ap.add_argument("out")
+    ap.add_argument("inputs", nargs="+")
+    a = ap.parse_args()
+    body = []
+    for path in a.inputs:
+        body += convert(open(path, encoding="utf-8").read())
+    head = ['.\\" Generated by docs/man/md2man.py from %s: edit those, not this.'
+            % ", ".join(p.split("/")[-1] for p in a.inputs),
+            '.TH "%s" "%s" "%s" "ipopd %s" "ipopd"' % (a.name.upper(), a.section, a.date, a.version),
+            ".SH NAME", "%s \\- %s" % (a.name.replace("-", "\\-"), a.desc)]
+    with open(a.out, "w", encoding="utf-8") as f:
+        f.write("\n".join(head + body) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -5,29 +5,7 @@
 #include <netinet/in.h>
 
 #include "dataplane/csum.h"
-
-#define TCP_FIN 0x01
-#define TCP_SYN 0x02
-#define TCP_RST 0x04
-#define TCP_PSH 0x08
-#define TCP_URG 0x20
-#define TCP_CWR 0x80
-
-static inline uint16_t rd16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static inline void wr16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static inline uint32_t rd32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
+#include "dataplane/wire.h"
 
 static unsigned add_unit(struct dp_gro *g, unsigned head, uint8_t vh_flags)
 {
@@ -71,7 +49,8 @@ static bool same_headers(const uint8_t *h, const uint8_t *p, const struct dp_l4_
 	}
 	if (memcmp(ht + 8, pt + 8, 4) != 0) /* ack */
 		return false;
-	if (ht[12] != pt[12] || ((ht[13] ^ pt[13]) & (uint8_t) ~(TCP_CWR | TCP_FIN | TCP_PSH)))
+	if (ht[12] != pt[12] ||
+	    ((ht[13] ^ pt[13]) & (uint8_t) ~(DP_TCP_CWR | DP_TCP_FIN | DP_TCP_PSH)))
 		return false;
 	return memcmp(ht + 20, pt + 20, i->hdrlen - i->l4off - 20) == 0;
 }
@@ -89,9 +68,9 @@ static void close_run(struct dp_gro *g, struct dp_pkt *const *pkts, unsigned r)
 		uint32_t l4len = (uint32_t)(i->hdrlen - i->l4off) + run->bytes;
 
 		if (i->v6) {
-			wr16(ip + 4, (uint16_t)(i->l4off - i->l3off - 40 + l4len));
+			dp_be16_put(ip + 4, (uint16_t)(i->l4off - i->l3off - 40 + l4len));
 		} else {
-			wr16(ip + 2, (uint16_t)(i->l4off - i->l3off + l4len));
+			dp_be16_put(ip + 2, (uint16_t)(i->l4off - i->l3off + l4len));
 			ip[10] = ip[11] = 0;
 			uint16_t c = dp_csum_finish(dp_csum_add(0, ip, i->l4off - i->l3off));
 			memcpy(ip + 10, &c, 2);
@@ -124,8 +103,8 @@ void dp_gro_build(struct dp_gro *g, struct dp_pkt *const *pkts, unsigned n)
 			add_unit(g, k, 0);
 			continue;
 		}
-		size_t iplen =
-		    info.v6 ? 40u + rd16(f + info.l3off + 4) : (size_t)rd16(f + info.l3off + 2);
+		size_t iplen = info.v6 ? 40u + dp_be16_get(f + info.l3off + 4)
+				       : (size_t)dp_be16_get(f + info.l3off + 2);
 		/* Ethernet padding or a length that lies: never merge those. */
 		bool exact = info.l3off + iplen == len;
 		if (info.proto != IPPROTO_TCP || !exact) {
@@ -135,18 +114,18 @@ void dp_gro_build(struct dp_gro *g, struct dp_pkt *const *pkts, unsigned n)
 		const uint8_t *th = f + info.l4off;
 		uint8_t flags = th[13];
 		uint32_t payload = (uint32_t)(len - info.hdrlen);
-		uint32_t seq = rd32(th + 4);
+		uint32_t seq = dp_be32_get(th + 4);
 
 		unsigned r = 0;
 		while (r < g->nruns && !same_flow(pkts[g->units[g->runs[r].unit].head]->data,
 						  &g->runs[r].info, f, &info))
 			r++;
-		bool mergeable = payload > 0 && !(flags & (TCP_SYN | TCP_RST | TCP_URG));
+		bool mergeable = payload > 0 && !(flags & (DP_TCP_SYN | DP_TCP_RST | DP_TCP_URG));
 		if (r < g->nruns) {
 			struct dp_gro_run *run = &g->runs[r];
 			struct dp_gro_unit *u = &g->units[run->unit];
 			const uint8_t *h = pkts[u->head]->data;
-			if (mergeable && !(flags & TCP_CWR) && seq == run->next_seq &&
+			if (mergeable && !(flags & DP_TCP_CWR) && seq == run->next_seq &&
 			    payload <= run->info.mss && info.hdrlen == run->info.hdrlen &&
 			    u->count < DP_GRO_SEGS_MAX &&
 			    (size_t)(info.hdrlen - info.l3off) + run->bytes + payload <= 65535 &&
@@ -156,16 +135,16 @@ void dp_gro_build(struct dp_gro *g, struct dp_pkt *const *pkts, unsigned n)
 				run->last = (uint16_t)k;
 				run->bytes += payload;
 				run->next_seq += payload;
-				run->flags |= flags & (TCP_FIN | TCP_PSH);
+				run->flags |= flags & (DP_TCP_FIN | DP_TCP_PSH);
 				u->count++;
-				if (payload < run->info.mss || (flags & (TCP_FIN | TCP_PSH)))
+				if (payload < run->info.mss || (flags & (DP_TCP_FIN | DP_TCP_PSH)))
 					close_run(g, pkts, r);
 				continue;
 			}
 			close_run(g, pkts, r);
 		}
 		unsigned unit = add_unit(g, k, VIRTIO_NET_HDR_F_DATA_VALID);
-		if (!mergeable || (flags & (TCP_FIN | TCP_PSH)))
+		if (!mergeable || (flags & (DP_TCP_FIN | DP_TCP_PSH)))
 			continue;
 		if (g->nruns == DP_GRO_FLOWS_MAX) { /* close the oldest */
 			unsigned old = 0;

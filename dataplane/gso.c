@@ -6,37 +6,12 @@
 #include <netinet/in.h>
 
 #include "dataplane/csum.h"
+#include "dataplane/wire.h"
 
 #define ETH_VLAN 0x8100
 #define ETH_QINQ 0x88a8
 #define ETH_IPV4 0x0800
 #define ETH_IPV6 0x86dd
-
-#define TCP_FIN 0x01
-#define TCP_PSH 0x08
-#define TCP_CWR 0x80
-
-static inline uint16_t rd16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static inline void wr16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static inline uint32_t rd32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static inline void wr32(uint8_t *p, uint32_t v)
-{
-	wr16(p, (uint16_t)(v >> 16));
-	wr16(p + 2, (uint16_t)v);
-}
 
 int dp_l4_parse(const uint8_t *f, size_t len, struct dp_l4_info *info)
 {
@@ -46,12 +21,12 @@ int dp_l4_parse(const uint8_t *f, size_t len, struct dp_l4_info *info)
 	memset(info, 0, sizeof(*info));
 	if (len < 14)
 		return -EINVAL;
-	uint16_t type = rd16(f + off);
+	uint16_t type = dp_be16_get(f + off);
 	for (int tags = 0; (type == ETH_VLAN || type == ETH_QINQ) && tags < 2; tags++) {
 		off += 4;
 		if (len < off + 2)
 			return -EINVAL;
-		type = rd16(f + off);
+		type = dp_be16_get(f + off);
 	}
 	off += 2;
 	info->l3off = (uint16_t)off;
@@ -62,7 +37,7 @@ int dp_l4_parse(const uint8_t *f, size_t len, struct dp_l4_info *info)
 		size_t ihl = (size_t)(f[off] & 0xf) * 4;
 		if (ihl < 20 || len < off + ihl)
 			return -EINVAL;
-		if (rd16(f + off + 6) & 0x3fff) /* MF or a fragment offset */
+		if (dp_be16_get(f + off + 6) & 0x3fff) /* MF or a fragment offset */
 			return -EINVAL;
 		proto = f[off + 9];
 		off += ihl;
@@ -176,23 +151,23 @@ size_t dp_gso_segment(const struct dp_l4_info *info, const uint8_t *f, size_t le
 	memcpy(out + info->hdrlen, f + info->hdrlen + start, seg);
 
 	if (info->v6) {
-		wr16(ip + 4, (uint16_t)(info->hdrlen - info->l3off - 40 + seg));
+		dp_be16_put(ip + 4, (uint16_t)(info->hdrlen - info->l3off - 40 + seg));
 	} else {
 		size_t ihl = (size_t)(ip[0] & 0xf) * 4;
-		wr16(ip + 2, (uint16_t)(info->hdrlen - info->l3off + seg));
-		wr16(ip + 4, (uint16_t)(rd16(f + info->l3off + 4) + k));
+		dp_be16_put(ip + 2, (uint16_t)(info->hdrlen - info->l3off + seg));
+		dp_be16_put(ip + 4, (uint16_t)(dp_be16_get(f + info->l3off + 4) + k));
 		ip[10] = ip[11] = 0;
 		uint16_t c = dp_csum_finish(dp_csum_add(0, ip, ihl));
 		memcpy(ip + 10, &c, 2);
 	}
 	if (info->proto == IPPROTO_TCP) {
-		wr32(l4 + 4, rd32(f + info->l4off + 4) + (uint32_t)start);
+		dp_be32_put(l4 + 4, dp_be32_get(f + info->l4off + 4) + (uint32_t)start);
 		if (k > 0)
-			l4[13] &= (uint8_t)~TCP_CWR;
+			l4[13] &= (uint8_t)~DP_TCP_CWR;
 		if (!last)
-			l4[13] &= (uint8_t) ~(TCP_FIN | TCP_PSH);
+			l4[13] &= (uint8_t) ~(DP_TCP_FIN | DP_TCP_PSH);
 	} else {
-		wr16(l4 + 4, (uint16_t)l4len);
+		dp_be16_put(l4 + 4, (uint16_t)l4len);
 	}
 	l4[info->csum_off] = l4[info->csum_off + 1] = 0;
 	uint64_t sum = dp_csum_pseudo(ip, info->v6, info->proto, (uint32_t)l4len);

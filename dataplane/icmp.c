@@ -7,15 +7,10 @@
 #include "dataplane/csum.h"
 #include "dataplane/esp.h"
 #include "dataplane/l3.h"
+#include "dataplane/wire.h"
 
 #define V4_QUOTE_MAX (576 - 20 - 8)
 #define V6_QUOTE_MAX (1280 - 40 - 8)
-
-static inline void wr16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
 
 bool dp_icmp_too_big(const struct dp_table *t, struct dp_pkt *p)
 {
@@ -49,26 +44,26 @@ bool dp_icmp_too_big(const struct dp_table *t, struct dp_pkt *p)
 	memmove(ip + hdr, ip, quote);
 	memcpy(eth, src_mac, 6);
 	memcpy(eth + 6, t->p.router_mac, 6);
-	wr16(eth + 12, v6 ? DP_ETHERTYPE_IP6 : DP_ETHERTYPE_IP4);
+	dp_be16_put(eth + 12, v6 ? DP_ETHERTYPE_IP6 : DP_ETHERTYPE_IP4);
 	uint8_t *icmp = ip + hdr - 8;
 	size_t icmp_len = 8 + quote;
 	memset(ip, 0, hdr);
 	if (v6) {
 		ip[0] = 0x60;
-		wr16(ip + 4, (uint16_t)icmp_len);
+		dp_be16_put(ip + 4, (uint16_t)icmp_len);
 		ip[6] = IPPROTO_ICMPV6;
 		ip[7] = 64;
 		memcpy(ip + 8, dst_ip, 16);
 		memcpy(ip + 24, src_ip, 16);
 		icmp[0] = 2; /* Packet Too Big */
 		icmp[4] = icmp[5] = 0;
-		wr16(icmp + 6, t->p.mtu);
+		dp_be16_put(icmp + 6, t->p.mtu);
 		uint16_t c = dp_csum_finish(dp_csum_add(
 		    dp_csum_pseudo(ip, 1, IPPROTO_ICMPV6, (uint32_t)icmp_len), icmp, icmp_len));
 		memcpy(icmp + 2, &c, 2);
 	} else {
 		ip[0] = 0x45;
-		wr16(ip + 2, (uint16_t)(20 + icmp_len));
+		dp_be16_put(ip + 2, (uint16_t)(20 + icmp_len));
 		ip[8] = 64;
 		ip[9] = IPPROTO_ICMP;
 		memcpy(ip + 12, dst_ip, 4);
@@ -77,7 +72,7 @@ bool dp_icmp_too_big(const struct dp_table *t, struct dp_pkt *p)
 		memcpy(ip + 10, &c, 2);
 		icmp[0] = 3; /* destination unreachable */
 		icmp[1] = 4; /* fragmentation needed and DF set */
-		wr16(icmp + 6, t->p.mtu);
+		dp_be16_put(icmp + 6, t->p.mtu);
 		c = dp_csum_finish(dp_csum_add(0, icmp, icmp_len));
 		memcpy(icmp + 2, &c, 2);
 	}

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "dataplane/esp.h"
+#include "dataplane/wire.h"
 
 #define ARP_LEN	      28
 #define ARP_HTYPE_ETH 1
@@ -32,17 +33,6 @@
 #define ND_NA_LEN     (ND_NS_LEN + 8) /* with the target link-layer address option */
 #define ND_HOP_LIMIT  255
 
-static inline uint16_t rd16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static inline void wr16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
 static inline uint32_t rd32_raw(const uint8_t *p)
 {
 	uint32_t v;
@@ -54,7 +44,7 @@ static inline uint32_t rd32_raw(const uint8_t *p)
 static uint32_t csum_add(uint32_t sum, const uint8_t *p, size_t len)
 {
 	for (; len >= 2; p += 2, len -= 2)
-		sum += rd16(p);
+		sum += dp_be16_get(p);
 	if (len)
 		sum += (uint32_t)p[0] << 8;
 	return sum;
@@ -96,11 +86,11 @@ bool dp_l3_arp_reply(const struct dp_table *t, struct dp_pkt *pkt)
 {
 	uint8_t *f = pkt->data;
 
-	if (pkt->len < DP_ETH_HLEN + ARP_LEN || rd16(f + 12) != DP_ETHERTYPE_ARP)
+	if (pkt->len < DP_ETH_HLEN + ARP_LEN || dp_be16_get(f + 12) != DP_ETHERTYPE_ARP)
 		return false;
 	uint8_t *arp = f + DP_ETH_HLEN;
-	if (rd16(arp) != ARP_HTYPE_ETH || rd16(arp + 2) != DP_ETHERTYPE_IP4 || arp[4] != 6 ||
-	    arp[5] != 4 || rd16(arp + 6) != ARP_OP_REQ)
+	if (dp_be16_get(arp) != ARP_HTYPE_ETH || dp_be16_get(arp + 2) != DP_ETHERTYPE_IP4 ||
+	    arp[4] != 6 || arp[5] != 4 || dp_be16_get(arp + 6) != ARP_OP_REQ)
 		return false;
 	/* A sender hardware address that is multicast cannot be answered. */
 	if (arp[8] & 1)
@@ -116,7 +106,7 @@ bool dp_l3_arp_reply(const struct dp_table *t, struct dp_pkt *pkt)
 
 	memcpy(f, f + 6, 6); /* back to whoever asked */
 	memcpy(f + 6, t->p.router_mac, 6);
-	wr16(arp + 6, ARP_OP_REPLY);
+	dp_be16_put(arp + 6, ARP_OP_REPLY);
 	memcpy(arp + 8, t->p.router_mac, 6);
 	memcpy(arp + 14, &tpa, 4);
 	memcpy(arp + 18, sha, 6);
@@ -145,11 +135,12 @@ bool dp_l3_nd_reply(const struct dp_table *t, struct dp_pkt *pkt)
 {
 	uint8_t *f = pkt->data;
 
-	if (pkt->len < DP_ETH_HLEN + IP6_HLEN + ND_NS_LEN || rd16(f + 12) != DP_ETHERTYPE_IP6)
+	if (pkt->len < DP_ETH_HLEN + IP6_HLEN + ND_NS_LEN ||
+	    dp_be16_get(f + 12) != DP_ETHERTYPE_IP6)
 		return false;
 	uint8_t *ip6 = f + DP_ETH_HLEN;
 	uint8_t *icmp = ip6 + IP6_HLEN;
-	uint16_t plen = rd16(ip6 + 4);
+	uint16_t plen = dp_be16_get(ip6 + 4);
 	if ((ip6[0] >> 4) != 6 || ip6[6] != IPPROTO_ICMP6 || ip6[7] != ND_HOP_LIMIT ||
 	    plen < ND_NS_LEN || (size_t)DP_ETH_HLEN + IP6_HLEN + plen > pkt->len)
 		return false;
@@ -183,7 +174,7 @@ bool dp_l3_nd_reply(const struct dp_table *t, struct dp_pkt *pkt)
 
 	ip6[0] = 0x60;
 	ip6[1] = ip6[2] = ip6[3] = 0;
-	wr16(ip6 + 4, ND_NA_LEN);
+	dp_be16_put(ip6 + 4, ND_NA_LEN);
 	ip6[6] = IPPROTO_ICMP6;
 	ip6[7] = ND_HOP_LIMIT;
 	memcpy(ip6 + 8, tgt, 16);
@@ -196,7 +187,7 @@ bool dp_l3_nd_reply(const struct dp_table *t, struct dp_pkt *pkt)
 	icmp[24] = ND_OPT_TLLA;
 	icmp[25] = 1;
 	memcpy(icmp + 26, t->p.router_mac, 6);
-	wr16(icmp + 2, icmp6_csum(ip6 + 8, ip6 + 24, icmp, ND_NA_LEN));
+	dp_be16_put(icmp + 2, icmp6_csum(ip6 + 8, ip6 + 24, icmp, ND_NA_LEN));
 
 	pkt->len = DP_ETH_HLEN + IP6_HLEN + ND_NA_LEN;
 	return true;
@@ -218,13 +209,13 @@ uint16_t dp_l3_route_out(const struct dp_table *t, struct dp_pkt *pkt)
 	uint16_t link;
 	size_t iplen;
 
-	switch (rd16(pkt->data + 12)) {
+	switch (dp_be16_get(pkt->data + 12)) {
 	case DP_ETHERTYPE_IP4: {
 		if (avail < IP4_HLEN)
 			return route_out_fail(pkt, DP_DROP_SHORT);
 		if ((ip[0] >> 4) != 4)
 			return route_out_fail(pkt, DP_DROP_NOT_IP);
-		iplen = rd16(ip + 2);
+		iplen = dp_be16_get(ip + 2);
 		if ((ip[0] & 0xf) < 5 || iplen < (size_t)(ip[0] & 0xf) * 4 || iplen > avail)
 			return route_out_fail(pkt, DP_DROP_SHORT);
 		uint32_t dst = rd32_raw(ip + 16);
@@ -240,7 +231,7 @@ uint16_t dp_l3_route_out(const struct dp_table *t, struct dp_pkt *pkt)
 			return route_out_fail(pkt, DP_DROP_SHORT);
 		if ((ip[0] >> 4) != 6)
 			return route_out_fail(pkt, DP_DROP_NOT_IP);
-		iplen = IP6_HLEN + (size_t)rd16(ip + 4);
+		iplen = IP6_HLEN + (size_t)dp_be16_get(ip + 4);
 		if (iplen > avail)
 			return route_out_fail(pkt, DP_DROP_SHORT);
 		if (ip[24] == 0xff)
@@ -276,7 +267,7 @@ bool dp_l3_deliver_in(const struct dp_table *t, struct dp_pkt *pkt)
 			goto short_pkt;
 		if ((ip[0] >> 4) != 4)
 			goto bad_next_header;
-		iplen = rd16(ip + 2);
+		iplen = dp_be16_get(ip + 2);
 		if ((ip[0] & 0xf) < 5 || iplen < (size_t)(ip[0] & 0xf) * 4 || iplen > pkt->len)
 			goto short_pkt;
 		owner = dp_table_route4(t, rd32_raw(ip + 12));
@@ -286,7 +277,7 @@ bool dp_l3_deliver_in(const struct dp_table *t, struct dp_pkt *pkt)
 			goto short_pkt;
 		if ((ip[0] >> 4) != 6)
 			goto bad_next_header;
-		iplen = IP6_HLEN + (size_t)rd16(ip + 4);
+		iplen = IP6_HLEN + (size_t)dp_be16_get(ip + 4);
 		if (iplen > pkt->len)
 			goto short_pkt;
 		owner = dp_table_route6(t, ip + 8);
@@ -315,7 +306,8 @@ bool dp_l3_deliver_in(const struct dp_table *t, struct dp_pkt *pkt)
 	pkt->len += DP_ETH_HLEN;
 	memcpy(pkt->data, t->p.host_mac, 6);
 	memcpy(pkt->data + 6, t->p.router_mac, 6);
-	wr16(pkt->data + 12, pkt->next_hdr == DP_ESP_NH_IPV4 ? DP_ETHERTYPE_IP4 : DP_ETHERTYPE_IP6);
+	dp_be16_put(pkt->data + 12,
+		    pkt->next_hdr == DP_ESP_NH_IPV4 ? DP_ETHERTYPE_IP4 : DP_ETHERTYPE_IP6);
 	return true;
 
 short_pkt:

@@ -1,9 +1,10 @@
-/* Internal to the config loader (config.c, config_ipopd.c, config_keys.c):
- * the loader state, the table-driven key specs and the helpers the three
- * files share. Nothing outside control/config*.c includes this.
+/* Internal to the config loader (config.c, config_msg.c, config_ipopd.c,
+ * config_keys.c): the loader state, the table-driven key specs and the
+ * helpers these files share. Nothing outside control/config*.c includes this.
  *
- *   config.c        loader core (messages, getters, section walk, load,
- *                   free), the IPOP controller sections, --check output
+ *   config.c        loader core (getters, section walk, load, free), the
+ *                   IPOP controller sections, --check output
+ *   config_msg.c    messages: errors, warnings, line numbers, quoting
  *   config_ipopd.c  the "ipopd" section: settings, static peers, defaults,
  *                   command-line overrides, whole-config peer checks
  *   config_keys.c   key material: manual SAs and key files, public keys,
@@ -87,7 +88,7 @@ struct section_spec {
 #define EP_EXPECTED	"an endpoint \"IPv4:port\" or \"[IPv6]:port\" (port 1..65535)"
 #define SA_EXPECTED	"an object {\"spi\", \"key\" or \"key_file\"}"
 
-/* ---- config.c: messages, getters, the section walk ---- */
+/* ---- config_msg.c: messages ---- */
 
 /* Line of path, else of its nearest present parent, else 1. */
 unsigned cfg_line_of(const struct loader *ld, const char *path);
@@ -101,6 +102,9 @@ const char *cfg_type_name(const json_t *v);
 const char *cfg_quoted(const char *s, char *buf, size_t len);
 /* out (PATH_STR bytes) = parent.key */
 void cfg_join(char *out, const char *parent, const char *key);
+
+/* ---- config.c: getters, the section walk ---- */
+
 int cfg_get_uint(struct loader *ld, const char *path, json_t *v, long long min, long long max,
 		 long long *out);
 int cfg_get_string(struct loader *ld, const char *path, json_t *v, const char *what,

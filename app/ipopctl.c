@@ -229,9 +229,9 @@ static void print_age(const json_t *v)
 static void print_links(const json_t *o)
 {
 	const json_t *arr = json_object_get(o, "links");
-	printf("%-16s %-10s %-6s %-24s %-10s %-10s %10s %10s %10s %6s %6s\n", "NAME", "STATE",
+	printf("%-16s %-10s %-6s %-24s %-10s %-10s %10s %10s %10s %6s %6s %7s\n", "NAME", "STATE",
 	       "KEYING", "ENDPOINT", "SPI_IN", "SPI_OUT", "KEY_AGE", "LAST_HS", "PACKETS", "HS",
-	       "REKEYS");
+	       "REKEYS", "SRTT");
 	size_t i;
 	const json_t *l;
 	json_array_foreach(arr, i, l)
@@ -242,8 +242,13 @@ static void print_links(const json_t *o)
 		       str_or(l, "spi_out", "-"));
 		print_age(json_object_get(l, "key_age_s"));
 		print_age(json_object_get(l, "last_handshake_s"));
-		printf(" %10lld %6lld %6lld\n", int_of(l, "packets_since_handshake"),
+		printf(" %10lld %6lld %6lld", int_of(l, "packets_since_handshake"),
 		       int_of(l, "handshakes"), int_of(l, "rekeys"));
+		const json_t *srtt = json_object_get(l, "srtt_ms");
+		if (json_is_integer(srtt))
+			printf(" %5lldms\n", (long long)json_integer_value(srtt));
+		else
+			printf(" %7s\n", "-");
 		const json_t *cert = json_object_get(l, "cert");
 		if (json_is_object(cert)) {
 			time_t na = (time_t)int_of(cert, "not_after");

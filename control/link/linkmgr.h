@@ -235,6 +235,11 @@ struct lm_link {
 	uint64_t ka_tx_packets, ka_check_ms;
 	uint64_t last_handshake_ms; /* 0: never */
 	uint64_t handshakes, rekeys;
+	/* Round-trip time: from sending the initiation that was answered to its
+	 * authenticated response (control clock, ms). srtt8: smoothed as RFC
+	 * 6298's SRTT (alpha 1/8), in 1/8 ms. Valid once has_rtt. */
+	bool has_rtt;
+	uint32_t rtt_ms, srtt8;
 	/* discovery: the peer's advertised candidates and how the endpoint was chosen */
 	struct lm_cand cand[LM_MAX_CAND];
 	unsigned ncand;

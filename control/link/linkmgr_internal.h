@@ -45,6 +45,8 @@ void lm_initiate(struct ctl_linkmgr *lm, struct lm_link *lk, uint64_t now, bool 
 		 bool probe);
 void lm_handshake_count(struct ctl_linkmgr *lm, struct lm_link *lk, bool rekey, uint64_t now);
 void lm_pending_abandon(struct lm_pending *pd);
+/* A round-trip sample (ms) of lk: the last one and the smoothed value. */
+void lm_rtt_sample(struct lm_link *lk, uint64_t rtt);
 
 /* lm_timers.c */
 void lm_keepalive_send(struct ctl_linkmgr *lm, struct lm_link *lk);

@@ -146,6 +146,19 @@ void lm_handshake_count(struct ctl_linkmgr *lm, struct lm_link *lk, bool rekey, 
 	lk->last_handshake_ms = now;
 }
 
+/* A round-trip sample: the first sets SRTT, later ones move it by 1/8 of
+ * the difference (RFC 6298, kept in 1/8 ms like TCP implementations). */
+void lm_rtt_sample(struct lm_link *lk, uint64_t rtt)
+{
+	uint32_t r = rtt > UINT32_MAX / 8 ? UINT32_MAX / 8 : (uint32_t)rtt;
+	lk->rtt_ms = r;
+	if (!lk->has_rtt)
+		lk->srtt8 = r * 8;
+	else
+		lk->srtt8 = lk->srtt8 - lk->srtt8 / 8 + r;
+	lk->has_rtt = true;
+}
+
 void lm_pending_abandon(struct lm_pending *pd)
 {
 	noise_hs_wipe(&pd->hs);
@@ -204,6 +217,9 @@ static void on_response(struct ctl_linkmgr *lm, const uint8_t *msg, size_t len,
 		lm_cert_accept(lm, lk, pl + fixed, pll - fixed, &ci);
 	}
 	explicit_bzero(pl, sizeof(pl));
+	/* Authenticated, and only the latest send can be answered (each
+	 * retransmission is a fresh handshake): a round trip from it. */
+	lm_rtt_sample(lk, now - lk->pend.sent_ms);
 	bool rekey = lm_session_live(&lk->cur) && lk->pend.rekey;
 	struct lm_session s;
 	int err = lm_session_make(lm, lk, &lk->pend.hs, spi_in, h->sender_spi, now, &s);

@@ -194,6 +194,17 @@ static void link_metrics(FILE *f, const json_t *peers, const json_t *links)
 			sample(f, lf->name, l, json_number_value(v));
 		}
 	}
+	/* measured in ms (the links answer's srtt_ms), absent until measured */
+	family(f, "ipopd_link_rtt_seconds", "gauge",
+	       "Smoothed round-trip time from our Noise initiation to its response.");
+	json_array_foreach(arr, i, p)
+	{
+		json_t *v = json_object_get(link_named(links, str(p, "name")), "srtt_ms");
+		if (!json_is_number(v))
+			continue;
+		const char *const l[] = {"peer", str(p, "name"), NULL};
+		sample(f, "ipopd_link_rtt_seconds", l, json_number_value(v) / 1000);
+	}
 }
 
 /* ---- workers and drops --------------------------------------------------- */

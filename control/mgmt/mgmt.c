@@ -193,6 +193,14 @@ static json_t *links_json(struct ctl *c)
 			    (json_int_t)(sa_packets(lk->cur.sa_in) + sa_packets(lk->cur.sa_out)),
 			    "handshakes", (json_int_t)lk->handshakes, "rekeys",
 			    (json_int_t)lk->rekeys);
+			if (o) { /* handshake round trip (ms): null until one was answered */
+				json_object_set_new(o, "rtt_ms",
+						    lk->has_rtt ? json_integer(lk->rtt_ms)
+								: json_null());
+				json_object_set_new(o, "srtt_ms",
+						    lk->has_rtt ? json_integer((lk->srtt8 + 4) / 8)
+								: json_null());
+			}
 			if (o && lk->has_cert) /* trust by certificate (lm_cert.c) */
 				json_object_set_new(
 				    o, "cert",

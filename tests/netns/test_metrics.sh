@@ -103,6 +103,45 @@ $PY - "$T" <<-'PYEOF' || fail "metrics vs ipopctl (above)"
 PYEOF
 ok "link, drop, worker and handshake series carry the values ipopctl reports"
 
+# Round-trip time: measured by the side whose initiation was answered, which
+# at start-up may be either (collisions, retransmissions): at least one of
+# the two must report it for its up link, each one that does within 0..1 s
+# and as its `ipopctl links` says.
+sb=$(config_sock "$T/b.json")
+ctl "$sb" links --json >"$T/links_b.json"
+http_get b "http://$HTTP/metrics" "$T/metrics_b.txt"
+promtool check metrics <"$T/metrics_b.txt" >"$T/promtool_b.txt" 2>&1 ||
+	fail "promtool check metrics (b): $(cat "$T/promtool_b.txt")"
+$PY - "$T" <<-'PYEOF' || fail "ipopd_link_rtt_seconds (above)"
+	import json, sys
+	t = sys.argv[1]
+	found = 0
+	for site, peer, links in (("", "b", "links1"), ("_b", "a", "links_b")):
+	    text = open("%s/metrics%s.txt" % (t, site)).read()
+	    if "# TYPE ipopd_link_rtt_seconds gauge" not in text or "# HELP ipopd_link_rtt_seconds " not in text:
+	        sys.exit("no HELP/TYPE for ipopd_link_rtt_seconds")
+	    series = 'ipopd_link_rtt_seconds{peer="%s"} ' % peer
+	    vals = [float(l.split(" ")[1]) for l in text.splitlines() if l.startswith(series)]
+	    lk = next(l for l in json.load(open("%s/%s.json" % (t, links)))["links"] if l["name"] == peer)
+	    if not vals:
+	        if lk.get("srtt_ms") is not None:
+	            sys.exit("links says srtt_ms %s for %s, /metrics has no series" % (lk["srtt_ms"], peer))
+	        print("%-40s not measured (this side answered)" % series)
+	        continue
+	    v = vals[0]
+	    if not 0 <= v < 1:
+	        sys.exit("%s= %s, not within 0..1 s" % (series, v))
+	    if lk.get("srtt_ms") is None or lk.get("rtt_ms") is None:
+	        sys.exit("%s= %s but links has no rtt_ms/srtt_ms" % (series, v))
+	    print("%-40s %g s  (links: rtt_ms %s, srtt_ms %s)" % (series, v, lk["rtt_ms"], lk["srtt_ms"]))
+	    found += 1
+	if not found:
+	    sys.exit("neither side reports ipopd_link_rtt_seconds for its up link")
+PYEOF
+ok "ipopd_link_rtt_seconds: present for the up link, within 0..1 s, as ipopctl links says"
+ctl "$sa" links >"$T/links.txt"
+grep -q SRTT "$T/links.txt" || fail "ipopctl links has no SRTT column"
+
 code=$(nsx a curl -s -o /dev/null -w '%{http_code}' -X POST "http://$HTTP/metrics")
 assert_eq "$code" 405 "POST /metrics"
 code=$(nsx a curl -s -o /dev/null -w '%{http_code}' "http://$HTTP/nope")

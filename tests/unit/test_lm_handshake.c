@@ -391,6 +391,74 @@ static void test_ratelimit(void **state)
 	teardown_all();
 }
 
+/* The round-trip time: from the send of the initiation that was answered
+ * (a retransmission's, not the first's) to its authenticated response;
+ * forged or replayed responses change nothing. */
+static void test_rtt(void **state)
+{
+	(void)state;
+	struct node *a, *b;
+	pair(&a, &b);
+	struct lm_link *la = lk_of(a);
+	tick(a);
+	assert_int_equal(qlen, 1);
+	qlen = 0; /* the first initiation is lost */
+	uint64_t first = now;
+	now = la->pend.next_ms;
+	tick(a);
+	assert_int_equal(qlen, 1);
+	assert_int_equal(a->lm.hs.retransmits, 1);
+	assert_true(now - first >= 500);
+	struct dgram init = queue[0];
+	qlen = 0;
+	now += 20; /* there */
+	ctl_linkmgr_input(&b->lm, init.data, init.len, &init.from, now);
+	assert_int_equal(qlen, 1);
+	struct dgram resp = queue[0];
+	qlen = 0;
+	now += 17; /* and back */
+	/* forged: a valid mac1 (anyone can compute it) over a changed Noise
+	 * part does not authenticate, and measures nothing */
+	struct dgram forged = resp;
+	forged.data[HS_HDR_LEN + 40] ^= 1;
+	hs_macs_write(forged.data, forged.len, &a->lm.own_keys, NULL);
+	ctl_linkmgr_input(&a->lm, forged.data, forged.len, &forged.from, now);
+	assert_int_equal(a->lm.hs.decrypt_fail, 1);
+	assert_false(la->has_rtt);
+	assert_int_equal(la->state, LM_CONNECTING);
+	now += 3;
+	ctl_linkmgr_input(&a->lm, resp.data, resp.len, &resp.from, now);
+	assert_int_equal(la->state, LM_UP);
+	assert_true(la->has_rtt);
+	assert_int_equal(la->rtt_ms, 40); /* from the retransmission, not from `first` */
+	assert_int_equal(la->srtt8, 40 * 8);
+	assert_false(lk_of(b)->has_rtt); /* b only answered */
+	settle();
+	assert_linked(a, b);
+	/* the response again, later (a replay): no pending initiation it
+	 * answers, so no sample */
+	now += 500;
+	ctl_linkmgr_input(&a->lm, resp.data, resp.len, &resp.from, now);
+	assert_int_equal(la->rtt_ms, 40);
+
+	/* a rekey answered after 120 ms: the last sample, and SRTT moves by 1/8 */
+	la->rekey_at_ms = now;
+	qlen = 0;
+	tick(a);
+	assert_int_equal(qlen, 1);
+	init = queue[0];
+	qlen = 0;
+	now += 60;
+	ctl_linkmgr_input(&b->lm, init.data, init.len, &init.from, now);
+	assert_int_equal(qlen, 1);
+	now += 60;
+	deliver();
+	assert_int_equal(la->rekeys, 1);
+	assert_int_equal(la->rtt_ms, 120);
+	assert_int_equal(la->srtt8, 40 * 8 - 40 + 120); /* 50 ms */
+	teardown_all();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -404,6 +472,7 @@ int main(void)
 	    cmocka_unit_test_teardown(test_garbage_and_mac1, per_test_teardown),
 	    cmocka_unit_test_teardown(test_cookie_under_load, per_test_teardown),
 	    cmocka_unit_test_teardown(test_ratelimit, per_test_teardown),
+	    cmocka_unit_test_teardown(test_rtt, per_test_teardown),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -29,61 +29,8 @@
 . "$(dirname "$0")/lib.sh"
 harness_init
 need_cmd prosody prosodyctl turnserver openssl
-
-# xmpp_raw USER RESOURCE: logs in as USER@$XMPP_DOMAIN/RESOURCE (STARTTLS
-# verified against the test CA, SASL PLAIN inside TLS) from the WAN namespace,
-# as an admin's client or an intruder's would, and sends the stanzas on stdin
-# (one per line); returns once a ping to the server has come back, i.e. once
-# the server has routed them all. Sends no presence of its own.
-xmpp_raw()
-{
-	nsx wan "$PY" - "$XMPP_ADDR" "$XMPP_DOMAIN" "$1" "$XMPP_PASS" "$T/xmpp/ca.crt" "$2" \
-		3<&0 >>"$T/xmpp_raw.log" 2>&1 <<-'EOPY' || fail "raw XMPP client $1/$2 failed: $(tail -n 5 "$T/xmpp_raw.log")"
-		import base64, os, re, socket, ssl, sys
-		addr, domain, user, pw, ca, res = sys.argv[1:7]
-		sock = socket.create_connection((addr, 5222), timeout=10)
-		buf = b""
-
-		def send(s):
-		    sock.sendall(s.encode())
-
-		def expect(pat):
-		    global buf
-		    while not re.search(pat, buf):
-		        d = sock.recv(65536)
-		        if not d:
-		            sys.exit("closed waiting for %r; got %r" % (pat, buf[-300:]))
-		        buf += d
-		    m = re.search(pat, buf)
-		    out, buf = buf[:m.end()], buf[m.end():]
-		    return out
-
-		def stream():
-		    send("<?xml version='1.0'?><stream:stream to='%s' xmlns='jabber:client' "
-		         "xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>" % domain)
-		    expect(rb"</stream:features>")
-
-		stream()
-		send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
-		expect(rb"<proceed[^>]*/>")
-		sock = ssl.create_default_context(cafile=ca).wrap_socket(sock, server_hostname=domain)
-		stream()
-		cred = base64.b64encode(("\0%s\0%s" % (user, pw)).encode()).decode()
-		send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>%s</auth>" % cred)
-		expect(rb"<success[^>]*(/>|</success>)")
-		stream()
-		send("<iq type='set' id='b1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>"
-		     "<resource>%s</resource></bind></iq>" % res)
-		expect(rb"</iq>")
-		for line in os.fdopen(3):
-		    if line.strip():
-		        print("%s/%s sends %s" % (user, res, line.strip()))
-		        send(line.strip())
-		send("<iq type='get' id='p1' to='%s'><ping xmlns='urn:xmpp:ping'/></iq>" % domain)
-		expect(rb"id=['\"]p1['\"]")
-		send("</stream:stream>")
-	EOPY
-}
+# xmpp_raw (an admin's or an intruder's raw client) is lib_xmpp.sh's.
+. "$(dirname "$0")/lib_xmpp.sh"
 
 # payload presence ip4=A public_key=K port=P mac=M | payload con_req from=A to=B cand=EP:
 # the JSON of an ipop presence or connection request for the virtual IPv4 A

@@ -223,15 +223,5 @@ int main(void)
 	    cmocka_unit_test(test_roster_order),
 	};
 	/* clang-format on */
-	if (system("command -v prosody >/dev/null 2>&1 && command -v prosodyctl >/dev/null 2>&1 "
-		   "&& command -v openssl >/dev/null 2>&1") != 0) {
-		fprintf(stderr, "prosody (or openssl) not installed: skipping\n");
-		return 77;
-	}
-	log_set_level(getenv("TEST_XMPP_VERBOSE") ? LOG_DEBUG : LOG_ERROR);
-	if (getenv("TEST_FILTER"))
-		cmocka_set_test_filter(getenv("TEST_FILTER"));
-	if (harness_setup(users, sizeof(users) / sizeof(users[0])))
-		return 1;
-	return cmocka_run_group_tests(tests, NULL, group_teardown);
+	return HARNESS_MAIN(users, tests);
 }

@@ -10,6 +10,8 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+
+#include "util/log.h"
 #include <time.h>
 #include <unistd.h>
 
@@ -581,4 +583,20 @@ void roster_subscribe(const char *user, const char *contact)
 	raw_send(&r, "<presence to='%s@localhost' type='subscribe'/>", contact);
 	raw_send(&r, "<presence to='%s@localhost' type='subscribed'/>", contact);
 	raw_close(&r);
+}
+
+int harness_main(const char *group, const char *const *users, unsigned nusers,
+		 const struct CMUnitTest *tests, size_t ntests)
+{
+	if (system("command -v prosody >/dev/null 2>&1 && command -v prosodyctl >/dev/null 2>&1 "
+		   "&& command -v openssl >/dev/null 2>&1") != 0) {
+		fprintf(stderr, "prosody (or openssl) not installed: skipping\n");
+		return 77;
+	}
+	log_set_level(getenv("TEST_XMPP_VERBOSE") ? LOG_DEBUG : LOG_ERROR);
+	if (getenv("TEST_FILTER"))
+		cmocka_set_test_filter(getenv("TEST_FILTER"));
+	if (harness_setup(users, nusers))
+		return 1;
+	return _cmocka_run_group_tests(group, tests, ntests, NULL, group_teardown);
 }

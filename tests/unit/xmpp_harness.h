@@ -72,6 +72,14 @@ void register_user(const char *user);
 /* Makes the CA and prosody's config, registers the users, starts prosody. */
 int harness_setup(const char *const *users, unsigned nusers);
 int group_teardown(void **state);
+/* The main of every XMPP test program: skips (77) without prosody/openssl,
+ * sets the log level (TEST_XMPP_VERBOSE) and filter (TEST_FILTER), starts
+ * prosody with the users and runs the group. */
+int harness_main(const char *group, const char *const *users, unsigned nusers,
+		 const struct CMUnitTest *tests, size_t ntests);
+#define HARNESS_MAIN(users, tests)                                                        \
+	harness_main(__FILE__, users, sizeof(users) / sizeof(users[0]), tests,          \
+		     sizeof(tests) / sizeof(tests[0]))
 
 struct ctl_xmpp_config base_config(const char *user, enum ctl_xmpp_group group);
 void client_init(struct client *c, const char *name, const struct ctl_xmpp_config *cfg,

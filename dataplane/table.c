@@ -106,6 +106,8 @@ struct dp_table *dp_table_create(const struct dp_table_params *p, uint16_t nlink
 	t->cap_routes = nroutes;
 	t->cap_fdb = nfdb;
 
+	for (uint16_t i = 0; i < nlinks; i++)
+		t->links[i].via = DP_LINK_NONE;
 	for (uint32_t i = 0; i < host_slots; i++)
 		t->host[i].link = DP_LINK_NONE;
 	for (uint32_t i = 0; i < fdb_slots; i++)
@@ -133,6 +135,27 @@ void dp_table_set_link(struct dp_table *t, uint16_t idx, struct dp_link *link, s
 	l->relay_chan = 0;
 	memset(&l->relay, 0, sizeof(l->relay));
 	l->roam = false;
+	l->via = DP_LINK_NONE;
+	l->stage = false;
+	memset(l->node_id, 0, sizeof(l->node_id));
+}
+
+void dp_table_set_link_via(struct dp_table *t, uint16_t idx, uint16_t via)
+{
+	if (idx < t->nlinks)
+		t->links[idx].via = via < t->nlinks ? via : DP_LINK_NONE;
+}
+
+void dp_table_set_link_stage(struct dp_table *t, uint16_t idx, bool stage)
+{
+	if (idx < t->nlinks)
+		t->links[idx].stage = stage;
+}
+
+void dp_table_set_link_node_id(struct dp_table *t, uint16_t idx, const uint8_t id[20])
+{
+	if (idx < t->nlinks)
+		memcpy(t->links[idx].node_id, id, sizeof(t->links[idx].node_id));
 }
 
 void dp_table_set_link_roam(struct dp_table *t, uint16_t idx, bool roam)

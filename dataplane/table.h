@@ -28,6 +28,11 @@ struct dp_link_stats {
 	_Atomic uint64_t tx_packets, tx_bytes;
 	_Atomic uint64_t rx_packets, rx_bytes;
 	_Atomic uint64_t auth_fail, replay, src_check;
+	/* Packets for this member that did not leave over its own SA: forwarded
+	 * over the next-hop link (via), held in the stage queue, or dropped
+	 * because neither was possible. The topology manager's per-destination
+	 * traffic is tx_packets + demand_packets. */
+	_Atomic uint64_t demand_packets;
 };
 
 struct dp_link {
@@ -51,6 +56,19 @@ struct dp_table_link {
 	/* Roaming (keyed links): authenticated packets from another address
 	 * are reported to the control core, which moves the endpoint. */
 	bool roam;
+	/* Structured overlay (#11). A member without an up direct link
+	 * (sa_out == NULL) keeps its slot and its routes; its packets go:
+	 * - via != DP_LINK_NONE: over link `via` (an up link, the greedy next
+	 *   hop towards the member), re-encrypted with via's SA;
+	 * - else stage: held in the worker's bounded per-link stage queue until
+	 *   a table gives this link an SA (multihop: false);
+	 * - else dropped (LINK_DOWN), as before.
+	 * Either way the packet is counted in link->stats.demand_packets. */
+	uint16_t via;
+	bool stage;
+	/* The member's 160-bit ring id (SHA-1 of its virtual IPv4), for the
+	 * switch-mode bounded flood; all zero when unknown (static peers). */
+	uint8_t node_id[20];
 };
 
 #define DP_MAX_RELAYS 4
@@ -78,6 +96,15 @@ struct dp_table_params {
 	uint8_t router_mac[6]; /* MAC we answer ARP/ND with for overlay addresses (L3) */
 	uint32_t vip4;	       /* our virtual IPv4, network byte order (0 = none) */
 	uint8_t vip6[16];      /* our ULA (all zero = none) */
+	/* Structured overlay (#11): forward decrypted packets that are not for
+	 * us (not our addresses, not a subnet behind us) to their route's link,
+	 * inner source checked against the group, hop limit decremented. */
+	bool multihop;
+	/* Switch mode: flood over the ring (each up link gets a disjoint arc of
+	 * the id space) instead of to every up link. Needs node_id below and
+	 * the links' node_id. */
+	bool ring_flood;
+	uint8_t node_id[20]; /* our ring id */
 };
 
 struct dp_table {
@@ -116,6 +143,12 @@ void dp_table_set_link(struct dp_table *t, uint16_t idx, struct dp_link *link, s
 /* Lets link idx roam: authenticated packets from an address other than its
  * endpoint are reported (pipeline.h, dp_roam_event). */
 void dp_table_set_link_roam(struct dp_table *t, uint16_t idx, bool roam);
+/* Structured overlay: next hop for a member link without SA (DP_LINK_NONE:
+ * none), whether to stage its packets, its ring id. dp_table_set_link resets
+ * via to DP_LINK_NONE, stage to false and the id to zero. */
+void dp_table_set_link_via(struct dp_table *t, uint16_t idx, uint16_t via);
+void dp_table_set_link_stage(struct dp_table *t, uint16_t idx, bool stage);
+void dp_table_set_link_node_id(struct dp_table *t, uint16_t idx, const uint8_t id[20]);
 /* Sends link idx's packets as ChannelData on chan through relay. */
 void dp_table_set_link_relay(struct dp_table *t, uint16_t idx, const struct net_endpoint *relay,
 			     uint16_t chan);

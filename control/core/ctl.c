@@ -76,6 +76,11 @@ static void make_params(struct ctl *c)
 	memcpy(p->router_mac + 1, cfg->node_id, 5);
 	p->vip4 = cfg->ip4;
 	memcpy(p->vip6, cfg->ip6, 16);
+	if (ctl_topo_wire_active(&c->topo)) { /* structured overlay (docs/topology.md) */
+		p->multihop = cfg->multihop;
+		p->ring_flood = p->mode == DP_MODE_SWITCH;
+		memcpy(p->node_id, cfg->node_id, sizeof(p->node_id));
+	}
 }
 
 struct dp_table *ctl_build_table(struct ctl *c, const struct ctl_peers *set)
@@ -83,6 +88,8 @@ struct dp_table *ctl_build_table(struct ctl *c, const struct ctl_peers *set)
 	struct dp_table *t = ctl_peers_build_table(set, &c->params, &c->fdb);
 	if (t)
 		ctl_turn_table(&c->turn, t);
+	if (t)
+		ctl_topo_wire_table(&c->topo, set, t);
 	return t;
 }
 
@@ -262,6 +269,7 @@ static void unwind(struct ctl *c)
 		close_fd(&c->epfd);
 		__attribute__((fallthrough));
 	case ST_DISC:
+		ctl_topo_wire_fini(&c->topo);
 		ctl_turn_destroy(&c->turn, false);
 		ctl_disc_destroy(&c->disc);
 		__attribute__((fallthrough));
@@ -338,6 +346,11 @@ int ctl_init(struct ctl *c, const struct ctl_options *opt, char *errbuf, size_t 
 	if (err)
 		goto fail;
 	c->stage = ST_DISC;
+	err = ctl_topo_wire_init(&c->topo, &c->cfg, &c->disc, clock_now_ms());
+	if (err) {
+		snprintf(errbuf, errlen, "topology: %s", strerror(-err));
+		goto fail;
+	}
 	err = ctl_turn_create(&c->turn, &c->cfg, &ctl_core_turn_ops, c);
 	if (err) {
 		snprintf(errbuf, errlen, "turn: %s", strerror(-err));
@@ -566,6 +579,9 @@ static void tick(struct ctl *c)
 	}
 	track_peers(c, now);
 	ctl_disc_tick(&c->disc, now);
+	ctl_topo_wire_tick(&c->topo, &c->peers, now);
+	c->table_dirty |= c->topo.table_dirty;
+	c->topo.table_dirty = false;
 	ctl_turn_tick(&c->turn, now);
 	ctl_linkmgr_tick(&c->lm, now);
 	ctl_peers_seq_extend(&c->peers, c->cfg.state_dir);

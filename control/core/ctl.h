@@ -39,6 +39,7 @@
 #include "control/signalling/disc.h"
 #include "control/table/fdb.h"
 #include "control/table/publish.h"
+#include "control/topology/topo_wire.h"
 #include "dataplane/kernel.h"
 #include "dataplane/worker.h"
 #include "util/clock.h"
@@ -109,6 +110,7 @@ struct ctl {
 	bool table_dirty;
 
 	struct ctl_disc disc; /* XMPP discovery, STUN */
+	struct ctl_topo_wire topo; /* structured overlay: manager when discovery runs */
 	struct ctl_turn turn; /* TURN relays */
 	unsigned next_open;   /* opt.ext[0..next_open) are open */
 	int sig_fd, timer_fd, epfd;

@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -535,4 +536,23 @@ void ctl_linkmgr_set_candidates(struct ctl_linkmgr *lm, struct lm_link *lk,
 	if (lk->pend.active)
 		lk->pend.attempts = 0; /* new information: restart the backoff */
 	lm_initiate(lm, lk, now_ms, true, false, false);
+}
+
+void ctl_linkmgr_link_reset(struct ctl_linkmgr *lm, struct lm_link *lk)
+{
+	bool was_up = lk->state == LM_UP;
+	lm_bury(lm, &lk->cur);
+	lm_bury(lm, &lk->next);
+	lm_bury(lm, &lk->prev);
+	lm_pending_abandon(&lk->pend);
+	lk->owe_init = false;
+	lk->ncand = 0;
+	lk->ep_cand = -1;
+	lk->probe_at_ms = lk->probe_iv_ms = 0;
+	memset(&lk->endpoint, 0, sizeof(lk->endpoint));
+	memset(&lk->next_ep, 0, sizeof(lk->next_ep));
+	snprintf(lk->why, sizeof(lk->why), "closed by the topology manager");
+	lk->state = LM_CONNECTING;
+	if (was_up)
+		lm->dirty = true;
 }

@@ -233,6 +233,7 @@ struct lm_link {
 	uint64_t rekey_iv_ms; /* the interval rekey_at_ms was set from */
 	uint64_t last_rx_packets, last_rx_ms;
 	uint64_t ka_tx_packets, ka_check_ms;
+	uint64_t keepalives; /* sent on this link (counted in its tx_packets too) */
 	uint64_t last_handshake_ms; /* 0: never */
 	uint64_t handshakes, rekeys;
 	/* Round-trip time: from sending the initiation that was answered to its
@@ -359,6 +360,13 @@ void ctl_linkmgr_link_retire(struct lm_link *lk, struct ctl_publisher *pub);
 /* Never published (abort) or workers stopped: destroys at once. */
 void ctl_linkmgr_link_destroy(struct lm_link *lk);
 
+/* The topology manager closed the link (docs/topology.md): its sessions
+ * are retired (lm->dirty: a table without them goes out, then they are
+ * freed), a pending initiation is abandoned, and the candidates and
+ * endpoint are forgotten, so nothing is sent to the peer until discovery
+ * hands new candidates. The link stays (connecting) and can still answer
+ * an initiation of the peer. */
+void ctl_linkmgr_link_reset(struct ctl_linkmgr *lm, struct lm_link *lk);
 const char *ctl_linkmgr_state_name(enum lm_state s);
 
 /* SIGHUP: reads the CRL file again and checks every link's certificate

@@ -30,6 +30,7 @@ void lm_keepalive_send(struct ctl_linkmgr *lm, struct lm_link *lk)
 		return;
 	lm_send(lm, &lk->endpoint, p->data, p->len);
 	lm->hs.keepalives_sent++;
+	lk->keepalives++;
 	atomic_fetch_add_explicit(&lk->link->stats.tx_packets, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&lk->link->stats.tx_bytes, p->len, memory_order_relaxed);
 }

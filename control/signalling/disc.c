@@ -8,6 +8,7 @@
  * has to wait for the next tick loses nothing.
  */
 #include "control/signalling/disc.h"
+#include "control/signalling/disc_internal.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -21,24 +22,6 @@
 #include "control/signalling/xmpp.h"
 #include "util/clock.h"
 #include "util/log.h"
-
-struct disc_cands {
-	struct lm_cand v[LM_MAX_CAND];
-	unsigned n;
-};
-
-/* Candidates received but not yet given to a link (no lm_link yet). */
-struct disc_peer_ext {
-	struct disc_peer p;
-	struct disc_cands cand;
-	bool cand_pending;
-	bool was_up; /* the link was up at the last tick */
-};
-
-static struct disc_peer_ext *ext(struct disc_peer *dp)
-{
-	return (struct disc_peer_ext *)dp;
-}
 
 /* ---- candidate kinds ------------------------------------------------------ */
 
@@ -116,7 +99,7 @@ static const struct ctl_peer *peer_of(const struct ctl_disc *d, const struct dis
 	return NULL;
 }
 
-static struct lm_link *link_of(const struct ctl_disc *d, const struct disc_peer *dp)
+struct lm_link *disc_link_of(const struct ctl_disc *d, const struct disc_peer *dp)
 {
 	const struct ctl_peer *p = peer_of(d, dp);
 	return p ? p->lk : NULL;
@@ -150,6 +133,8 @@ static void peer_remove(struct ctl_disc *d, unsigned i, const char *why)
 {
 	struct disc_peer *dp = d->dyn[i];
 	log_info("discovery: peer %s removed (%s)", dp->conf.name, why);
+	if (d->topo)
+		d->topo->member_left(d->topo_arg, dp->node_id);
 	d->dyn[i] = d->dyn[d->ndyn - 1];
 	d->confs[i] = d->confs[d->ndyn - 1];
 	d->ndyn--;
@@ -189,6 +174,7 @@ static struct disc_peer *peer_add(struct ctl_disc *d, const char *jid, const str
 	memcpy(dp->conf.public_key, p->public_key, sizeof(dp->conf.public_key));
 	dp->conf.ip4 = p->ip4;
 	memcpy(dp->conf.ip6, p->ip6, sizeof(dp->conf.ip6));
+	memcpy(dp->node_id, p->node_id, sizeof(dp->node_id));
 	dp->present = true;
 	d->dyn[d->ndyn] = dp;
 	d->confs[d->ndyn] = &dp->conf;
@@ -258,7 +244,7 @@ static void apply_candidates(struct ctl_disc *d, struct disc_peer *dp, uint64_t 
 {
 	struct disc_peer_ext *e = ext(dp);
 	struct lm_link *lk;
-	if (!e->cand_pending || !(lk = link_of(d, dp)))
+	if (!e->cand_pending || !(lk = disc_link_of(d, dp)))
 		return;
 	ctl_linkmgr_set_candidates(d->env.lm, lk, e->cand.v, e->cand.n, now);
 	e->cand_pending = false;
@@ -289,8 +275,8 @@ void ctl_disc_swapped(struct ctl_disc *d)
 
 /* ---- signalling ----------------------------------------------------------- */
 
-static void send_con(struct ctl_disc *d, struct disc_peer *dp, enum sig_msg_type type, bool accept,
-		     const char *reason, uint64_t now)
+void disc_send_con(struct ctl_disc *d, struct disc_peer *dp, enum sig_msg_type type, bool accept,
+		   const char *reason, uint64_t now)
 {
 	const struct sig_member *mem = sig_members_find(ctl_xmpp_members(d->x), dp->jid);
 	if (!mem)
@@ -300,8 +286,8 @@ static void send_con(struct ctl_disc *d, struct disc_peer *dp, enum sig_msg_type
 	m.type = type;
 	memcpy(m.from_id, d->env.cfg->node_id, SIG_NODE_ID_LEN);
 	memcpy(m.to_id, mem->p.node_id, SIG_NODE_ID_LEN);
-	/* No topology manager yet: every member is linked (full mesh). */
-	m.link_kind = SIG_LINK_ON_DEMAND;
+	/* Without a topology manager every member is linked (full mesh). */
+	m.link_kind = dp->kind ? dp->kind : SIG_LINK_ON_DEMAND;
 	m.seq = ++d->seq;
 	m.accept = accept;
 	if (reason)
@@ -422,9 +408,14 @@ static void on_member_available(void *arg, const char *jid, const struct sig_pre
 	}
 	if (d->rebuild)
 		ctl_disc_rebuild(d);
-	struct lm_link *lk = link_of(d, dp);
+	if (d->topo) {
+		/* the manager decides (ctl_disc_link_open), maybe right now */
+		d->topo->member_joined(d->topo_arg, dp->node_id, dp->conf.ip4);
+		return;
+	}
+	struct lm_link *lk = disc_link_of(d, dp);
 	if (!lk || lk->state != LM_UP)
-		send_con(d, dp, SIG_MSG_CON_REQ, true, NULL, now);
+		disc_send_con(d, dp, SIG_MSG_CON_REQ, true, NULL, now);
 }
 
 static void on_member_unavailable(void *arg, const char *jid)
@@ -435,6 +426,8 @@ static void on_member_unavailable(void *arg, const char *jid)
 		return;
 	/* Its link stays while it is up: the data plane does not need XMPP. */
 	dp->present = false;
+	if (d->topo)
+		d->topo->member_left(d->topo_arg, dp->node_id);
 	log_info("discovery: member %s (peer %s) left the group", jid, dp->conf.name);
 }
 
@@ -477,6 +470,7 @@ static void take_candidates(struct ctl_disc *d, struct disc_peer *dp, const stru
 		ctl_turn_permit(d->env.turn, &m->cand[i].addr);
 	}
 	e->cand_pending = true;
+	dp->engaged = true;
 	dp->con_in_ms = now;
 	apply_candidates(d, dp, now);
 }
@@ -486,6 +480,8 @@ static void on_message(void *arg, const char *jid, const struct sig_message *m)
 	struct ctl_disc *d = arg;
 	uint64_t now = clock_now_ms();
 	struct disc_peer *dp = find_jid(d, jid);
+	if (m->type == SIG_MSG_PONG && dp && d->topo)
+		d->topo->pong(d->topo_arg, dp->node_id);
 	if (m->type == SIG_MSG_PING || m->type == SIG_MSG_PONG) {
 		if (m->type == SIG_MSG_PING) {
 			struct sig_message r = *m;
@@ -506,13 +502,38 @@ static void on_message(void *arg, const char *jid, const struct sig_message *m)
 	}
 	if (m->type == SIG_MSG_CON_REQ) {
 		d->cnt.con_req_received++;
+		if (!dp->wanted)
+			dp->kind = m->link_kind;
+		if (d->topo && d->topo->link_request(d->topo_arg, dp->node_id, m->link_kind)) {
+			d->cnt.con_refused++;
+			log_debug("discovery: %s link from %s refused: num_inbound reached",
+				  sig_link_kind_name(m->link_kind), dp->conf.name);
+			disc_send_con(d, dp, SIG_MSG_CON_RESP, false, "num_inbound", now);
+			return;
+		}
 		take_candidates(d, dp, m, now);
-		send_con(d, dp, SIG_MSG_CON_RESP, true, NULL, now);
+		disc_send_con(d, dp, SIG_MSG_CON_RESP, true, NULL, now);
 	} else if (m->type == SIG_MSG_CON_RESP) {
 		d->cnt.con_resp_received++;
 		if (!m->accept) {
 			log_info("discovery: %s declined a link: %s", jid,
 				 m->reason[0] ? m->reason : "(no reason)");
+			if (!d->topo)
+				return;
+			bool closed = strcmp(m->reason, "closed") == 0;
+			bool was = dp->wanted || dp->engaged;
+			ctl_disc_link_close(d, dp->node_id, false, now);
+			if (closed && was) {
+				d->cnt.closed_by_peer++;
+				d->topo->link_closed(d->topo_arg, dp->node_id);
+			} else if (!closed) {
+				d->topo->link_refused(d->topo_arg, dp->node_id, m->reason);
+			}
+			return;
+		}
+		if (d->topo && !dp->wanted && !dp->engaged) {
+			/* an answer to a request we gave up meanwhile */
+			disc_send_con(d, dp, SIG_MSG_CON_RESP, false, "closed", now);
 			return;
 		}
 		take_candidates(d, dp, m, now);
@@ -551,99 +572,18 @@ void ctl_disc_xmpp_event(struct ctl_disc *d)
 	xmpp_watch(d);
 }
 
-/* ---- STUN --------------------------------------------------------------------- */
-
-static void stun_send(struct ctl_disc *d, struct disc_stun *s, uint64_t now)
-{
-	s->reqlen = stun_binding_request(&s->txn, true, s->req, sizeof(s->req));
-	if (s->reqlen < 0) {
-		s->next_ms = now + DISC_STUN_RETRY_MS;
-		return;
-	}
-	int rc = d->env.ops->send(d->env.ctx, &s->server, s->req, (size_t)s->reqlen);
-	if (rc)
-		log_ratelimited(LOG_DEBUG, "stun: send failed: %s", strerror(-rc));
-	stun_txn_start(&s->txn, now, 0);
-	s->active = true;
-	d->cnt.stun_requests++;
-}
-
-static void stun_tick(struct ctl_disc *d, uint64_t now)
-{
-	for (unsigned i = 0; i < d->nstun; i++) {
-		struct disc_stun *s = &d->stun[i];
-		if (!s->active) {
-			if (now >= s->next_ms)
-				stun_send(d, s, now);
-			continue;
-		}
-		int r = stun_txn_poll(&s->txn, now);
-		if (r == 1) {
-			d->env.ops->send(d->env.ctx, &s->server, s->req, (size_t)s->reqlen);
-			d->cnt.stun_retransmits++;
-		} else if (r == -ETIMEDOUT) {
-			char ep[NET_ENDPOINT_STRLEN];
-			s->active = false;
-			s->next_ms = now + DISC_STUN_RETRY_MS;
-			d->cnt.stun_timeouts++;
-			log_warn("stun: no answer from %s",
-				 net_endpoint_format(&s->server, ep, sizeof(ep)));
-		}
-	}
-}
+/* ---- candidates ------------------------------------------------------------ */
 
 void ctl_disc_candidates_changed(struct ctl_disc *d, uint64_t now)
 {
 	for (unsigned i = 0; d->x && i < d->ndyn; i++) {
 		struct disc_peer *dp = d->dyn[i];
-		struct lm_link *lk = link_of(d, dp);
+		struct lm_link *lk = disc_link_of(d, dp);
+		if (d->topo && !dp->wanted)
+			continue; /* the opener re-sends; a link nobody wants gets nothing */
 		if (dp->present && (!lk || lk->state != LM_UP))
-			send_con(d, dp, SIG_MSG_CON_REQ, true, NULL, now);
+			disc_send_con(d, dp, SIG_MSG_CON_REQ, true, NULL, now);
 	}
-}
-
-void ctl_disc_stun_input(struct ctl_disc *d, const uint8_t *data, size_t len,
-			 const struct net_endpoint *from, uint64_t now)
-{
-	struct stun_msg m;
-	if (stun_parse(data, len, &m)) {
-		d->cnt.stun_errors++;
-		return;
-	}
-	/* TURN answers and Data indications (the TURN server may also be
-	 * one of the STUN servers: transaction ids tell them apart). */
-	if (ctl_turn_stun_input(d->env.turn, &m, from, now))
-		return;
-	/* Binding responses are matched by the 96-bit random transaction id. */
-	for (unsigned i = 0; i < d->nstun; i++) {
-		struct disc_stun *s = &d->stun[i];
-		struct net_endpoint mapped;
-		char a[NET_ENDPOINT_STRLEN], b[NET_ENDPOINT_STRLEN];
-		if (!s->active || !stun_txn_match(&s->txn, &m))
-			continue;
-		s->active = false;
-		int r = stun_binding_response(&s->txn, &m, &mapped);
-		if (r) {
-			d->cnt.stun_errors++;
-			s->next_ms = now + DISC_STUN_RETRY_MS;
-			log_warn("stun: %s answered with %s %u",
-				 net_endpoint_format(&s->server, a, sizeof(a)),
-				 r == -EPROTO ? "error" : "no address", m.error_code);
-			return;
-		}
-		d->cnt.stun_responses++;
-		s->next_ms = now + DISC_STUN_REFRESH_MS;
-		s->last_ok_ms = now;
-		if (s->have_mapped && net_endpoint_equal(&s->mapped, &mapped))
-			return;
-		log_info("stun: %s sees us as %s", net_endpoint_format(&s->server, a, sizeof(a)),
-			 net_endpoint_format(&mapped, b, sizeof(b)));
-		s->mapped = mapped;
-		s->have_mapped = true;
-		ctl_disc_candidates_changed(d, now);
-		return;
-	}
-	d->cnt.stun_unmatched++;
 }
 
 /* ---- tick, setup ------------------------------------------------------------- */
@@ -654,11 +594,11 @@ void ctl_disc_tick(struct ctl_disc *d, uint64_t now)
 		ctl_xmpp_poll(d->x, now);
 		xmpp_watch(d);
 	}
-	stun_tick(d, now);
+	disc_stun_tick(d, now);
 	bool restun = false;
 	for (unsigned i = d->ndyn; i-- > 0;) {
 		struct disc_peer *dp = d->dyn[i];
-		struct lm_link *lk = link_of(d, dp);
+		struct lm_link *lk = disc_link_of(d, dp);
 		bool up = lk && lk->state == LM_UP;
 		if (ext(dp)->was_up && !up && dp->present) {
 			/* A link that went down often means a NAT mapping
@@ -670,13 +610,15 @@ void ctl_disc_tick(struct ctl_disc *d, uint64_t now)
 				 "new con_req",
 				 dp->conf.name);
 			restun = true;
-			send_con(d, dp, SIG_MSG_CON_REQ, true, NULL, now);
+			if (!d->topo || dp->wanted)
+				disc_send_con(d, dp, SIG_MSG_CON_REQ, true, NULL, now);
 		}
 		ext(dp)->was_up = up;
 		if (!dp->present && !up)
 			peer_remove(d, i, "left the group and its link is not up");
-		else if (dp->present && !up && now - dp->con_req_ms >= DISC_CON_RETRY_MS)
-			send_con(d, dp, SIG_MSG_CON_REQ, true, NULL, now);
+		else if (dp->present && !up && now - dp->con_req_ms >= DISC_CON_RETRY_MS &&
+			 (!d->topo || dp->wanted))
+			disc_send_con(d, dp, SIG_MSG_CON_REQ, true, NULL, now);
 	}
 	if (restun)
 		ctl_turn_refresh_soon(d->env.turn); /* the relay may have lost our allocation */
@@ -740,7 +682,7 @@ int ctl_disc_start(struct ctl_disc *d)
 	const struct ipop_config *cfg = d->env.cfg;
 	uint64_t now = clock_now_ms();
 	for (unsigned i = 0; i < d->nstun; i++)
-		stun_send(d, &d->stun[i], now);
+		disc_stun_send(d, &d->stun[i], now);
 	if (!d->x)
 		return 0;
 	if (!d->env.lm->have_id) {

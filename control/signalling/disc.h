@@ -25,6 +25,7 @@
 
 #include "control/config/config.h"
 #include "control/nat/stun.h"
+#include "control/signalling/sigmsg.h"
 #include "control/table/peerset.h"
 #include "util/addr.h"
 
@@ -45,6 +46,11 @@ struct disc_peer {
 	bool present;		    /* a current member of the group */
 	uint64_t con_req_ms;	    /* last con_req sent (0: never) */
 	uint64_t con_in_ms;	    /* last con_req/con_resp received */
+	/* Structured overlay (with a topology manager, ctl_disc_set_topo): */
+	uint8_t node_id[SIG_NODE_ID_LEN]; /* the member's ring id (from its presence) */
+	bool wanted;			  /* we asked for the link (ctl_disc_link_open): retried */
+	bool engaged;		 /* its link was given candidates (requested or accepted) */
+	enum sig_link_kind kind; /* what we asked it for, or what it asked us for */
 };
 
 struct disc_stun {
@@ -66,6 +72,28 @@ struct disc_counters {
 	uint64_t peers_added, peers_removed;
 	uint64_t stun_requests, stun_retransmits, stun_responses, stun_timeouts, stun_errors;
 	uint64_t stun_unmatched; /* STUN datagrams that answer nothing we asked */
+	/* structured overlay: requests refused (num_inbound), links closed by
+	 * us and by peers, pings sent */
+	uint64_t con_refused, links_closed, closed_by_peer, topo_pings_sent;
+};
+
+/* The topology manager's view of discovery (control/topology/topo_wire.c
+ * fills it in; without it every member is linked with every other, as
+ * before #11). ids are the members' 20-byte ring ids. With hooks set,
+ * discovery initiates only the links the manager asks for
+ * (ctl_disc_link_open), answers a member's con_req as link_request says,
+ * and tears a link down on ctl_disc_link_close or the peer's "closed". */
+struct ctl_disc_topo_hooks {
+	/* a member's presence arrived (again) / it left or was replaced */
+	void (*member_joined)(void *arg, const uint8_t id[SIG_NODE_ID_LEN], uint32_t ip4);
+	void (*member_left)(void *arg, const uint8_t id[SIG_NODE_ID_LEN]);
+	/* a member asks for a link: 0 accept, -EBUSY refuse (reason "num_inbound") */
+	int (*link_request)(void *arg, const uint8_t id[SIG_NODE_ID_LEN], enum sig_link_kind kind);
+	/* our request was refused (reason from the con_resp) */
+	void (*link_refused)(void *arg, const uint8_t id[SIG_NODE_ID_LEN], const char *reason);
+	/* the member closed the link (con_resp reason "closed"); already torn down */
+	void (*link_closed)(void *arg, const uint8_t id[SIG_NODE_ID_LEN]);
+	void (*pong)(void *arg, const uint8_t id[SIG_NODE_ID_LEN]);
 };
 
 /* What discovery needs from its owner (the control core), called with ctx. */
@@ -112,7 +140,27 @@ struct ctl_disc {
 	unsigned nstun;
 	uint64_t seq;
 	struct disc_counters cnt;
+	const struct ctl_disc_topo_hooks *topo; /* NULL: full mesh */
+	void *topo_arg;
 };
+
+/* Hands discovery to a topology manager (before ctl_disc_start). */
+void ctl_disc_set_topo(struct ctl_disc *d, const struct ctl_disc_topo_hooks *h, void *arg);
+/* The manager's wishes. open: a con_req of kind to the member (retried every
+ * DISC_CON_RETRY_MS while not up). close: the link is torn down at once
+ * (sessions retired, candidates forgotten: ctl_linkmgr_link_reset) and, with
+ * notify, the member is told with a con_resp accept false, reason "closed".
+ * ping: a signalling ping (the pong comes back through hooks->pong).
+ * 0, -ENOENT (no such member), -errno from sending. */
+int ctl_disc_link_open(struct ctl_disc *d, const uint8_t id[SIG_NODE_ID_LEN],
+		       enum sig_link_kind kind, uint64_t now_ms);
+int ctl_disc_link_close(struct ctl_disc *d, const uint8_t id[SIG_NODE_ID_LEN], bool notify,
+			uint64_t now_ms);
+int ctl_disc_ping(struct ctl_disc *d, const uint8_t id[SIG_NODE_ID_LEN]);
+/* The discovered peer with ring id id, or NULL. */
+struct disc_peer *ctl_disc_find_id(const struct ctl_disc *d, const uint8_t id[SIG_NODE_ID_LEN]);
+/* Its link in the running peer set (NULL while the set has none). */
+struct lm_link *ctl_disc_peer_link(const struct ctl_disc *d, const struct disc_peer *dp);
 
 /* Our candidates changed (a new srflx or relayed address): members still
  * waiting for a link hear it now. */

@@ -200,12 +200,12 @@ json_t *ctl_disc_json(const struct ctl_disc *d)
 	ctl_xmpp_server(d->x, &server, &port); /* the one in use, from xmpp_host's list */
 	json_t *o = json_pack(
 	    "{s:b, s:s, s:s, s:i, s:s, s:s, s:b, s:b, s:s, s:s, s:o, s:o, s:o, s:o, s:o}",
-	    "enabled", 1, "state", ctl_xmpp_state_name(st), "server", server, "port",
-	    (int)port, "account", cfg->xmpp_username, "bound_jid",
-	    ctl_xmpp_bound_jid(d->x), "secured", (int)ctl_xmpp_secured(d->x), "in_group",
-	    (int)ctl_xmpp_in_group(d->x), "sasl", ctl_xmpp_sasl_mechanism(d->x), "group",
-	    cfg->group == IPOP_GROUP_MUC ? "muc" : "roster", "room",
-	    cfg->group == IPOP_GROUP_MUC ? json_string(cfg->muc_room) : json_null(), "next_retry_s",
+	    "enabled", 1, "state", ctl_xmpp_state_name(st), "server", server, "port", (int)port,
+	    "account", cfg->xmpp_username, "bound_jid", ctl_xmpp_bound_jid(d->x), "secured",
+	    (int)ctl_xmpp_secured(d->x), "in_group", (int)ctl_xmpp_in_group(d->x), "sasl",
+	    ctl_xmpp_sasl_mechanism(d->x), "group", cfg->group == IPOP_GROUP_MUC ? "muc" : "roster",
+	    "room", cfg->group == IPOP_GROUP_MUC ? json_string(cfg->muc_room) : json_null(),
+	    "next_retry_s",
 	    st == CTL_XMPP_BACKOFF && retry > now ? json_integer((json_int_t)((retry - now) / 1000))
 						  : json_null(),
 	    "members", members ? members : json_null(), "counters", xcj ? xcj : json_null(),

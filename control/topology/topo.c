@@ -678,12 +678,22 @@ void ctl_topo_tick(struct ctl_topo *t, uint64_t now_ms)
 
 const struct ctl_topo_id *ctl_topo_next_hop(const struct ctl_topo *t, const struct ctl_topo_id *dst)
 {
+	return ctl_topo_next_hop_if(t, dst, NULL, NULL);
+}
+
+const struct ctl_topo_id *ctl_topo_next_hop_if(const struct ctl_topo *t,
+					       const struct ctl_topo_id *dst,
+					       bool (*usable)(void *arg, const struct ctl_topo_id *peer),
+					       void *arg)
+{
 	const struct ctl_topo_link *best = NULL;
 	if (ctl_topo_id_eq(dst, &t->self))
 		return NULL;
 	for (unsigned i = 0; i < t->nlinks; i++) {
 		const struct ctl_topo_link *l = &t->links[i];
 		if (!l->up || !ctl_topo_id_in_oc(&l->peer, &t->self, dst))
+			continue;
+		if (usable && !usable(arg, &l->peer))
 			continue;
 		if (!best || ctl_topo_id_closer(&l->peer, &best->peer, dst))
 			best = l;

@@ -173,6 +173,12 @@ void ctl_topo_tick(struct ctl_topo *t, uint64_t now_ms);
  * NULL: dst is us, or no up link makes progress. */
 const struct ctl_topo_id *ctl_topo_next_hop(const struct ctl_topo *t,
 					    const struct ctl_topo_id *dst);
+/* The same, over the up links for which usable(arg, peer) is true (the
+ * wiring skips links whose data path is down right now). */
+const struct ctl_topo_id *ctl_topo_next_hop_if(const struct ctl_topo *t,
+					       const struct ctl_topo_id *dst,
+					       bool (*usable)(void *arg, const struct ctl_topo_id *peer),
+					       void *arg);
 const struct ctl_topo_link *ctl_topo_link_find(const struct ctl_topo *t,
 					       const struct ctl_topo_id *peer);
 /* Links by role: how many up (and pending, if pending != NULL) carry any of `roles`. */

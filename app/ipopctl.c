@@ -1,6 +1,7 @@
 /* ipopctl: asks a running ipopd over its management socket.
  *
- *   ipopctl [-s SOCKET | -i TAP] status|peers|stats|links|key|sas|xmpp [--json] [--export]
+ *   ipopctl [-s SOCKET | -i TAP] status|peers|stats|links|key|sas|xmpp|topology [--json]
+ *           [--export] [--svg FILE]
  *   ipopctl init NAME ...          (ipopctl_init.c)
  *
  * Without -s and -i it asks the one instance running (ipopctl_find.c).
@@ -35,13 +36,16 @@ static void usage(FILE *f)
 		"\n"
 		"commands: status, peers, stats, links, key (our public key),\n"
 		"          sas [--export] (live SAs; --export: tshark esp_sa lines with keys),\n"
-		"          xmpp (signalling session, members, STUN, discovery counters)\n"
+		"          xmpp (signalling session, members, STUN, discovery counters),\n"
+		"          topology [--svg FILE] (our place on the ring, links by kind;\n"
+		"                   --svg: draw the ring into FILE)\n"
 		"\n"
 		"  -s, --socket PATH  management socket (default: the one instance running,\n"
 		"                     found in " DEFAULT_RUN_DIR ")\n"
 		"  -i, --interface T  the instance whose TAP is T (" DEFAULT_RUN_DIR "/T.sock)\n"
 		"  -j, --json         print the daemon's JSON answer as it is\n"
 		"  -e, --export       sas: include the keys (needs ipopd.key_export)\n"
+		"      --svg FILE     topology: write an SVG drawing of the ring to FILE\n"
 		"  -V, --version      print the version\n"
 		"  -h, --help         this text\n");
 }
@@ -254,10 +258,11 @@ static void print_links(const json_t *o)
 			time_t na = (time_t)int_of(cert, "not_after");
 			char exp[32];
 			strftime(exp, sizeof(exp), "%Y-%m-%d %H:%M UTC", gmtime(&na));
-			printf("  cert: %s, serial %s, expires %s%s\n", str_or(cert, "subject", "?"),
-			       str_or(cert, "serial", "?"), exp,
-			       json_is_true(json_object_get(cert, "expires_soon")) ? " (EXPIRES SOON)"
-										    : "");
+			printf("  cert: %s, serial %s, expires %s%s\n",
+			       str_or(cert, "subject", "?"), str_or(cert, "serial", "?"), exp,
+			       json_is_true(json_object_get(cert, "expires_soon"))
+				   ? " (EXPIRES SOON)"
+				   : "");
 		}
 		const json_t *pair = json_object_get(l, "pair");
 		if (!json_is_object(pair))
@@ -407,15 +412,12 @@ static void print_stats(const json_t *o)
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-	    {"socket", required_argument, NULL, 's'},
-	    {"interface", required_argument, NULL, 'i'},
-	    {"json", no_argument, NULL, 'j'},
-	    {"version", no_argument, NULL, 'V'},
-	    {"help", no_argument, NULL, 'h'},
-	    {"export", no_argument, NULL, 'e'},
-	    {NULL, 0, NULL, 0},
+	    {"socket", required_argument, NULL, 's'}, {"interface", required_argument, NULL, 'i'},
+	    {"json", no_argument, NULL, 'j'},	      {"version", no_argument, NULL, 'V'},
+	    {"help", no_argument, NULL, 'h'},	      {"export", no_argument, NULL, 'e'},
+	    {"svg", required_argument, NULL, 'G'},    {NULL, 0, NULL, 0},
 	};
-	const char *sock = NULL, *tap = NULL;
+	const char *sock = NULL, *tap = NULL, *svg = NULL;
 	bool json = false, export = false;
 	int ch;
 	if (argc > 1 && !strcmp(argv[1], "init"))
@@ -434,6 +436,9 @@ int main(int argc, char **argv)
 		case 'e':
 			export = true;
 			break;
+		case 'G':
+			svg = optarg;
+			break;
 		case 'V':
 			printf("ipopctl %s\n", IPOPD_VERSION);
 			return 0;
@@ -451,15 +456,19 @@ int main(int argc, char **argv)
 	}
 	const char *cmd = argv[optind];
 	static const char *const cmds[] = {"status", "peers", "stats", "links",
-					   "key",    "sas",   "xmpp"};
+					   "key",    "sas",   "xmpp",  "topology"};
 	bool known = false;
 	for (size_t k = 0; k < sizeof(cmds) / sizeof(cmds[0]); k++)
 		known |= strcmp(cmd, cmds[k]) == 0;
 	if (!known) {
 		fprintf(stderr,
 			"ipopctl: unknown command '%s' (status, peers, stats, links, key, sas, "
-			"xmpp)\n",
+			"xmpp, topology)\n",
 			cmd);
+		return 2;
+	}
+	if (svg && strcmp(cmd, "topology") != 0) {
+		fprintf(stderr, "ipopctl: --svg goes with topology\n");
 		return 2;
 	}
 	if (export && strcmp(cmd, "sas") != 0) {
@@ -507,8 +516,15 @@ int main(int argc, char **argv)
 		free(res);
 		return 1;
 	}
+	int rc = 0;
+	if (svg)
+		rc = ipopctl_write_topology_svg(o, svg) ? 1 : 0;
 	if (json)
 		fputs(res, stdout);
+	else if (svg)
+		;
+	else if (strcmp(cmd, "topology") == 0)
+		ipopctl_print_topology(o);
 	else if (strcmp(cmd, "status") == 0)
 		print_status(o);
 	else if (strcmp(cmd, "peers") == 0)
@@ -525,5 +541,5 @@ int main(int argc, char **argv)
 		print_stats(o);
 	json_decref(o);
 	free(res);
-	return 0;
+	return rc;
 }

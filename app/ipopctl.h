@@ -3,6 +3,7 @@
  * neither -s nor -i is given (ipopctl_find.c). */
 #pragma once
 #include <stddef.h>
+#include <jansson.h>
 
 #define IPOPCTL_RUN_DIR "/run/ipopd"
 
@@ -15,3 +16,9 @@ const char *ipopctl_run_dir(void);
  * -ENOENT; several: -EEXIST, and they are listed on stderr. A message is
  * printed in both error cases. */
 int ipopctl_find_instance(char *out, size_t outlen);
+
+/* `ipopctl topology` (ipopctl_topology.c): the daemon's "topology" answer
+ * as a table, or drawn as an SVG ring into path (0 or -errno, message
+ * printed). */
+void ipopctl_print_topology(const json_t *o);
+int ipopctl_write_topology_svg(const json_t *o, const char *path);

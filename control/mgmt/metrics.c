@@ -395,6 +395,29 @@ static void disc_metrics(FILE *f, const json_t *x)
 	}
 }
 
+/* ---- structured overlay (control/mgmt/topology.h) ------------------------- */
+
+static void topology_metrics(FILE *f, const json_t *t)
+{
+	static const char *const kinds[] = {"successor", "chord", "on_demand", "inbound"};
+	bool on = json_is_true(json_object_get(t, "enabled"));
+	family(f, "ipopd_topology_enabled", "gauge", "1 when a topology manager runs.");
+	sample(f, "ipopd_topology_enabled", NULL, on);
+	if (!on)
+		return;
+	family(f, "ipopd_topology_members", "gauge", "Other members on the ring.");
+	sample(f, "ipopd_topology_members", NULL, num(t, "members_n"));
+	family(f, "ipopd_topology_links", "gauge", "Up links of the manager by role.");
+	for (unsigned k = 0; k < 4; k++) {
+		const char *const l[] = {"kind", kinds[k], NULL};
+		sample(f, "ipopd_topology_links", l, num(json_object_get(t, "counts"), kinds[k]));
+	}
+	family(f, "ipopd_topology_links_pending", "gauge", "Links asked for or accepted, not up.");
+	sample(f, "ipopd_topology_links_pending", NULL,
+	       num(json_object_get(t, "counts"), "pending"));
+	counter_object(f, "ipopd_topology", "Topology manager", json_object_get(t, "counters"));
+}
+
 char *ctl_metrics_render(struct ctl *c, struct ctl_http *h, size_t *len)
 {
 	char *buf = NULL;
@@ -403,13 +426,15 @@ char *ctl_metrics_render(struct ctl *c, struct ctl_http *h, size_t *len)
 	if (!f)
 		return NULL;
 	json_t *st = ask(c, "status"), *peers = ask(c, "peers"), *links = ask(c, "links");
-	json_t *stats = ask(c, "stats"), *x = ask(c, "xmpp");
+	json_t *stats = ask(c, "stats"), *x = ask(c, "xmpp"), *topo = ask(c, "topology");
 	status_metrics(f, c, h, st, stats);
 	link_metrics(f, peers, links);
 	worker_metrics(f, c, h, stats);
 	counter_object(f, "ipopd_handshake", "Noise handshakes",
 		       json_object_get(stats, "handshake"));
 	disc_metrics(f, json_object_get(x, "xmpp"));
+	topology_metrics(f, json_object_get(topo, "topology"));
+	json_decref(topo);
 	json_decref(st);
 	json_decref(peers);
 	json_decref(links);

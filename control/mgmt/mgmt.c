@@ -20,6 +20,7 @@
 #include "control/core/ctl.h"
 #include "control/link/identity.h"
 #include "control/link/linkmgr.h"
+#include "control/mgmt/topology.h"
 #include "util/json_counters.h"
 #include "util/log.h"
 #include "util/path.h"
@@ -458,6 +459,8 @@ char *ctl_mgmt_respond(struct ctl *c, const char *line, size_t len)
 	} else if (strcmp(cmd, "xmpp") == 0) {
 		json_t *x = ctl_disc_json(&c->disc);
 		res = x ? json_pack("{s:o}", "xmpp", x) : NULL;
+	} else if (strcmp(cmd, "topology") == 0) {
+		res = ctl_mgmt_topology_json(c);
 	} else if (strcmp(cmd, "sas") == 0) {
 		res = sas_json(c, json_is_true(json_object_get(req, "export")), &error);
 	}
@@ -467,7 +470,7 @@ char *ctl_mgmt_respond(struct ctl *c, const char *line, size_t len)
 			snprintf(
 			    msg, sizeof(msg),
 			    "unknown command \"%.60s\" (status, peers, stats, links, key, sas, "
-			    "xmpp)",
+			    "xmpp, topology)",
 			    cmd);
 			error = msg;
 		}

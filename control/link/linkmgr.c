@@ -507,6 +507,7 @@ void ctl_linkmgr_set_candidates(struct ctl_linkmgr *lm, struct lm_link *lk,
 {
 	if (n > LM_MAX_CAND)
 		n = LM_MAX_CAND;
+	lk->passive = false; /* discovery engaged it */
 	bool same = n == lk->ncand;
 	for (unsigned i = 0; same && i < n; i++)
 		same = net_endpoint_equal(&cand[i].ep, &lk->cand[i].ep) &&
@@ -553,6 +554,7 @@ void ctl_linkmgr_link_reset(struct ctl_linkmgr *lm, struct lm_link *lk)
 	memset(&lk->next_ep, 0, sizeof(lk->next_ep));
 	snprintf(lk->why, sizeof(lk->why), "closed by the topology manager");
 	lk->state = LM_CONNECTING;
+	lk->passive = true;
 	if (was_up)
 		lm->dirty = true;
 }

@@ -234,6 +234,9 @@ struct lm_link {
 	uint64_t last_rx_packets, last_rx_ms;
 	uint64_t ka_tx_packets, ka_check_ms;
 	uint64_t keepalives; /* sent on this link (counted in its tx_packets too) */
+	/* Structured overlay: neither asked for nor accepted by the topology
+	 * manager (discovery sets it): the peer's initiations are not answered. */
+	bool passive;
 	uint64_t last_handshake_ms; /* 0: never */
 	uint64_t handshakes, rekeys;
 	/* Round-trip time: from sending the initiation that was answered to its
@@ -274,6 +277,9 @@ struct lm_counters {
 	/* relayed links checking for a direct pair: probes started, probes
 	 * that nothing answered, links moved from a relayed to a direct path */
 	uint64_t probes, probes_unanswered, upgrades;
+	/* initiations of a member whose link the topology manager did not
+	 * ask for or accept (lm_link.passive) */
+	uint64_t passive_refused;
 	/* trust by certificate: refusals by reason (cert_verdict_name), a
 	 * handshake without the certificate the policy requires, links taken
 	 * down because a certificate was revoked or expired, the fetch */

@@ -377,6 +377,12 @@ static void on_initiation(struct ctl_linkmgr *lm, const uint8_t *msg, size_t len
 	 * answer it or not. */
 	memcpy(lk->last_ts, ip.tai64n, sizeof(lk->last_ts));
 	lk->has_ts = true;
+	if (lk->passive) {
+		/* the topology manager has not asked for this link (nor accepted
+		 * it): a handshake racing a close notice must not revive it */
+		lm->hs.passive_refused++;
+		goto out;
+	}
 	if (lm_cert_on(lm))
 		lm_cert_accept(lm, lk, pl + fixed, pll - fixed, &ci);
 	if (lk->pend.active) {

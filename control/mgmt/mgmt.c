@@ -68,16 +68,16 @@ static json_t *status_json(struct ctl *c)
 	const struct ipop_config *cfg = &c->cfg;
 	char id[41];
 	hex_encode(cfg->node_id, sizeof(cfg->node_id), id);
-	json_t *o = json_pack("{s:s, s:s, s:s, s:i, s:s, s:i, s:i, s:o, s:i, s:o, s:s, s:I, s:I, s:i, "
-			 "s:s, s:I}",
-			 "version", IPOPD_VERSION, "mode",
-			 cfg->mode == IPOP_MODE_SWITCH ? "switch" : "l3", "tap", c->kernel.tap_name,
-			 "port", (int)cfg->port, "backend", cfg->backend, "workers",
-			 (int)c->nworkers, "mtu", (int)c->netif.mtu, "ip4", ip4_json(cfg->ip4),
-			 "ip4_mask", (int)cfg->ip4_mask, "ip6", ip6_json(cfg->ip6), "node_id", id,
-			 "uptime_s", (json_int_t)((clock_now_ms() - c->start_ms) / 1000),
-			 "table_version", (json_int_t)c->pub.version, "links", (int)c->peers.n,
-			 "config", c->config_abs, "reloads", (json_int_t)c->reloads);
+	json_t *o = json_pack(
+	    "{s:s, s:s, s:s, s:i, s:s, s:i, s:i, s:o, s:i, s:o, s:s, s:I, s:I, s:i, "
+	    "s:s, s:I}",
+	    "version", IPOPD_VERSION, "mode", cfg->mode == IPOP_MODE_SWITCH ? "switch" : "l3",
+	    "tap", c->kernel.tap_name, "port", (int)cfg->port, "backend", cfg->backend, "workers",
+	    (int)c->nworkers, "mtu", (int)c->netif.mtu, "ip4", ip4_json(cfg->ip4), "ip4_mask",
+	    (int)cfg->ip4_mask, "ip6", ip6_json(cfg->ip6), "node_id", id, "uptime_s",
+	    (json_int_t)((clock_now_ms() - c->start_ms) / 1000), "table_version",
+	    (json_int_t)c->pub.version, "links", (int)c->peers.n, "config", c->config_abs,
+	    "reloads", (json_int_t)c->reloads);
 	if (o)
 		json_object_set_new(o, "offloads", offloads_json(&c->kernel.offloads));
 	return o;
@@ -208,7 +208,8 @@ static json_t *links_json(struct ctl *c)
 				    json_pack("{s:s, s:s, s:I, s:b}", "subject", lk->cert.subject,
 					      "serial", lk->cert.serial, "not_after",
 					      (json_int_t)lk->cert.not_after, "expires_soon",
-					      lk->cert.not_after - time(NULL) < CERT_EXPIRY_WARN_S));
+					      lk->cert.not_after - time(NULL) <
+						  CERT_EXPIRY_WARN_S));
 			json_t *dj = o ? ctl_disc_link_json(&c->disc, lk) : NULL;
 			if (dj)
 				json_object_update(o, dj);
@@ -319,6 +320,7 @@ static const struct json_counter handshake_fields[] = {
     JSON_COUNTER(struct lm_counters, probes),
     JSON_COUNTER(struct lm_counters, probes_unanswered),
     JSON_COUNTER(struct lm_counters, upgrades),
+    JSON_COUNTER(struct lm_counters, passive_refused),
     JSON_COUNTER(struct lm_counters, cert_other_ca),
     JSON_COUNTER(struct lm_counters, cert_expired),
     JSON_COUNTER(struct lm_counters, cert_not_yet_valid),

@@ -79,12 +79,16 @@ static json_t *link_json(const struct ctl *c, const struct ctl_topo_link *l, uin
 		if (l->up && !(p->lk && p->lk->state == LM_UP))
 			state = "down"; /* data path lost; the manager waits for ttl_link_pulse */
 	}
-	return json_pack(
+	json_t *o = json_pack(
 	    "{s:s?,s:o,s:o,s:o,s:b,s:s,s:I,s:I,s:I,s:I}", "peer", p ? p->conf->name : NULL,
 	    "node_id", id_json(&l->peer), "ip4", ip4_json(ip4), "kinds",
 	    kinds_json(l->roles, false), "outbound", l->outbound, "state", state, "age_s",
 	    (json_int_t)((now - l->since_ms) / 1000), "packets", (json_int_t)l->packets,
 	    "rx_packets", (json_int_t)rx, "tx_packets", (json_int_t)tx);
+	if (o && (l->roles & CTL_TOPO_INBOUND))
+		json_object_set_new(o, "requested_as",
+				    json_string(l->in_kind ? ctl_topo_kind_name(l->in_kind) : "?"));
+	return o;
 }
 
 /* Configured peers are not the manager's: listed as kind static. */

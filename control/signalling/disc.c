@@ -261,8 +261,14 @@ int ctl_disc_rebuild(struct ctl_disc *d)
 	d->rebuild = false;
 	sync_kernel_routes(d);
 	uint64_t now = clock_now_ms();
-	for (unsigned i = 0; i < d->ndyn; i++)
-		apply_candidates(d, d->dyn[i], now);
+	for (unsigned i = 0; i < d->ndyn; i++) {
+		struct disc_peer *dp = d->dyn[i];
+		struct lm_link *lk = disc_link_of(d, dp);
+		/* a topology manager answers only the links it asked for or accepted */
+		if (d->topo && lk && !dp->wanted && !dp->engaged)
+			lk->passive = true;
+		apply_candidates(d, dp, now);
+	}
 	return 0;
 }
 

@@ -38,6 +38,8 @@ int ctl_disc_link_open(struct ctl_disc *d, const uint8_t id[SIG_NODE_ID_LEN],
 	dp->wanted = true;
 	dp->kind = kind;
 	struct lm_link *lk = disc_link_of(d, dp);
+	if (lk)
+		lk->passive = false; /* the member may initiate before its con_resp arrives */
 	if (dp->present && (!lk || lk->state != LM_UP))
 		disc_send_con(d, dp, SIG_MSG_CON_REQ, true, NULL, now);
 	return 0;

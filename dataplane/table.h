@@ -105,6 +105,10 @@ struct dp_table_params {
 	 * the links' node_id. */
 	bool ring_flood;
 	uint8_t node_id[20]; /* our ring id */
+	/* How long a worker holds a staged packet (links marked stage) before
+	 * dropping it (STAGE_TIMEOUT); 0: 60 s. The control core sets it to
+	 * ttl_link_initial: a link not up by then is given up anyway. */
+	uint32_t stage_timeout_ms;
 };
 
 struct dp_table {

@@ -95,7 +95,8 @@ void pipe_send_member(struct dp_ctx *ctx, const struct dp_table *t, struct tx_wo
 			drop_now(ctx, p, DP_DROP_STAGE_FULL);
 		return;
 	}
-	drop_now(ctx, p, DP_DROP_LINK_DOWN);
+	/* Ours: the link is down. Someone else's: we have no way on. */
+	drop_now(ctx, p, in_link == DP_LINK_NONE ? DP_DROP_LINK_DOWN : DP_DROP_FWD_NO_ROUTE);
 }
 
 /* Sends p (a frame without overlay header) along a flood plan: hop j gets

@@ -64,7 +64,7 @@ enum dp_drop {
 	/* Structured overlay (#11, docs/topology.md) */
 	DP_DROP_HOP_LIMIT,     /* forwarded packet's TTL / hop limit / overlay hop count ran out */
 	DP_DROP_FWD_SRC,       /* packet to forward whose inner source is not a group member's */
-	DP_DROP_FWD_NO_ROUTE,  /* packet to forward with no link for its destination */
+	DP_DROP_FWD_NO_ROUTE,  /* packet to forward whose destination's link is down, no next hop */
 	DP_DROP_FWD_DISABLED,  /* packet for another node while multihop is off */
 	DP_DROP_FLOOD_HDR,     /* malformed overlay header (ESP next header 253) */
 	DP_DROP_STAGE_FULL,    /* stage queue of a pending link (or all slots) full */

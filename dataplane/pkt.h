@@ -61,6 +61,15 @@ enum dp_drop {
 	DP_DROP_NOT_RELAY,	 /* TURN ChannelData from an address that is not our TURN server */
 	DP_DROP_CHANNEL_LEN,	 /* ChannelData whose length field does not match the datagram */
 	DP_DROP_BAD_VNET_HDR,	 /* TAP frame whose virtio-net header cannot be honoured */
+	/* Structured overlay (#11, docs/topology.md) */
+	DP_DROP_HOP_LIMIT,     /* forwarded packet's TTL / hop limit / overlay hop count ran out */
+	DP_DROP_FWD_SRC,       /* packet to forward whose inner source is not a group member's */
+	DP_DROP_FWD_NO_ROUTE,  /* packet to forward whose destination's link is down, no next hop */
+	DP_DROP_FWD_DISABLED,  /* packet for another node while multihop is off */
+	DP_DROP_FLOOD_HDR,     /* malformed overlay header (ESP next header 253) */
+	DP_DROP_STAGE_FULL,    /* stage queue of a pending link (or all slots) full */
+	DP_DROP_STAGE_TIMEOUT, /* staged packet whose link did not come up in time */
+	DP_DROP_FWD_LOOP,      /* packet to forward whose next hop is the link it came from */
 	DP_DROP__MAX
 };
 extern const char *const dp_drop_names[DP_DROP__MAX];
@@ -169,6 +178,11 @@ struct dp_counters {
 	uint64_t udp_gso_segments;    /* datagrams in those runs */
 	uint64_t udp_gro_reads;	      /* received buffers holding several datagrams (UDP_GRO) */
 	uint64_t udp_gro_segments;    /* datagrams split out of them */
+	/* Structured overlay (docs/topology.md) */
+	uint64_t forwarded;	/* packets from a peer re-encrypted to another peer */
+	uint64_t flood_relayed; /* switch mode: ring-flood copies relayed for another origin */
+	uint64_t staged;	/* packets held for a link without SA (stage queue) */
+	uint64_t stage_flushed; /* staged packets sent once their link had an SA */
 	uint64_t drops[DP_DROP__MAX];
 } __attribute__((aligned(64)));
 

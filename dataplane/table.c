@@ -329,31 +329,49 @@ void dp_table_seal(struct dp_table *t)
 		qsort(t->nets, t->nnets, sizeof(t->nets[0]), route_cmp);
 }
 
-static uint16_t route_lookup(const struct dp_table *t, const uint8_t addr[16], uint8_t family)
+static uint16_t route_lookup(const struct dp_table *t, const uint8_t addr[16], uint8_t family,
+			     uint8_t *plen)
 {
 	const struct dp_route *r = host_find(t, addr, family);
-	if (r->link != DP_LINK_NONE)
+	if (r->link != DP_LINK_NONE) {
+		*plen = r->prefix.len;
 		return r->link;
+	}
 	for (uint16_t i = 0; i < t->nnets; i++) {
 		const struct dp_route *n = &t->nets[i];
 		if (n->prefix.family == family &&
-		    prefix_match(n->prefix.addr, addr, full_bits(&n->prefix)))
+		    prefix_match(n->prefix.addr, addr, full_bits(&n->prefix))) {
+			*plen = n->prefix.len;
 			return n->link;
+		}
 	}
+	*plen = 0;
 	return DP_LINK_NONE;
 }
 
-uint16_t dp_table_route4(const struct dp_table *t, uint32_t dst_be)
+uint16_t dp_table_route4_len(const struct dp_table *t, uint32_t dst_be, uint8_t *plen)
 {
 	uint8_t addr[16];
 	memcpy(addr, v4mapped, 12);
 	memcpy(addr + 12, &dst_be, 4);
-	return route_lookup(t, addr, AF_INET);
+	return route_lookup(t, addr, AF_INET, plen);
+}
+
+uint16_t dp_table_route6_len(const struct dp_table *t, const uint8_t dst[16], uint8_t *plen)
+{
+	return route_lookup(t, dst, AF_INET6, plen);
+}
+
+uint16_t dp_table_route4(const struct dp_table *t, uint32_t dst_be)
+{
+	uint8_t plen;
+	return dp_table_route4_len(t, dst_be, &plen);
 }
 
 uint16_t dp_table_route6(const struct dp_table *t, const uint8_t dst[16])
 {
-	return route_lookup(t, dst, AF_INET6);
+	uint8_t plen;
+	return route_lookup(t, dst, AF_INET6, &plen);
 }
 
 static struct dp_fdb_entry *fdb_find(const struct dp_table *t, const uint8_t mac[6])

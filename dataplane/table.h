@@ -105,6 +105,10 @@ struct dp_table_params {
 	 * the links' node_id. */
 	bool ring_flood;
 	uint8_t node_id[20]; /* our ring id */
+	/* How long a worker holds a staged packet (links marked stage) before
+	 * dropping it (STAGE_TIMEOUT); 0: 60 s. The control core sets it to
+	 * ttl_link_initial: a link not up by then is given up anyway. */
+	uint32_t stage_timeout_ms;
 };
 
 struct dp_table {
@@ -170,6 +174,10 @@ const struct dp_spi_entry *dp_table_spi_lookup(const struct dp_table *t, uint32_
 /* Longest-prefix match; returns the link index or DP_LINK_NONE. */
 uint16_t dp_table_route4(const struct dp_table *t, uint32_t dst_be);
 uint16_t dp_table_route6(const struct dp_table *t, const uint8_t dst[16]);
+/* The same, also giving the matched prefix's length (0 when none matched, or
+ * a default route): multihop tells a member's address from "anywhere". */
+uint16_t dp_table_route4_len(const struct dp_table *t, uint32_t dst_be, uint8_t *plen);
+uint16_t dp_table_route6_len(const struct dp_table *t, const uint8_t dst[16], uint8_t *plen);
 uint16_t dp_table_fdb_lookup(const struct dp_table *t, const uint8_t mac[6]);
 /* Finds the index of the link with this stable id, or DP_LINK_NONE. */
 uint16_t dp_table_link_index(const struct dp_table *t, uint32_t link_id);

@@ -80,6 +80,7 @@ static void make_params(struct ctl *c)
 		p->multihop = cfg->multihop;
 		p->ring_flood = p->mode == DP_MODE_SWITCH;
 		memcpy(p->node_id, cfg->node_id, sizeof(p->node_id));
+		p->stage_timeout_ms = cfg->ttl_link_initial * 1000u;
 	}
 }
 

@@ -79,10 +79,11 @@ ping_all()
 	ok "every pair of $# gateways pings ($(($# * ($# - 1))) pairs)"
 }
 
-# rtt_median FROM DST COUNT: the median RTT in ms of COUNT pings 0.05 s apart.
+# rtt_median FROM DST COUNT [INTERVAL]: the median RTT in ms of COUNT pings
+# INTERVAL s apart (default 0.05).
 rtt_median()
 {
-	nsx "$1" ping -c "$3" -i 0.05 -W 1 "$2" 2>/dev/null |
+	nsx "$1" ping -c "$3" -i "${4:-0.05}" -W 1 "$2" 2>/dev/null |
 		"$PY" -c 'import re,sys,statistics as s
 v=[float(m) for m in re.findall(r"time=([0-9.]+)", sys.stdin.read())]
 print("%.3f" % s.median(v) if v else "nan")'

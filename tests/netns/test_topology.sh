@@ -104,7 +104,9 @@ done
 [ -n "$A" ] || fail "no unlinked pair found"
 BIP=10.254.0.${SITE_IDX[$B]} AIP=10.254.0.${SITE_IDX[$A]}
 before=nan
-[ "${TOPO_NO_FWD:-0}" = 1 ] || before=$(rtt_median "$A" "$BIP" 40)
+# 15 pings 0.25 s apart: at most 8 per interval_management, below threshold_on_demand
+[ "${TOPO_NO_FWD:-0}" = 1 ] || before=$(rtt_median "$A" "$BIP" 15 0.25)
+topo_has_link "$T/$A.sock" "$BIP" && fail "$A: the RTT probe alone opened a link to $B"
 log "unlinked pair $A -> $B: median RTT over the overlay $before ms"
 spawn nsx "$A" ping -q -i 0.02 -c 1500 "$BIP"
 FLOW=$SPAWN_PID

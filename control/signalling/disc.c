@@ -284,6 +284,8 @@ void ctl_disc_swapped(struct ctl_disc *d)
 void disc_send_con(struct ctl_disc *d, struct disc_peer *dp, enum sig_msg_type type, bool accept,
 		   const char *reason, uint64_t now)
 {
+	if (!d->x)
+		return; /* no XMPP session (tests drive discovery without one) */
 	const struct sig_member *mem = sig_members_find(ctl_xmpp_members(d->x), dp->jid);
 	if (!mem)
 		return;

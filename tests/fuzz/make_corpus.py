@@ -116,6 +116,11 @@ def signal_corpus():
                      accept=True))
     c.append(message("con_resp", "10.0.3.101", "10.0.3.100", 44, "chord", [], accept=False,
                      reason="too many inbound links"))
+    # the structured overlay's refusals and close notices (disc_topo.c)
+    c.append(message("con_resp", "10.0.3.101", "10.0.3.100", 45, "chord", [], accept=False,
+                     reason="num_inbound"))
+    c.append(message("con_resp", "10.0.3.101", "10.0.3.100", 46, "on_demand", [],
+                     accept=False, reason="closed"))
     c.append(message("ping", "10.0.3.100", "10.0.3.101", 9007199254740991))
     c.append(message("pong", "10.0.3.101", "10.0.3.100", 7))
     words = source_strings(["control/signalling/sigmsg.c"]) | set(JSON_TOKENS)

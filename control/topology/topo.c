@@ -274,9 +274,17 @@ int ctl_topo_link_request(struct ctl_topo *t, const struct ctl_topo_id *peer,
 		return -ENOENT;
 	l = link_get(t, peer);
 	if (l) {
-		/* crossing requests, or the peer re-asks: one link serves both */
-		l->roles |= CTL_TOPO_INBOUND;
-		l->in_kind = kind;
+		/* The peer re-asks, or our requests crossed: one link. A link we
+		 * opened ourselves does not take the crossing request as an
+		 * inbound role: if each side held it for the other, neither would
+		 * ever let go of it (found with 12 real gateways: the joins'
+		 * transient successor wishes crossed and stayed). We own it; if we
+		 * close it while the peer still wants it, the peer asks again and
+		 * we accept it as inbound then. */
+		if (!l->outbound) {
+			l->roles |= CTL_TOPO_INBOUND;
+			l->in_kind = kind;
+		}
 		return 0;
 	}
 	inbound = ctl_topo_count(t, CTL_TOPO_INBOUND, &pending);
@@ -681,10 +689,9 @@ const struct ctl_topo_id *ctl_topo_next_hop(const struct ctl_topo *t, const stru
 	return ctl_topo_next_hop_if(t, dst, NULL, NULL);
 }
 
-const struct ctl_topo_id *ctl_topo_next_hop_if(const struct ctl_topo *t,
-					       const struct ctl_topo_id *dst,
-					       bool (*usable)(void *arg, const struct ctl_topo_id *peer),
-					       void *arg)
+const struct ctl_topo_id *
+ctl_topo_next_hop_if(const struct ctl_topo *t, const struct ctl_topo_id *dst,
+		     bool (*usable)(void *arg, const struct ctl_topo_id *peer), void *arg)
 {
 	const struct ctl_topo_link *best = NULL;
 	if (ctl_topo_id_eq(dst, &t->self))

@@ -144,7 +144,8 @@ void ctl_topo_member_joined(struct ctl_topo *t, const struct ctl_topo_id *id, ui
 void ctl_topo_member_left(struct ctl_topo *t, const struct ctl_topo_id *id, uint64_t now_ms);
 /* A member asks us for a link of `kind`: 0 accepted, -EBUSY num_inbound
  * reached (chord and on-demand requests), -ENOENT not a member, -EINVAL
- * ourselves. A successor request is never refused, because the ring must
+ * ourselves. A request for a link we opened ourselves (crossing requests)
+ * is accepted without an inbound role: the opener owns the link. A successor request is never refused, because the ring must
  * stay whole (IPOP accepted successors regardless of the cap): at the cap it
  * displaces the newest accepted chord/on-demand link (closed through
  * ops->close), and only if every accepted link is a successor link does it

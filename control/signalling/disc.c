@@ -432,10 +432,10 @@ static void on_member_unavailable(void *arg, const char *jid)
 	struct disc_peer *dp = find_jid(d, jid);
 	if (!dp)
 		return;
-	/* Its link stays while it is up: the data plane does not need XMPP. */
+	/* Its link stays while it is up: the data plane does not need XMPP.
+	 * So it stays on the topology manager's ring too, until the tick
+	 * removes the peer (peer_remove tells the manager). */
 	dp->present = false;
-	if (d->topo)
-		d->topo->member_left(d->topo_arg, dp->node_id);
 	log_info("discovery: member %s (peer %s) left the group", jid, dp->conf.name);
 }
 

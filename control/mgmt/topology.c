@@ -145,6 +145,7 @@ static const struct json_counter topo_counters[] = {
     JSON_COUNTER(struct ctl_topo_counters, failed),
     JSON_COUNTER(struct ctl_topo_counters, went_down),
     JSON_COUNTER(struct ctl_topo_counters, closed_by_peer),
+    JSON_COUNTER(struct ctl_topo_counters, released_by_peer),
     JSON_COUNTER(struct ctl_topo_counters, pending_expired),
     JSON_COUNTER(struct ctl_topo_counters, pulse_expired),
     JSON_COUNTER(struct ctl_topo_counters, chord_reevaluated),

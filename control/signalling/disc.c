@@ -528,6 +528,12 @@ static void on_message(void *arg, const char *jid, const struct sig_message *m)
 				 m->reason[0] ? m->reason : "(no reason)");
 			if (!d->topo)
 				return;
+			if (strcmp(m->reason, "released") == 0) {
+				/* it keeps the link for us only: ours to close if unwanted */
+				d->cnt.released_by_peer++;
+				d->topo->link_released(d->topo_arg, dp->node_id);
+				return;
+			}
 			bool closed = strcmp(m->reason, "closed") == 0;
 			bool was = dp->wanted || dp->engaged;
 			ctl_disc_link_close(d, dp->node_id, false, now);

@@ -51,6 +51,7 @@ struct disc_peer {
 	bool wanted;			  /* we asked for the link (ctl_disc_link_open): retried */
 	bool engaged;		 /* its link was given candidates (requested or accepted) */
 	enum sig_link_kind kind; /* what we asked it for, or what it asked us for */
+	bool released;		 /* we told it we no longer need the link (ctl_disc_link_release) */
 };
 
 struct disc_stun {
@@ -75,6 +76,7 @@ struct disc_counters {
 	/* structured overlay: requests refused (num_inbound), links closed by
 	 * us and by peers, pings sent */
 	uint64_t con_refused, links_closed, closed_by_peer, topo_pings_sent;
+	uint64_t links_released, released_by_peer;
 };
 
 /* The topology manager's view of discovery (control/topology/topo_wire.c
@@ -93,6 +95,8 @@ struct ctl_disc_topo_hooks {
 	void (*link_refused)(void *arg, const uint8_t id[SIG_NODE_ID_LEN], const char *reason);
 	/* the member closed the link (con_resp reason "closed"); already torn down */
 	void (*link_closed)(void *arg, const uint8_t id[SIG_NODE_ID_LEN]);
+	/* the member no longer needs the link it asked for (reason "released") */
+	void (*link_released)(void *arg, const uint8_t id[SIG_NODE_ID_LEN]);
 	void (*pong)(void *arg, const uint8_t id[SIG_NODE_ID_LEN]);
 };
 
@@ -157,6 +161,10 @@ int ctl_disc_link_open(struct ctl_disc *d, const uint8_t id[SIG_NODE_ID_LEN],
 int ctl_disc_link_close(struct ctl_disc *d, const uint8_t id[SIG_NODE_ID_LEN], bool notify,
 			uint64_t now_ms);
 int ctl_disc_ping(struct ctl_disc *d, const uint8_t id[SIG_NODE_ID_LEN]);
+/* Tells the member we no longer need the link we asked for (we keep it only
+ * because it asked too): con_resp accept false, reason "released"; the link
+ * stays. Once per wish (dp->released). 0, -ENOENT. */
+int ctl_disc_link_release(struct ctl_disc *d, const uint8_t id[SIG_NODE_ID_LEN], uint64_t now_ms);
 /* The discovered peer with ring id id, or NULL. */
 struct disc_peer *ctl_disc_find_id(const struct ctl_disc *d, const uint8_t id[SIG_NODE_ID_LEN]);
 /* Its link in the running peer set (NULL while the set has none). */

@@ -36,6 +36,7 @@ int ctl_disc_link_open(struct ctl_disc *d, const uint8_t id[SIG_NODE_ID_LEN],
 	if (!dp)
 		return -ENOENT;
 	dp->wanted = true;
+	dp->released = false;
 	dp->kind = kind;
 	struct lm_link *lk = disc_link_of(d, dp);
 	if (lk)
@@ -57,7 +58,7 @@ int ctl_disc_link_close(struct ctl_disc *d, const uint8_t id[SIG_NODE_ID_LEN], b
 		disc_send_con(d, dp, SIG_MSG_CON_RESP, false, "closed", now);
 	if (notify)
 		d->cnt.links_closed++;
-	dp->wanted = dp->engaged = false;
+	dp->wanted = dp->engaged = dp->released = false;
 	dp->kind = SIG_LINK_NONE;
 	dp->con_req_ms = 0;
 	e->cand.n = 0;
@@ -65,6 +66,19 @@ int ctl_disc_link_close(struct ctl_disc *d, const uint8_t id[SIG_NODE_ID_LEN], b
 	e->was_up = false;
 	if (lk)
 		ctl_linkmgr_link_reset(d->env.lm, lk);
+	return 0;
+}
+
+int ctl_disc_link_release(struct ctl_disc *d, const uint8_t id[SIG_NODE_ID_LEN], uint64_t now)
+{
+	struct disc_peer *dp = ctl_disc_find_id(d, id);
+	if (!dp)
+		return -ENOENT;
+	if (dp->released)
+		return 0;
+	dp->released = true;
+	d->cnt.links_released++;
+	disc_send_con(d, dp, SIG_MSG_CON_RESP, false, "released", now);
 	return 0;
 }
 

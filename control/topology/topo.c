@@ -274,17 +274,10 @@ int ctl_topo_link_request(struct ctl_topo *t, const struct ctl_topo_id *peer,
 		return -ENOENT;
 	l = link_get(t, peer);
 	if (l) {
-		/* The peer re-asks, or our requests crossed: one link. A link we
-		 * opened ourselves does not take the crossing request as an
-		 * inbound role: if each side held it for the other, neither would
-		 * ever let go of it (found with 12 real gateways: the joins'
-		 * transient successor wishes crossed and stayed). We own it; if we
-		 * close it while the peer still wants it, the peer asks again and
-		 * we accept it as inbound then. */
-		if (!l->outbound) {
-			l->roles |= CTL_TOPO_INBOUND;
-			l->in_kind = kind;
-		}
+		/* crossing requests, or the peer re-asks: one link serves both
+		 * (until the peer releases it: ctl_topo_link_released) */
+		l->roles |= CTL_TOPO_INBOUND;
+		l->in_kind = kind;
 		return 0;
 	}
 	inbound = ctl_topo_count(t, CTL_TOPO_INBOUND, &pending);
@@ -374,6 +367,17 @@ void ctl_topo_link_closed(struct ctl_topo *t, const struct ctl_topo_id *peer, ui
 		return;
 	t->counters.closed_by_peer++;
 	lost(t, l, now_ms, false);
+}
+
+void ctl_topo_link_released(struct ctl_topo *t, const struct ctl_topo_id *peer, uint64_t now_ms)
+{
+	struct ctl_topo_link *l = link_get(t, peer);
+	(void)now_ms;
+	if (!l || !(l->roles & CTL_TOPO_INBOUND))
+		return;
+	l->roles &= ~(unsigned)CTL_TOPO_INBOUND;
+	t->counters.released_by_peer++;
+	t->dirty = true;
 }
 
 void ctl_topo_link_pulse(struct ctl_topo *t, const struct ctl_topo_id *peer, uint64_t now_ms)

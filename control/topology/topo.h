@@ -79,7 +79,7 @@ struct ctl_topo_counters {
 	uint64_t opens, closes, pings_sent, ping_replies, manage_runs;
 	uint64_t inbound_accepted, inbound_refused; /* refused: num_inbound reached */
 	uint64_t inbound_evicted; /* an accepted chord/on-demand link made room for a successor */
-	uint64_t failed, went_down, closed_by_peer;
+	uint64_t failed, went_down, closed_by_peer, released_by_peer;
 	uint64_t pending_expired, pulse_expired; /* ttl_link_initial, ttl_link_pulse */
 	uint64_t chord_reevaluated, chord_changed;
 	uint64_t on_demand_opened, on_demand_full, on_demand_idle;
@@ -144,8 +144,7 @@ void ctl_topo_member_joined(struct ctl_topo *t, const struct ctl_topo_id *id, ui
 void ctl_topo_member_left(struct ctl_topo *t, const struct ctl_topo_id *id, uint64_t now_ms);
 /* A member asks us for a link of `kind`: 0 accepted, -EBUSY num_inbound
  * reached (chord and on-demand requests), -ENOENT not a member, -EINVAL
- * ourselves. A request for a link we opened ourselves (crossing requests)
- * is accepted without an inbound role: the opener owns the link. A successor request is never refused, because the ring must
+ * ourselves. A successor request is never refused, because the ring must
  * stay whole (IPOP accepted successors regardless of the cap): at the cap it
  * displaces the newest accepted chord/on-demand link (closed through
  * ops->close), and only if every accepted link is a successor link does it
@@ -159,6 +158,11 @@ void ctl_topo_link_down(struct ctl_topo *t, const struct ctl_topo_id *peer, uint
 void ctl_topo_link_failed(struct ctl_topo *t, const struct ctl_topo_id *peer, uint64_t now_ms);
 /* The peer closed the link on purpose (no backoff). */
 void ctl_topo_link_closed(struct ctl_topo *t, const struct ctl_topo_id *peer, uint64_t now_ms);
+/* The peer no longer needs a link it asked for (it keeps it only because we
+ * asked too: crossing requests). The inbound role goes; a link nothing else
+ * wants is closed at the next tick. Without this, two ends whose requests
+ * crossed would each hold the link for the other forever. */
+void ctl_topo_link_released(struct ctl_topo *t, const struct ctl_topo_id *peer, uint64_t now_ms);
 /* The link showed life (any authenticated packet or keepalive). */
 void ctl_topo_link_pulse(struct ctl_topo *t, const struct ctl_topo_id *peer, uint64_t now_ms);
 /* packets sent towards member dst since the last report (per-destination
@@ -176,10 +180,9 @@ const struct ctl_topo_id *ctl_topo_next_hop(const struct ctl_topo *t,
 					    const struct ctl_topo_id *dst);
 /* The same, over the up links for which usable(arg, peer) is true (the
  * wiring skips links whose data path is down right now). */
-const struct ctl_topo_id *ctl_topo_next_hop_if(const struct ctl_topo *t,
-					       const struct ctl_topo_id *dst,
-					       bool (*usable)(void *arg, const struct ctl_topo_id *peer),
-					       void *arg);
+const struct ctl_topo_id *
+ctl_topo_next_hop_if(const struct ctl_topo *t, const struct ctl_topo_id *dst,
+		     bool (*usable)(void *arg, const struct ctl_topo_id *peer), void *arg);
 const struct ctl_topo_link *ctl_topo_link_find(const struct ctl_topo *t,
 					       const struct ctl_topo_id *peer);
 /* Links by role: how many up (and pending, if pending != NULL) carry any of `roles`. */

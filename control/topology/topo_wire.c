@@ -141,6 +141,13 @@ static void h_closed(void *arg, const uint8_t id[SIG_NODE_ID_LEN])
 	w->table_dirty = true;
 }
 
+static void h_released(void *arg, const uint8_t id[SIG_NODE_ID_LEN])
+{
+	struct ctl_topo_wire *w = arg;
+	w->now = w->clock();
+	ctl_topo_link_released(w->t, as_id(id), w->now);
+}
+
 static void h_pong(void *arg, const uint8_t id[SIG_NODE_ID_LEN])
 {
 	struct ctl_topo_wire *w = arg;
@@ -154,6 +161,7 @@ static const struct ctl_disc_topo_hooks wire_hooks = {
     .link_request = h_request,
     .link_refused = h_refused,
     .link_closed = h_closed,
+    .link_released = h_released,
     .pong = h_pong,
 };
 
@@ -273,8 +281,9 @@ static void scan_peer(struct ctl_topo_wire *w, struct ctl_topo_wire_slot *s,
 }
 
 /* Discovery holds links the manager does not have (it gave them up without
- * a close: a refusal, an expiry, a crossing): tear them down; and manager
- * links whose member discovery dropped are closed. */
+ * a close: a refusal, an expiry): tear them down; manager links whose member
+ * discovery dropped are closed; links we hold only for a peer whose request
+ * crossed ours are released to it. */
 static void reconcile(struct ctl_topo_wire *w, uint64_t now)
 {
 	struct ctl_disc *d = w->d;
@@ -287,11 +296,21 @@ static void reconcile(struct ctl_topo_wire *w, uint64_t now)
 		}
 	}
 	for (unsigned i = w->t->nlinks; i-- > 0;) {
-		struct ctl_topo_id id = w->t->links[i].peer;
-		if (!ctl_disc_find_id(d, id.b)) {
+		const struct ctl_topo_link *l = &w->t->links[i];
+		struct ctl_topo_id id = l->peer;
+		struct disc_peer *dp = ctl_disc_find_id(d, id.b);
+		if (!dp) {
 			ctl_topo_link_closed(w->t, &id, now);
 			w->table_dirty = true;
+			continue;
 		}
+		/* We asked for it, then stopped wanting it, but the peer's
+		 * crossing request holds it: let the peer know, or each end
+		 * would keep it for the other forever. */
+		if (l->outbound && l->roles == CTL_TOPO_INBOUND)
+			ctl_disc_link_release(d, id.b, now);
+		else if (l->roles & ~(unsigned)CTL_TOPO_INBOUND)
+			dp->released = false;
 	}
 }
 

@@ -350,6 +350,45 @@ static void test_requests_and_reconcile(void **state)
 	assert_int_equal(f->w.ring.n, NM - 1);
 }
 
+/* Crossing requests: we asked j for a link while the ring was small, j
+ * asked us too; once j is no longer our successor we hold the link only for
+ * j, so we release it to j (once); j's release lets us close it. */
+static void test_crossing_released(void **state)
+{
+	struct fx *f = *state;
+	struct ctl_topo_ring all;
+	ctl_topo_ring_init(&all);
+	for (unsigned i = 0; i < NM; i++)
+		ctl_topo_ring_add(&all, (const void *)f->ids[i], ip_of(i));
+	const struct ctl_topo_member *m = ctl_topo_ring_after(&all, &f->w.self, 0);
+	unsigned s = 0, j;
+	while (memcmp(m->id.b, f->ids[s], 20))
+		s++;
+	ctl_topo_ring_free(&all);
+	j = (s + 1) % NM;
+	f->d.topo->member_joined(f->d.topo_arg, f->ids[j], ip_of(j));
+	assert_true(f->d.dyn[j]->wanted);
+	assert_int_equal(f->d.topo->link_request(f->d.topo_arg, f->ids[j], SIG_LINK_SUCCESSOR), 0);
+	set_up(f, j, true);
+	tick(f, 100);
+	join_all(f); /* s, nearer than j, arrives */
+	set_up(f, s, true);
+	for (unsigned k = 0; k < 3; k++)
+		tick(f, 1000);
+	const struct ctl_topo_link *l = ctl_topo_link_find(f->w.t, (const void *)f->ids[j]);
+	assert_non_null(l);
+	assert_int_equal(l->roles, CTL_TOPO_INBOUND); /* held only for j */
+	assert_true(f->d.dyn[j]->released);
+	assert_int_equal(f->d.cnt.links_released, 1);
+	/* j releases it too: nothing wants it, closed and torn down */
+	f->d.topo->link_released(f->d.topo_arg, f->ids[j]);
+	tick(f, 1000);
+	assert_null(ctl_topo_link_find(f->w.t, (const void *)f->ids[j]));
+	assert_false(f->d.dyn[j]->wanted);
+	assert_true(f->lks[j].passive);
+	assert_int_equal(f->w.t->counters.released_by_peer, 1);
+}
+
 /* Without xmpp_host there is no manager and nothing happens. */
 static void test_no_manager(void **state)
 {
@@ -379,6 +418,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_demand_opens_on_demand, setup_direct, teardown),
 	    cmocka_unit_test_setup_teardown(test_on_demand_idles_out, setup_direct, teardown),
 	    cmocka_unit_test_setup_teardown(test_requests_and_reconcile, setup_multihop, teardown),
+	    cmocka_unit_test_setup_teardown(test_crossing_released, setup_multihop, teardown),
 	    cmocka_unit_test(test_no_manager),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -68,7 +68,8 @@ structured) TOPO='{"num_successors": 2, "num_chords": 2, "num_on_demand": 2, "nu
 mesh) TOPO="{\"num_successors\": $((N - 1)), \"num_chords\": 0, \"num_on_demand\": 0, \"num_inbound\": $((2 * N)), \"multihop\": false, \"interval_management\": 5, \"ttl_on_demand\": 30}" ;;
 *) fail "unknown case $TOPO_GW_CASE" ;;
 esac
-topo_group "$N" "$TOPO"
+# the default link timers (keepalive 10 s, link timeout 30 s), not the tests' short ones
+TOPO_LINK_TIMERS='"keepalive_interval": 10, "link_timeout": 30' topo_group "$N" "$TOPO"
 SITES=()
 for ((i = 1; i <= N; i++)); do SITES+=("s$i"); done
 declare -A PID=()
@@ -119,6 +120,15 @@ stats()
 v=[float(x) for x in sys.stdin.read().split()]
 print("%.1f %.1f %.1f" % (s.mean(v), s.median(v), max(v)))'
 }
+# the busiest node as ipopctl shows it (with what each inbound link was asked for)
+busiest=s1
+for s in "${SITES[@]}"; do
+	[ "$(topo_get "$T/$s.sock" "t['counts']['up']")" -gt "$(topo_get "$T/$busiest.sock" "t['counts']['up']")" ] && busiest=$s
+done
+{
+	ctl "$T/$busiest.sock" topology
+	topo_get "$T/$busiest.sock" "'\\n'.join('%s %s %s' % (l['ip4'], '+'.join(l['kinds']), l.get('requested_as', '')) for l in t['links'])"
+} >"${OUT:-/tmp}/topo_gw-$TOPO_GW_CASE-busiest.txt" 2>&1
 read -r umean _ umax < <(stats "${ups[@]}")
 read -r u0mean _ u0max < <(stats "${ups0[@]}")
 read -r _ rmed rmax < <(stats "${rss[@]}")

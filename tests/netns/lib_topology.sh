@@ -5,6 +5,8 @@
 # topo_group N TOPO_JSON [SWITCH]: WAN + prosody, sites s1..sN at 198.18.0.I,
 # overlay 10.254.0.I, configs $T/sI.json with TOPO_JSON merged into
 # BaseTopologyManager (e.g. '{"num_successors": 2, "multihop": true}').
+# Link timers: $TOPO_LINK_TIMERS (ipopd keys), default keepalive 1 s, link
+# timeout 4 s (the tests' short ones).
 topo_group()
 {
 	local n=$1 topo=$2 sw=${3:-0} i users=()
@@ -20,7 +22,7 @@ topo_group()
 			make_site "s$i" "$i"
 		fi
 		write_disc_config "$T/s$i.json" site="s$i" stun=0 switch="$sw" \
-			extra='"keepalive_interval": 1, "link_timeout": 4'
+			extra="${TOPO_LINK_TIMERS:-\"keepalive_interval\": 1, \"link_timeout\": 4}"
 		"$PY" - "$T/s$i.json" "$topo" <<-'EOF'
 			import json, sys
 			f, extra = sys.argv[1], json.loads(sys.argv[2])

@@ -153,6 +153,7 @@ static const struct json_counter topo_counters[] = {
     JSON_COUNTER(struct ctl_topo_counters, on_demand_opened),
     JSON_COUNTER(struct ctl_topo_counters, on_demand_full),
     JSON_COUNTER(struct ctl_topo_counters, on_demand_idle),
+    JSON_COUNTER(struct ctl_topo_counters, rerequests),
     JSON_COUNTER(struct ctl_topo_counters, pings_sent),
     JSON_COUNTER(struct ctl_topo_counters, ping_replies),
 };

@@ -35,13 +35,15 @@ int ctl_disc_link_open(struct ctl_disc *d, const uint8_t id[SIG_NODE_ID_LEN],
 	struct disc_peer *dp = ctl_disc_find_id(d, id);
 	if (!dp)
 		return -ENOENT;
+	/* asked again with another kind for a link we have: the peer decides */
+	bool again = dp->wanted && dp->kind != kind;
 	dp->wanted = true;
 	dp->released = false;
 	dp->kind = kind;
 	struct lm_link *lk = disc_link_of(d, dp);
 	if (lk)
 		lk->passive = false; /* the member may initiate before its con_resp arrives */
-	if (dp->present && (!lk || lk->state != LM_UP))
+	if (dp->present && (!lk || lk->state != LM_UP || again))
 		disc_send_con(d, dp, SIG_MSG_CON_REQ, true, NULL, now);
 	return 0;
 }

@@ -248,6 +248,8 @@ void ctl_topo_member_left(struct ctl_topo *t, const struct ctl_topo_id *id, uint
 		t->dirty = true;
 }
 
+static void lost(struct ctl_topo *t, struct ctl_topo_link *l, uint64_t now, bool backoff);
+
 /* The newest accepted link nothing but its opener wants, not a successor of
  * the opener's: what a successor request may displace at num_inbound. */
 static struct ctl_topo_link *evictable(struct ctl_topo *t)
@@ -274,6 +276,18 @@ int ctl_topo_link_request(struct ctl_topo *t, const struct ctl_topo_id *peer,
 		return -ENOENT;
 	l = link_get(t, peer);
 	if (l) {
+		/* A link accepted as a successor asked again as a chord or
+		 * on-demand one (the peer's successor became something else):
+		 * the cap applies now, unless we want the link ourselves. */
+		if ((l->roles & CTL_TOPO_INBOUND) && l->in_kind == CTL_TOPO_SUCCESSOR &&
+		    kind != CTL_TOPO_SUCCESSOR && l->roles == CTL_TOPO_INBOUND) {
+			inbound = ctl_topo_count(t, CTL_TOPO_INBOUND, &pending) + pending;
+			if (inbound > t->p.num_inbound) {
+				t->counters.inbound_refused++;
+				lost(t, l, now_ms, false);
+				return -EBUSY;
+			}
+		}
 		/* crossing requests, or the peer re-asks: one link serves both
 		 * (until the peer releases it: ctl_topo_link_released) */
 		l->roles |= CTL_TOPO_INBOUND;
@@ -354,9 +368,9 @@ void ctl_topo_link_failed(struct ctl_topo *t, const struct ctl_topo_id *peer, ui
 {
 	struct ctl_topo_link *l = link_get(t, peer);
 	t->counters.failed++;
-	if (l && !l->up)
-		lost(t, l, now_ms, true);
-	else if (!l)
+	if (l)
+		lost(t, l, now_ms, true); /* up: the peer refused it a new kind */
+	else
 		fail_mark(t, peer, now_ms);
 }
 
@@ -402,6 +416,7 @@ static void want_on_demand(struct ctl_topo *t, const struct ctl_topo_id *dst, ui
 		return;
 	l->roles = CTL_TOPO_ON_DEMAND;
 	l->outbound = true;
+	l->out_kind = CTL_TOPO_ON_DEMAND;
 	t->counters.on_demand_opened++;
 	t->counters.opens++;
 	t->ops.open(t->arg, dst, CTL_TOPO_ON_DEMAND);
@@ -585,9 +600,9 @@ static void manage(struct ctl_topo *t, uint64_t now)
 			continue;
 		l->roles = w[i].roles;
 		l->outbound = true;
+		l->out_kind = w[i].roles & CTL_TOPO_SUCCESSOR ? CTL_TOPO_SUCCESSOR : CTL_TOPO_CHORD;
 		t->counters.opens++;
-		t->ops.open(t->arg, &w[i].id,
-			    w[i].roles & CTL_TOPO_SUCCESSOR ? CTL_TOPO_SUCCESSOR : CTL_TOPO_CHORD);
+		t->ops.open(t->arg, &w[i].id, l->out_kind);
 	}
 
 	/* what nothing wants any more: ours are closed, a peer's are kept, and
@@ -608,6 +623,23 @@ static void manage(struct ctl_topo *t, uint64_t now)
 		link_remove(t, l);
 		t->counters.closes++;
 		t->ops.close(t->arg, &peer);
+	}
+
+	/* A successor request is never refused, so a link asked for as one
+	 * that now serves only as a chord or on-demand link (a join's
+	 * transient successor that became our chord, a former successor that
+	 * carries traffic) would bypass the peer's num_inbound: ask again with
+	 * the kind it serves (found with 12 real gateways: a node right after a
+	 * wide gap of ids kept everyone's chord) */
+	for (unsigned i = 0; i < t->nlinks; i++) {
+		struct ctl_topo_link *l = &t->links[i];
+		if (!l->outbound || l->out_kind != CTL_TOPO_SUCCESSOR ||
+		    (l->roles & CTL_TOPO_SUCCESSOR) ||
+		    !(l->roles & (CTL_TOPO_CHORD | CTL_TOPO_ON_DEMAND)))
+			continue;
+		l->out_kind = l->roles & CTL_TOPO_CHORD ? CTL_TOPO_CHORD : CTL_TOPO_ON_DEMAND;
+		t->counters.rerequests++;
+		t->ops.open(t->arg, &l->peer, l->out_kind);
 	}
 }
 

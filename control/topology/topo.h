@@ -65,9 +65,10 @@ struct ctl_topo_ops {
 
 struct ctl_topo_link {
 	struct ctl_topo_id peer;
-	unsigned roles;		    /* enum ctl_topo_kind bits */
-	bool outbound;		    /* we asked for it: we close it */
-	enum ctl_topo_kind in_kind; /* INBOUND: what the peer asked it for */
+	unsigned roles;		     /* enum ctl_topo_kind bits */
+	bool outbound;		     /* we asked for it: we close it */
+	enum ctl_topo_kind in_kind;  /* INBOUND: what the peer asked it for */
+	enum ctl_topo_kind out_kind; /* outbound: what we asked the peer for */
 	bool up;
 	uint64_t since_ms;	  /* asked/accepted, then: came up */
 	uint64_t last_pulse_ms;	  /* last sign of life (ctl_topo_link_pulse) */
@@ -83,6 +84,9 @@ struct ctl_topo_counters {
 	uint64_t pending_expired, pulse_expired; /* ttl_link_initial, ttl_link_pulse */
 	uint64_t chord_reevaluated, chord_changed;
 	uint64_t on_demand_opened, on_demand_full, on_demand_idle;
+	/* our link asked for as a successor now serves as chord/on-demand only:
+	 * asked again with that kind, so the peer's num_inbound applies */
+	uint64_t rerequests;
 };
 
 struct ctl_topo_chord {
@@ -154,7 +158,8 @@ int ctl_topo_link_request(struct ctl_topo *t, const struct ctl_topo_id *peer,
 void ctl_topo_link_up(struct ctl_topo *t, const struct ctl_topo_id *peer, uint64_t now_ms);
 /* An up link died (timeout, error): replaced, the peer backed off. */
 void ctl_topo_link_down(struct ctl_topo *t, const struct ctl_topo_id *peer, uint64_t now_ms);
-/* A link we asked for did not come up (refused, punching failed). */
+/* A link we asked for did not come up (refused, punching failed), or the
+ * peer refused an up link the kind we asked for again (num_inbound). */
 void ctl_topo_link_failed(struct ctl_topo *t, const struct ctl_topo_id *peer, uint64_t now_ms);
 /* The peer closed the link on purpose (no backoff). */
 void ctl_topo_link_closed(struct ctl_topo *t, const struct ctl_topo_id *peer, uint64_t now_ms);

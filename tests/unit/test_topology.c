@@ -386,6 +386,56 @@ static void test_link_pulse_expiry(void **state)
 	fix_free(&f);
 }
 
+/* A link asked for as a successor that now serves as a chord only is asked
+ * for again as a chord (so the peer's num_inbound applies); the peer
+ * refuses it beyond the cap, and the requester backs off. */
+static void test_successor_becomes_chord(void **state)
+{
+	static const uint8_t m[] = {0x10, 0x90};
+	struct fix f;
+	struct ctl_topo_id k = idk(0x20), c = idk(0x90);
+	(void)state;
+	fix_init(&f, m, 2, 1, 1);
+	fix_start(&f, 0x10);
+	ctl_topo_tick(f.t, 1000);
+	assert_true(opened(&f.rec, 0x90, CTL_TOPO_SUCCESSOR)); /* successor and chord */
+	up(&f, 0x90, 1200);
+	ctl_topo_ring_add(&f.ring, &k, 0);
+	ctl_topo_member_joined(f.t, &k, 2000);
+	ctl_topo_tick(f.t, 2000);
+	assert_true(opened(&f.rec, 0x20, CTL_TOPO_SUCCESSOR));
+	assert_int_equal(f.t->counters.rerequests, 0);
+	up(&f, 0x20, 2500);
+	ctl_topo_tick(f.t, 3000);
+	assert_true(opened(&f.rec, 0x90, CTL_TOPO_CHORD));
+	assert_int_equal(f.t->counters.rerequests, 1);
+	assert_int_equal(ctl_topo_link_find(f.t, &c)->out_kind, CTL_TOPO_CHORD);
+	/* refused: the link goes, 0x90 is backed off */
+	ctl_topo_link_failed(f.t, &c, 3100);
+	assert_null(ctl_topo_link_find(f.t, &c));
+	fix_free(&f);
+}
+
+static void test_reasked_beyond_cap(void **state)
+{
+	static const uint8_t m[] = {0x10, 0x20, 0x30, 0x70};
+	struct fix f;
+	struct ctl_topo_id a = idk(0x20), b = idk(0x30);
+	(void)state;
+	fix_init(&f, m, 4, 1, 0);
+	f.p.num_inbound = 1;
+	fix_start(&f, 0x70);
+	assert_int_equal(ctl_topo_link_request(f.t, &a, CTL_TOPO_SUCCESSOR, 100), 0);
+	assert_int_equal(ctl_topo_link_request(f.t, &b, CTL_TOPO_SUCCESSOR, 200), 0); /* beyond */
+	/* b's successor link becomes its chord: beyond the cap, refused */
+	assert_int_equal(ctl_topo_link_request(f.t, &b, CTL_TOPO_CHORD, 300), -EBUSY);
+	assert_null(ctl_topo_link_find(f.t, &b));
+	/* a's too, but within the cap now */
+	assert_int_equal(ctl_topo_link_request(f.t, &a, CTL_TOPO_CHORD, 400), 0);
+	assert_int_equal(ctl_topo_link_find(f.t, &a)->in_kind, CTL_TOPO_CHORD);
+	fix_free(&f);
+}
+
 static void test_inbound_cap(void **state)
 {
 	static const uint8_t m[] = {0x10, 0x20, 0x30, 0x40, 0x50, 0x60, 0x70};
@@ -658,6 +708,8 @@ int main(void)
 	    cmocka_unit_test(test_link_initial_expiry),
 	    cmocka_unit_test(test_link_pulse_expiry),
 	    cmocka_unit_test(test_inbound_cap),
+	    cmocka_unit_test(test_successor_becomes_chord),
+	    cmocka_unit_test(test_reasked_beyond_cap),
 	    cmocka_unit_test(test_on_demand),
 	    cmocka_unit_test(test_on_demand_without_multihop),
 	    cmocka_unit_test(test_ping_lifts_backoff),

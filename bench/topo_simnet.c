@@ -304,7 +304,7 @@ static void handle(struct topo_sim *s, const struct event *e)
 		if (!e->kind) {
 			/* refused */
 			if (a->alive)
-				ctl_topo_link_failed(a->t, &b->id, s->now);
+				ctl_topo_link_refused(a->t, &b->id, s->now);
 			return;
 		}
 		l = slink_get(s, e->a, e->b);

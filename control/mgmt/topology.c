@@ -143,6 +143,7 @@ static const struct json_counter topo_counters[] = {
     JSON_COUNTER(struct ctl_topo_counters, inbound_refused),
     JSON_COUNTER(struct ctl_topo_counters, inbound_evicted),
     JSON_COUNTER(struct ctl_topo_counters, failed),
+    JSON_COUNTER(struct ctl_topo_counters, refused_by_peer),
     JSON_COUNTER(struct ctl_topo_counters, went_down),
     JSON_COUNTER(struct ctl_topo_counters, closed_by_peer),
     JSON_COUNTER(struct ctl_topo_counters, released_by_peer),

@@ -143,11 +143,20 @@ static bool backed_off(struct ctl_topo *t, const struct ctl_topo_id *peer, uint6
 	return f && f->until_ms > now;
 }
 
+/* Backed off as a successor: not for a refusal (num_inbound applies to
+ * chords and on-demand links only). */
+static bool succ_backed_off(struct ctl_topo *t, const struct ctl_topo_id *peer, uint64_t now)
+{
+	const struct ctl_topo_fail *f = fail_find(t, peer);
+	return f && !f->refused && f->until_ms > now;
+}
+
 /* Not wished again before the next management round (IPOP retried at the
  * next interval_management), doubling per consecutive failure, at most
  * interval_ping (by then a ping may have cleared it anyway). Meanwhile the
  * next member takes its place. */
-static void fail_mark(struct ctl_topo *t, const struct ctl_topo_id *peer, uint64_t now)
+static struct ctl_topo_fail *fail_mark(struct ctl_topo *t, const struct ctl_topo_id *peer,
+				       uint64_t now)
 {
 	struct ctl_topo_fail *f = fail_find(t, peer);
 	uint64_t backoff;
@@ -168,6 +177,8 @@ static void fail_mark(struct ctl_topo *t, const struct ctl_topo_id *peer, uint64
 	if (backoff > t->p.interval_ping_ms)
 		backoff = t->p.interval_ping_ms;
 	f->until_ms = now + backoff;
+	f->refused = false;
+	return f;
 }
 
 static void fail_clear(struct ctl_topo *t, const struct ctl_topo_id *peer)
@@ -374,6 +385,16 @@ void ctl_topo_link_failed(struct ctl_topo *t, const struct ctl_topo_id *peer, ui
 		fail_mark(t, peer, now_ms);
 }
 
+void ctl_topo_link_refused(struct ctl_topo *t, const struct ctl_topo_id *peer, uint64_t now_ms)
+{
+	struct ctl_topo_link *l = link_get(t, peer);
+	t->counters.refused_by_peer++;
+	if (l)
+		lost(t, l, now_ms, false);
+	fail_mark(t, peer, now_ms)->refused = true;
+	t->dirty = true;
+}
+
 void ctl_topo_link_closed(struct ctl_topo *t, const struct ctl_topo_id *peer, uint64_t now_ms)
 {
 	struct ctl_topo_link *l = link_get(t, peer);
@@ -521,13 +542,14 @@ static unsigned want_successors(struct ctl_topo *t, struct ctl_topo_want *w, uns
 		const struct ctl_topo_link *l;
 		if (!m)
 			break;
-		if (backed_off(t, &m->id, now))
+		if (succ_backed_off(t, &m->id, now))
 			continue;
 		n = wanted_add(w, n, max, &m->id, CTL_TOPO_SUCCESSOR);
 		ncand++;
 		l = ctl_topo_link_find(t, &m->id);
-		if ((l && l->up) || (!fail_find(t, &m->id) &&
-				     (!l || now - l->since_ms < t->p.interval_management_ms)))
+		const struct ctl_topo_fail *f = fail_find(t, &m->id);
+		if ((l && l->up) ||
+		    ((!f || f->refused) && (!l || now - l->since_ms < t->p.interval_management_ms)))
 			hopeful++;
 		t->horizon = m->id;
 	}
@@ -540,7 +562,7 @@ static unsigned want_successors(struct ctl_topo *t, struct ctl_topo_want *w, uns
 		const struct ctl_topo_link *l = &t->links[(start + k) % t->nlinks];
 		if (!l->up || !(l->roles & CTL_TOPO_SUCCESSOR))
 			continue;
-		if (ctl_topo_ring_find(t->ring, &l->peer) < 0 || backed_off(t, &l->peer, now))
+		if (ctl_topo_ring_find(t->ring, &l->peer) < 0 || succ_backed_off(t, &l->peer, now))
 			continue;
 		n = wanted_add(w, n, max, &l->peer, CTL_TOPO_SUCCESSOR);
 		rank++;

@@ -80,7 +80,7 @@ struct ctl_topo_counters {
 	uint64_t opens, closes, pings_sent, ping_replies, manage_runs;
 	uint64_t inbound_accepted, inbound_refused; /* refused: num_inbound reached */
 	uint64_t inbound_evicted; /* an accepted chord/on-demand link made room for a successor */
-	uint64_t failed, went_down, closed_by_peer, released_by_peer;
+	uint64_t failed, refused_by_peer, went_down, closed_by_peer, released_by_peer;
 	uint64_t pending_expired, pulse_expired; /* ttl_link_initial, ttl_link_pulse */
 	uint64_t chord_reevaluated, chord_changed;
 	uint64_t on_demand_opened, on_demand_full, on_demand_idle;
@@ -99,6 +99,9 @@ struct ctl_topo_fail {
 	struct ctl_topo_id peer;
 	uint64_t until_ms; /* not wished again before this */
 	unsigned fails;	   /* consecutive; the backoff doubles */
+	/* the last mark was a num_inbound refusal: the member may still be a
+	 * successor (successor requests are never refused) */
+	bool refused;
 };
 
 struct ctl_topo_traffic {
@@ -161,6 +164,10 @@ void ctl_topo_link_down(struct ctl_topo *t, const struct ctl_topo_id *peer, uint
 /* A link we asked for did not come up (refused, punching failed), or the
  * peer refused an up link the kind we asked for again (num_inbound). */
 void ctl_topo_link_failed(struct ctl_topo *t, const struct ctl_topo_id *peer, uint64_t now_ms);
+/* The peer refused a chord or on-demand request (num_inbound), for a new
+ * link or one asked for again: the link goes and the member is backed off
+ * for chord and on-demand links only. */
+void ctl_topo_link_refused(struct ctl_topo *t, const struct ctl_topo_id *peer, uint64_t now_ms);
 /* The peer closed the link on purpose (no backoff). */
 void ctl_topo_link_closed(struct ctl_topo *t, const struct ctl_topo_id *peer, uint64_t now_ms);
 /* The peer no longer needs a link it asked for (it keeps it only because we

@@ -130,7 +130,10 @@ static void h_refused(void *arg, const uint8_t id[SIG_NODE_ID_LEN], const char *
 	struct ctl_topo_wire *w = arg;
 	log_debug("topology: link refused: %s", reason[0] ? reason : "(no reason)");
 	w->now = w->clock();
-	ctl_topo_link_failed(w->t, as_id(id), w->now);
+	if (strcmp(reason, "num_inbound") == 0)
+		ctl_topo_link_refused(w->t, as_id(id), w->now);
+	else
+		ctl_topo_link_failed(w->t, as_id(id), w->now);
 }
 
 static void h_closed(void *arg, const uint8_t id[SIG_NODE_ID_LEN])

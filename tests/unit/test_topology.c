@@ -410,9 +410,12 @@ static void test_successor_becomes_chord(void **state)
 	assert_true(opened(&f.rec, 0x90, CTL_TOPO_CHORD));
 	assert_int_equal(f.t->counters.rerequests, 1);
 	assert_int_equal(ctl_topo_link_find(f.t, &c)->out_kind, CTL_TOPO_CHORD);
-	/* refused: the link goes, 0x90 is backed off */
-	ctl_topo_link_failed(f.t, &c, 3100);
+	/* refused: the link goes, 0x90 is backed off as a chord only */
+	ctl_topo_link_refused(f.t, &c, 3100);
 	assert_null(ctl_topo_link_find(f.t, &c));
+	assert_int_equal(f.t->counters.refused_by_peer, 1);
+	ctl_topo_tick(f.t, 3200);
+	assert_null(ctl_topo_link_find(f.t, &c)); /* the chord is not wished again yet */
 	fix_free(&f);
 }
 

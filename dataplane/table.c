@@ -329,8 +329,10 @@ void dp_table_seal(struct dp_table *t)
 		qsort(t->nets, t->nnets, sizeof(t->nets[0]), route_cmp);
 }
 
-static uint16_t route_lookup(const struct dp_table *t, const uint8_t addr[16], uint8_t family,
-			     uint8_t *plen)
+/* Inlined into each lookup: the callers that ignore the length pay nothing
+ * for it (the hot paths). */
+static inline __attribute__((always_inline)) uint16_t
+route_lookup(const struct dp_table *t, const uint8_t addr[16], uint8_t family, uint8_t *plen)
 {
 	const struct dp_route *r = host_find(t, addr, family);
 	if (r->link != DP_LINK_NONE) {
@@ -364,8 +366,10 @@ uint16_t dp_table_route6_len(const struct dp_table *t, const uint8_t dst[16], ui
 
 uint16_t dp_table_route4(const struct dp_table *t, uint32_t dst_be)
 {
-	uint8_t plen;
-	return dp_table_route4_len(t, dst_be, &plen);
+	uint8_t addr[16], plen;
+	memcpy(addr, v4mapped, 12);
+	memcpy(addr + 12, &dst_be, 4);
+	return route_lookup(t, addr, AF_INET, &plen);
 }
 
 uint16_t dp_table_route6(const struct dp_table *t, const uint8_t dst[16])

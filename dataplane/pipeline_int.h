@@ -123,9 +123,11 @@ __attribute__((cold)) void pipe_net_overlay(struct dp_ctx *ctx, const struct dp_
 					    struct dp_pkt *p, struct tx_work *w,
 					    struct dp_burst *out, struct dp_learn_event *last);
 
-/* Queues a learn event: mac lives behind link (index into t). */
-void pipe_learn(struct dp_ctx *ctx, const struct dp_table *t, const uint8_t mac[6], uint16_t link,
-		struct dp_learn_event *last);
+/* Switch mode: the learn event frame f (len bytes, from link, source MAC
+ * behind `link`) calls for, if any: a MAC the FDB does not put there, or an
+ * ARP sender address the table does not map to that MAC. */
+void pipe_learn_frame(struct dp_ctx *ctx, const struct dp_table *t, const uint8_t *f, size_t len,
+		      uint16_t link, struct dp_learn_event *last);
 
 /* Flushes the demand run into its link's counter. */
 __attribute__((cold)) void pipe_demand_flush(const struct dp_table *t, struct tx_work *w);

@@ -268,59 +268,40 @@ static void ip4_ttl_dec(uint8_t *ip)
 	dp_be16_put(ip + 10, (uint16_t)~sum);
 }
 
-enum dp_l3_in dp_l3_in(const struct dp_table *t, struct dp_pkt *pkt, uint16_t *to)
+/* Everything but the common case (for our address, from the sender's own
+ * source): subnets behind us, relayed sources, forwarding. */
+static __attribute__((noinline, cold)) enum dp_l3_in in_decide(const struct dp_table *t,
+							       struct dp_pkt *pkt, uint16_t *to)
 {
 	uint8_t *ip = pkt->data;
-	size_t iplen;
 	uint16_t owner, dst_link = DP_LINK_NONE;
 	uint8_t src_len, dst_len = 0;
 	bool own_src;
 
-	switch (pkt->next_hdr) {
-	case DP_ESP_NH_IPV4: {
-		if (pkt->len < IP4_HLEN)
-			goto short_pkt;
-		if ((ip[0] >> 4) != 4)
-			goto bad_next_header;
-		iplen = dp_be16_get(ip + 2);
-		if ((ip[0] & 0xf) < 5 || iplen < (size_t)(ip[0] & 0xf) * 4 || iplen > pkt->len)
-			goto short_pkt;
+	if (pkt->next_hdr == DP_ESP_NH_IPV4) {
 		uint32_t src = rd32_raw(ip + 12), dst = rd32_raw(ip + 16);
 		owner = dp_table_route4_len(t, src, &src_len);
 		own_src = t->p.vip4 && src == t->p.vip4;
 		if (dst != t->p.vip4)
 			dst_link = dp_table_route4_len(t, dst, &dst_len);
-		break;
-	}
-	case DP_ESP_NH_IPV6:
-		if (pkt->len < IP6_HLEN)
-			goto short_pkt;
-		if ((ip[0] >> 4) != 6)
-			goto bad_next_header;
-		iplen = IP6_HLEN + (size_t)dp_be16_get(ip + 4);
-		if (iplen > pkt->len)
-			goto short_pkt;
+	} else {
 		owner = dp_table_route6_len(t, ip + 8, &src_len);
 		own_src = own_vip6(t, ip + 8);
 		if (!own_vip6(t, ip + 24))
 			dst_link = dp_table_route6_len(t, ip + 24, &dst_len);
-		break;
-	default:
-		goto bad_next_header;
 	}
-	pkt->len = (uint16_t)iplen;
 
 	/* Not a member's address (ours, a subnet behind us, or only a default
 	 * route would take it): ours to deliver, as always. */
-	if (likely(dst_link == DP_LINK_NONE || dst_len == 0)) {
+	if (dst_link == DP_LINK_NONE || dst_len == 0) {
 		/* The sender's own sources; with multihop also a member's that
 		 * a neighbour relayed (never ours, never "anywhere"). */
-		if (unlikely(owner != pkt->link) &&
+		if (owner != pkt->link &&
 		    !(t->p.multihop && owner != DP_LINK_NONE && src_len && !own_src)) {
 			pkt->drop = DP_DROP_SRC_CHECK;
 			return DP_L3_IN_DROP;
 		}
-		goto deliver;
+		return DP_L3_IN_LOCAL;
 	}
 
 	/* Another member's: forward it, or not. */
@@ -347,8 +328,49 @@ enum dp_l3_in dp_l3_in(const struct dp_table *t, struct dp_pkt *pkt, uint16_t *t
 	}
 	*to = dst_link;
 	return DP_L3_IN_FORWARD;
+hop_limit:
+	pkt->drop = DP_DROP_HOP_LIMIT;
+	return DP_L3_IN_DROP;
+}
 
-deliver:
+enum dp_l3_in dp_l3_in(const struct dp_table *t, struct dp_pkt *pkt, uint16_t *to)
+{
+	uint8_t *ip = pkt->data;
+	size_t iplen;
+	bool fast;
+
+	switch (pkt->next_hdr) {
+	case DP_ESP_NH_IPV4:
+		if (pkt->len < IP4_HLEN)
+			goto short_pkt;
+		if ((ip[0] >> 4) != 4)
+			goto bad_next_header;
+		iplen = dp_be16_get(ip + 2);
+		if ((ip[0] & 0xf) < 5 || iplen < (size_t)(ip[0] & 0xf) * 4 || iplen > pkt->len)
+			goto short_pkt;
+		fast = rd32_raw(ip + 16) == t->p.vip4 && t->p.vip4 &&
+		       dp_table_route4(t, rd32_raw(ip + 12)) == pkt->link;
+		break;
+	case DP_ESP_NH_IPV6:
+		if (pkt->len < IP6_HLEN)
+			goto short_pkt;
+		if ((ip[0] >> 4) != 6)
+			goto bad_next_header;
+		iplen = IP6_HLEN + (size_t)dp_be16_get(ip + 4);
+		if (iplen > pkt->len)
+			goto short_pkt;
+		fast = own_vip6(t, ip + 24) && dp_table_route6(t, ip + 8) == pkt->link;
+		break;
+	default:
+		goto bad_next_header;
+	}
+	pkt->len = (uint16_t)iplen;
+	if (unlikely(!fast)) {
+		enum dp_l3_in r = in_decide(t, pkt, to);
+		if (r != DP_L3_IN_LOCAL)
+			return r;
+	}
+
 	if (unlikely(dp_pkt_headroom(pkt) < DP_ETH_HLEN)) {
 		/* Never after ESP decapsulation (its header is in front), but the
 		 * function must hold for any descriptor it is given. */
@@ -367,9 +389,6 @@ deliver:
 		    pkt->next_hdr == DP_ESP_NH_IPV4 ? DP_ETHERTYPE_IP4 : DP_ETHERTYPE_IP6);
 	return DP_L3_IN_LOCAL;
 
-hop_limit:
-	pkt->drop = DP_DROP_HOP_LIMIT;
-	return DP_L3_IN_DROP;
 short_pkt:
 	pkt->drop = DP_DROP_SHORT;
 	return DP_L3_IN_DROP;

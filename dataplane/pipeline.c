@@ -248,10 +248,20 @@ static void flood(struct dp_ctx *ctx, const struct dp_table *t, struct dp_pkt *p
 }
 
 static void host_switch(struct dp_ctx *ctx, const struct dp_table *t, struct dp_pkt **pkts,
-			unsigned n, struct tx_work *w)
+			unsigned n, struct tx_work *w, struct dp_burst *out)
 {
 	for (unsigned i = 0; i < n; i++) {
 		struct dp_pkt *p = pkts[i];
+
+		/* An ARP request for a host the overlay knows: answered here,
+		 * not flooded over the ring. */
+		if (unlikely(t->n_arp) && p->len >= DP_ETH_HLEN && dp_mac_is_multicast(p->data) &&
+		    dp_l2_arp_reply(t, p)) {
+			if (out->n_host < DP_OUT_MAX)
+				DP_COUNT(ctx->counters, arp_replies, 1);
+			to_host(ctx, out, p);
+			continue;
+		}
 
 		if (unlikely(p->len < DP_ETH_HLEN)) {
 			drop_now(ctx, p, DP_DROP_SHORT);
@@ -291,19 +301,18 @@ void dp_pipeline_from_host(struct dp_ctx *ctx, struct dp_pkt **pkts, unsigned n,
 		dp_pipeline_tick(ctx, 0, out);
 	tx_work_init(&w, DP_OUT_MAX - out->n_net);
 	if (t->p.mode == DP_MODE_SWITCH)
-		host_switch(ctx, t, pkts, n, &w);
+		host_switch(ctx, t, pkts, n, &w, out);
 	else
 		host_l3(ctx, t, pkts, n, &w, out);
 	pipe_tx_finish(ctx, t, &w, out);
 }
 
-void pipe_learn(struct dp_ctx *ctx, const struct dp_table *t, const uint8_t mac[6], uint16_t link,
-		struct dp_learn_event *last)
+static void learn_event(struct dp_ctx *ctx, const struct dp_link *l, const uint8_t mac[6],
+			uint32_t ip4, struct dp_learn_event *last)
 {
-	const struct dp_link *l = t->links[link].link;
-	if (!ctx->learn_ring || !l || (last->link_id == l->id && memcmp(last->mac, mac, 6) == 0))
+	if (last->link_id == l->id && last->ip4 == ip4 && memcmp(last->mac, mac, 6) == 0)
 		return;
-	struct dp_learn_event ev = {.link_id = l->id};
+	struct dp_learn_event ev = {.link_id = l->id, .ip4 = ip4};
 	memcpy(ev.mac, mac, 6);
 	if (rte_ring_sp_enqueue_elem(ctx->learn_ring, &ev, sizeof(ev)) == 0) {
 		DP_COUNT(ctx->counters, learn_events, 1);
@@ -311,6 +320,26 @@ void pipe_learn(struct dp_ctx *ctx, const struct dp_table *t, const uint8_t mac[
 	} else {
 		DP_COUNT_DROP(ctx->counters, DP_DROP_RING_FULL);
 	}
+}
+
+void pipe_learn_frame(struct dp_ctx *ctx, const struct dp_table *t, const uint8_t *f, size_t len,
+		      uint16_t link, struct dp_learn_event *last)
+{
+	const struct dp_link *l = t->links[link].link;
+	const uint8_t *src = f + 6;
+	bool mac = dp_l2_needs_learn(t, src, link);
+	uint32_t ip4 = 0;
+
+	if (!ctx->learn_ring || !l)
+		return;
+	if (unlikely(f[12] == 0x08 && f[13] == 0x06)) {
+		ip4 = dp_l2_arp_sender(f, len);
+		const uint8_t *known = dp_table_arp_lookup(t, ip4);
+		if (ip4 && (!known || memcmp(known, src, 6) != 0) && !dp_mac_is_multicast(src))
+			mac = true;
+	}
+	if (mac)
+		learn_event(ctx, l, src, ip4, last);
 }
 
 /* Switch mode delivery: the frame goes to the host whatever its destination
@@ -332,8 +361,8 @@ static void net_switch(struct dp_ctx *ctx, const struct dp_table *t, struct dp_p
 		drop_now(ctx, p, DP_DROP_SHORT);
 		return;
 	}
-	if (ctx->learn_ring && dp_l2_needs_learn(t, p->data + 6, p->link))
-		pipe_learn(ctx, t, p->data + 6, p->link, last);
+	if (ctx->learn_ring)
+		pipe_learn_frame(ctx, t, p->data, p->len, p->link, last);
 	to_host(ctx, out, p);
 }
 

@@ -90,8 +90,9 @@ static inline bool tx_add_copy(struct dp_ctx *ctx, const struct dp_table *t, str
  * or dropped (LINK_DOWN); counted as demand on the member's link. in_link:
  * where a forwarded packet came from (FWD_LOOP if the next hop is that link),
  * DP_LINK_NONE for our host's packets. */
-void pipe_send_member(struct dp_ctx *ctx, const struct dp_table *t, struct tx_work *w,
-		      struct dp_pkt *p, uint16_t link, uint16_t in_link);
+__attribute__((cold)) void pipe_send_member(struct dp_ctx *ctx, const struct dp_table *t,
+					    struct tx_work *w, struct dp_pkt *p, uint16_t link,
+					    uint16_t in_link);
 
 /* The same for any link: direct when it has an SA (forwarded switch frames
  * keep their overlay header), else pipe_send_member. */
@@ -113,17 +114,20 @@ static inline void pipe_send(struct dp_ctx *ctx, const struct dp_table *t, struc
  * set, ctx->ov present): each up link with a ring id gets one copy with an
  * overlay header and its arc, links without an id a plain copy. Returns
  * false (nothing done) when the ring flood does not apply. */
-bool pipe_ring_flood_host(struct dp_ctx *ctx, const struct dp_table *t, struct dp_pkt *p,
-			  struct tx_work *w);
+__attribute__((cold)) bool pipe_ring_flood_host(struct dp_ctx *ctx, const struct dp_table *t,
+						struct dp_pkt *p, struct tx_work *w);
 
 /* Switch mode, net side: a decrypted frame with next header 253 from p->link.
  * Delivers, learns (origin), relays floods, forwards unicast. */
-void pipe_net_overlay(struct dp_ctx *ctx, const struct dp_table *t, struct dp_pkt *p,
-		      struct tx_work *w, struct dp_burst *out, struct dp_learn_event *last);
+__attribute__((cold)) void pipe_net_overlay(struct dp_ctx *ctx, const struct dp_table *t,
+					    struct dp_pkt *p, struct tx_work *w,
+					    struct dp_burst *out, struct dp_learn_event *last);
 
-/* Queues a learn event: mac lives behind link (index into t). */
-void pipe_learn(struct dp_ctx *ctx, const struct dp_table *t, const uint8_t mac[6], uint16_t link,
-		struct dp_learn_event *last);
+/* Switch mode: the learn event frame f (len bytes, from link, source MAC
+ * behind `link`) calls for, if any: a MAC the FDB does not put there, or an
+ * ARP sender address the table does not map to that MAC. */
+void pipe_learn_frame(struct dp_ctx *ctx, const struct dp_table *t, const uint8_t *f, size_t len,
+		      uint16_t link, struct dp_learn_event *last);
 
 /* Flushes the demand run into its link's counter. */
-void pipe_demand_flush(const struct dp_table *t, struct tx_work *w);
+__attribute__((cold)) void pipe_demand_flush(const struct dp_table *t, struct tx_work *w);

@@ -200,12 +200,10 @@ void pipe_net_overlay(struct dp_ctx *ctx, const struct dp_table *t, struct dp_pk
 
 	/* The source MAC lives behind the origin, not behind the neighbour
 	 * that relayed the frame. */
-	const uint8_t *src = p->data + 6;
 	if (ctx->learn_ring) {
-		uint16_t known = dp_table_fdb_lookup(t, src);
-		uint16_t ol = origin_link(t, origin, known);
-		if (ol != DP_LINK_NONE && ol != known && dp_l2_needs_learn(t, src, ol))
-			pipe_learn(ctx, t, src, ol, last);
+		uint16_t ol = origin_link(t, origin, dp_table_fdb_lookup(t, p->data + 6));
+		if (ol != DP_LINK_NONE)
+			pipe_learn_frame(ctx, t, p->data, p->len, ol, last);
 	}
 
 	if (h.flags & DP_OVL_FLAG_FLOOD) {

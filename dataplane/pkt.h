@@ -159,7 +159,7 @@ struct dp_counters {
 	uint64_t net_rx_packets, net_rx_bytes;
 	uint64_t net_tx_packets, net_tx_bytes;
 	uint64_t punted;       /* control/STUN datagrams handed to the control core */
-	uint64_t arp_replies;  /* L3: ARP requests answered locally */
+	uint64_t arp_replies;  /* ARP requests answered locally (L3; switch: known hosts) */
 	uint64_t nd_replies;   /* L3: neighbour solicitations answered locally */
 	uint64_t icmp_too_big; /* L3: packets over the MTU answered with ICMP(v6) too big */
 	uint64_t flooded;      /* L2: copies sent because of broadcast/unknown unicast */

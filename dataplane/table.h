@@ -89,6 +89,13 @@ struct dp_fdb_entry {
 	uint16_t link; /* DP_LINK_NONE = empty slot */
 };
 
+/* Switch mode: a host behind another member, by IPv4 address (ARP answers). */
+struct dp_arp_entry {
+	uint32_t ip4; /* network byte order; 0 = empty slot */
+	uint8_t mac[6];
+	uint16_t reserved;
+};
+
 struct dp_table_params {
 	enum dp_mode mode;
 	uint16_t mtu;	       /* largest inner packet (L3) / frame payload (switch) accepted */
@@ -133,6 +140,11 @@ struct dp_table {
 	uint8_t nrelays;
 	struct net_endpoint relays[DP_MAX_RELAYS];
 
+	/* Switch mode: IPv4 → MAC of hosts behind other members
+	 * (dp_table_reserve_arp, dp_table_add_arp); NULL: none. */
+	uint32_t arp_mask, cap_arp, n_arp;
+	struct dp_arp_entry *arp;
+
 	/* Capacities given to dp_table_create, and counts filled. */
 	uint32_t cap_spi, cap_routes, cap_fdb, n_spi, n_routes, n_fdb;
 };
@@ -166,6 +178,16 @@ int dp_table_add_spi(struct dp_table *t, struct dp_sa *sa, uint16_t link);
 int dp_table_add_route(struct dp_table *t, const struct net_prefix *prefix, uint16_t link);
 /* 0, -EEXIST, -ENOSPC. */
 int dp_table_add_fdb(struct dp_table *t, const uint8_t mac[6], uint16_t link);
+/* Switch mode (#11): the addresses the overlay knows, answered locally when a
+ * host on our side asks for them (ARP request), instead of flooding the
+ * request over the ring. Reserve room for n entries once (0, -ENOMEM,
+ * -EEXIST if already reserved), then add: 0, -EEXIST (address present),
+ * -ENOSPC, -EINVAL (address 0, multicast or all-zero MAC). Only entries whose
+ * MAC the FDB puts behind a link are answered (dataplane/l2.h). */
+int dp_table_reserve_arp(struct dp_table *t, uint32_t n);
+int dp_table_add_arp(struct dp_table *t, uint32_t ip4_be, const uint8_t mac[6]);
+/* The MAC for ip4_be, or NULL. */
+const uint8_t *dp_table_arp_lookup(const struct dp_table *t, uint32_t ip4_be);
 /* Sorts the subnet routes; call once after the last add, before publishing. */
 void dp_table_seal(struct dp_table *t);
 

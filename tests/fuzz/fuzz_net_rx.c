@@ -124,6 +124,11 @@ static struct dp_table *build_table(enum dp_mode mode)
 	r.addr[15] = 0, r.addr[3] = 1, r.len = 64;
 	dp_table_add_route(t, &r, 2);
 	dp_table_add_fdb(t, mac_peer, 0);
+	if (mode == DP_MODE_SWITCH) { /* ARP for 10.9.0.2 answered locally */
+		uint32_t peer4 = htonl(0x0a090002);
+		if (dp_table_reserve_arp(t, 2) || dp_table_add_arp(t, peer4, mac_peer))
+			die("arp");
+	}
 	dp_table_add_fdb(t, mac_down, 1);
 	dp_table_seal(t);
 	return t;

@@ -235,6 +235,93 @@ static void test_malformed_header(void **state)
 	trio_fini(&t3);
 }
 
+/* ---- ARP answered from what the overlay knows ---- */
+
+static size_t arp_frame(uint8_t *f, const uint8_t dst[6], const uint8_t smac[6], uint16_t op,
+			const uint8_t spa[4], const uint8_t tpa[4])
+{
+	memcpy(f, dst, 6);
+	memcpy(f + 6, smac, 6);
+	f[12] = 0x08, f[13] = 0x06;
+	const uint8_t hdr[6] = {0, 1, 8, 0, 6, 4};
+	memcpy(f + 14, hdr, 6);
+	f[20] = 0, f[21] = (uint8_t)op;
+	memcpy(f + 22, smac, 6);
+	memcpy(f + 28, spa, 4);
+	memset(f + 32, 0, 6);
+	memcpy(f + 38, tpa, 4);
+	memset(f + 42, 0, 18); /* Ethernet padding */
+	return 60;
+}
+
+static void test_switch_arp(void **state)
+{
+	(void)state;
+	struct trio t3;
+	struct dp_learn_event ev[8];
+	const uint8_t bcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+	const uint8_t ip_a[4] = {10, 1, 0, 1}, ip_c[4] = {10, 1, 0, 3}, ip_x[4] = {10, 1, 0, 9};
+	const uint8_t ip_y[4] = {10, 1, 0, 10};
+	uint8_t f[64], mac_y[6];
+	uint32_t v;
+
+	trio_init(&t3);
+	mac_of(7, 0x10, mac_y); /* known address, but its MAC is not behind a link */
+	assert_int_equal(dp_table_add_arp(t3.a->t, 1, t3.mac[3]), -ENOSPC); /* not reserved */
+	assert_int_equal(dp_table_reserve_arp(t3.a->t, 2), 0);
+	assert_int_equal(dp_table_reserve_arp(t3.a->t, 2), -EEXIST);
+	memcpy(&v, ip_c, 4);
+	assert_int_equal(dp_table_add_arp(t3.a->t, v, t3.mac[3]), 0);
+	assert_int_equal(dp_table_add_arp(t3.a->t, v, t3.mac[3]), -EEXIST);
+	assert_int_equal(dp_table_add_arp(t3.a->t, 0, t3.mac[3]), -EINVAL);
+	assert_int_equal(dp_table_add_arp(t3.a->t, v ^ 0x1, bcast), -EINVAL);
+	memcpy(&v, ip_y, 4);
+	assert_int_equal(dp_table_add_arp(t3.a->t, v, mac_y), 0);
+	assert_int_equal(dp_table_add_arp(t3.a->t, v ^ 0x2000000, t3.mac[2]), -ENOSPC);
+
+	/* A's host asks for C's address: answered from C's MAC, nothing sent. */
+	send_host(t3.a, f, arp_frame(f, bcast, t3.mac[1], 1, ip_a, ip_c));
+	assert_int_equal(t3.a->c.arp_replies, 1);
+	assert_int_equal(t3.a->out.n_net, 0);
+	assert_int_equal(t3.a->out.n_host, 1);
+	const uint8_t *r = t3.a->out.host[0]->data;
+	assert_int_equal(t3.a->out.host[0]->len, 42);
+	assert_memory_equal(r, t3.mac[1], 6);
+	assert_memory_equal(r + 6, t3.mac[3], 6);
+	assert_int_equal(r[21], 2);
+	assert_memory_equal(r + 22, t3.mac[3], 6);
+	assert_memory_equal(r + 28, ip_c, 4);
+	assert_memory_equal(r + 32, t3.mac[1], 6);
+	assert_memory_equal(r + 38, ip_a, 4);
+	site_out_free(t3.a);
+
+	/* Unknown address, or a MAC not behind a link: flooded as before. */
+	send_host(t3.a, f, arp_frame(f, bcast, t3.mac[1], 1, ip_a, ip_x));
+	send_host(t3.a, f, arp_frame(f, bcast, t3.mac[1], 1, ip_a, ip_y));
+	assert_int_equal(t3.a->c.arp_replies, 1);
+	assert_int_equal(t3.a->out.n_net, 2);
+	/* At B the request teaches A's MAC with its address. */
+	hop(t3.a, t3.b, 0);
+	site_out_free(t3.b);
+	assert_int_equal(learned(t3.b, ev, 8), 1);
+	assert_memory_equal(ev[0].mac, t3.mac[1], 6);
+	assert_int_equal(ev[0].link_id, t3.b->links[0].id);
+	assert_memory_equal(&ev[0].ip4, ip_a, 4);
+	/* A reply is not answered; a sender that is not the frame's source
+	 * teaches no address. */
+	send_host(t3.a, f, arp_frame(f, bcast, t3.mac[1], 2, ip_a, ip_c));
+	assert_int_equal(t3.a->c.arp_replies, 1);
+	arp_frame(f, bcast, t3.mac[1], 1, ip_a, ip_x);
+	f[22] ^= 0x40;
+	send_host(t3.a, f, 60);
+	assert_int_equal(t3.a->out.n_net, 2);
+	hop(t3.a, t3.b, 0);
+	site_out_free(t3.b);
+	assert_int_equal(learned(t3.b, ev, 8), 1);
+	assert_memory_equal(&ev[0].ip4, ip_a, 4); /* from the reply */
+	trio_fini(&t3);
+}
+
 /* ---- the ring flood ---- */
 
 struct ring {
@@ -435,9 +522,8 @@ static void test_ring_flood_64(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_unicast_via),
-	    cmocka_unit_test(test_malformed_header),
-	    cmocka_unit_test(test_ring_flood_12),
+	    cmocka_unit_test(test_unicast_via),	  cmocka_unit_test(test_malformed_header),
+	    cmocka_unit_test(test_switch_arp),	  cmocka_unit_test(test_ring_flood_12),
 	    cmocka_unit_test(test_ring_flood_64),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

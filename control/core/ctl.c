@@ -505,7 +505,7 @@ static bool drain_worker(struct ctl *c, struct dp_worker *w, uint64_t now)
 			/* Events are read after the fact: one for a link retired
 			 * since must not bring it back into the FDB. */
 			if (ctl_peers_find_link(&c->peers, ev[i].link_id))
-				ctl_fdb_learn(&c->fdb, ev[i].mac, ev[i].link_id, now);
+				ctl_fdb_learn_ip(&c->fdb, ev[i].mac, ev[i].link_id, ev[i].ip4, now);
 		}
 	}
 

@@ -322,6 +322,15 @@ struct dp_table *ctl_peers_build_table(const struct ctl_peers *set,
 	}
 
 	if (nfdb) {
+		uint32_t narp = 0;
+		for (int32_t i = fdb->lru_head; i >= 0; i = fdb->e[i].lru_next)
+			narp += fdb->e[i].ip4 != 0;
+		/* switch mode: hosts' addresses behind members, answered locally */
+		if (narp && dp_table_reserve_arp(t, narp) == 0)
+			for (int32_t i = fdb->lru_head; i >= 0; i = fdb->e[i].lru_next)
+				if (fdb->e[i].ip4 &&
+				    dp_table_link_index(t, fdb->e[i].link_id) != DP_LINK_NONE)
+					dp_table_add_arp(t, fdb->e[i].ip4, fdb->e[i].mac);
 		for (int32_t i = fdb->lru_head; i >= 0; i = fdb->e[i].lru_next) {
 			uint16_t idx = dp_table_link_index(t, fdb->e[i].link_id);
 			if (idx == DP_LINK_NONE)

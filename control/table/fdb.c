@@ -110,6 +110,24 @@ static void remove_entry(struct ctl_fdb *f, int32_t i)
 
 void ctl_fdb_learn(struct ctl_fdb *f, const uint8_t mac[6], uint32_t link_id, uint64_t now_ms)
 {
+	ctl_fdb_learn_ip(f, mac, link_id, 0, now_ms);
+}
+
+/* ip4 belongs to entry i now, to no other. */
+static void take_ip(struct ctl_fdb *f, int32_t i, uint32_t ip4)
+{
+	if (!ip4 || f->e[i].ip4 == ip4)
+		return;
+	for (uint32_t k = 0; k < f->cap; k++)
+		if (f->e[k].used && f->e[k].ip4 == ip4)
+			f->e[k].ip4 = 0;
+	f->e[i].ip4 = ip4;
+	f->dirty = true;
+}
+
+void ctl_fdb_learn_ip(struct ctl_fdb *f, const uint8_t mac[6], uint32_t link_id, uint32_t ip4,
+		      uint64_t now_ms)
+{
 	if (!f->e || (mac[0] & 1))
 		return;
 	int32_t i = find(f, mac);
@@ -124,6 +142,7 @@ void ctl_fdb_learn(struct ctl_fdb *f, const uint8_t mac[6], uint32_t link_id, ui
 			f->dirty = true;
 		}
 		x->last_seen_ms = now_ms;
+		take_ip(f, i, ip4);
 		lru_unlink(f, i);
 		lru_append(f, i);
 		return;
@@ -141,6 +160,8 @@ void ctl_fdb_learn(struct ctl_fdb *f, const uint8_t mac[6], uint32_t link_id, ui
 	x->used = true;
 	x->link_id = link_id;
 	x->last_seen_ms = now_ms;
+	x->ip4 = 0;
+	take_ip(f, i, ip4);
 	uint32_t b = mac_hash(mac) & (f->nbuckets - 1);
 	x->hnext = f->buckets[b];
 	f->buckets[b] = i;

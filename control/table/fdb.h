@@ -25,6 +25,7 @@ struct ctl_fdb_entry {
 	bool used;
 	uint32_t link_id;
 	uint64_t last_seen_ms;
+	uint32_t ip4;		    /* its ARP sender IPv4 (network order), 0: unknown */
 	int32_t hnext;		    /* hash chain */
 	int32_t lru_prev, lru_next; /* oldest at lru_head */
 };
@@ -50,6 +51,11 @@ void ctl_fdb_set_max_age(struct ctl_fdb *f, unsigned max_age_s);
  * allowed (a VM migrated, or a bridge loop healed). Sets dirty when the
  * mapping changed. Multicast/broadcast sources are ignored. */
 void ctl_fdb_learn(struct ctl_fdb *f, const uint8_t mac[6], uint32_t link_id, uint64_t now_ms);
+/* The same, with the IPv4 an ARP request or reply gave as this MAC's
+ * (dp_learn_event.ip4; 0: none): the table's ARP map (dp_table_add_arp) is
+ * built from it. An address seen with a new MAC leaves the old one. */
+void ctl_fdb_learn_ip(struct ctl_fdb *f, const uint8_t mac[6], uint32_t link_id, uint32_t ip4_be,
+		      uint64_t now_ms);
 /* Removes entries not seen for max_age. Returns how many. */
 unsigned ctl_fdb_age(struct ctl_fdb *f, uint64_t now_ms);
 /* Removes every entry behind link_id (the link is gone). Returns how many. */

@@ -75,3 +75,28 @@ for ((i = 1; i <= N; i++)); do SITE_IDX[c$i]=$((10 + i)); done
 CONTS=()
 for ((i = 1; i <= N; i++)); do CONTS+=("c$i"); done
 ping_all 10.0.3 "${CONTS[@]}"
+
+# Now the overlay knows every container's address (learned from their ARP):
+# an ARP request from c1 for c5 is answered by s1 itself, not flooded.
+declare -A DUMP2=()
+for s in "${SITES[@]}"; do
+	[ "$s" = s1 ] && continue
+	spawn nsx "$s" tcpdump -i "ipop$s" -n -l -U arp >"$T/arp2-$s.txt" 2>/dev/null
+	DUMP2[$s]=$SPAWN_PID
+done
+sleep 1.5
+before=$(ctl_get "$T/s1.sock" stats "d['total']['arp_replies']")
+nsx c1 ip neigh flush dev eth0
+nsx c1 ping -c 1 -W 2 10.0.3.15 >/dev/null || fail "c1 -> c5 after the ARP cache flush"
+after=$(ctl_get "$T/s1.sock" stats "d['total']['arp_replies']")
+sleep 1
+for s in "${!DUMP2[@]}"; do stop_pid "${DUMP2[$s]}" 2>/dev/null || true; done
+sleep 0.5
+seen=0
+for s in "${!DUMP2[@]}"; do
+	c=$(grep -c 'who-has 10.0.3.15' "$T/arp2-$s.txt" || true)
+	seen=$((seen + c))
+done
+[ "$seen" -eq 0 ] || fail "the ARP request for a known address crossed the overlay ($seen copies)"
+assert_gt "$after" "$before" "s1 answered the ARP request itself (arp_replies)"
+ok "ARP for an address the overlay knows answered by the local gateway (arp_replies $before -> $after), not flooded"

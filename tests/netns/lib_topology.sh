@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # The structured overlay's netns tests (sourced after lib.sh; docs/topology.md):
 # N gateways directly on the WAN, one prosody (TLS) for the group, the
 # BaseTopologyManager keys of the test, short timers.

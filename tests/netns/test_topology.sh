@@ -67,7 +67,6 @@ for s in "${SITES[@]}"; do
 		[ "$a" -lt "$b" ] && pairs="$pairs $a-$b" || pairs="$pairs $b-$a"
 	done
 done
-npairs=$(tr ' ' '\n' <<<"$pairs" | grep -c . | tr -d ' ')
 nuniq=$(tr ' ' '\n' <<<"$pairs" | grep . | sort -u | wc -l)
 log "links up per node:$per_node; linked pairs $nuniq of $((N * (N - 1) / 2))"
 [ "$nuniq" -lt $((N * (N - 1) / 2)) ] || fail "every pair is linked (full mesh)"

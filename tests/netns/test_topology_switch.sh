@@ -71,6 +71,7 @@ done
 ok "one ARP broadcast reached every site's TAP exactly once:$counts"
 
 # Containers of every pair of sites ping (ARP resolved over the flood).
+# shellcheck disable=SC2034 # read by ping_all (lib_topology.sh)
 for ((i = 1; i <= N; i++)); do SITE_IDX[c$i]=$((10 + i)); done
 CONTS=()
 for ((i = 1; i <= N; i++)); do CONTS+=("c$i"); done

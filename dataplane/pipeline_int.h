@@ -87,7 +87,8 @@ static inline bool tx_add_copy(struct dp_ctx *ctx, const struct dp_table *t, str
 /* Sends p (an inner packet: L3 with next header 4/41, or a switch-mode frame
  * with 143, or 253 with its overlay header already in front) to member link
  * `link` whose sa_out is NULL: over its next hop (via), into the stage queue,
- * or dropped (LINK_DOWN); counted as demand on the member's link. in_link:
+ * or dropped (LINK_DOWN); our host's packets are counted as demand on the
+ * member's link (not transit ones). in_link:
  * where a forwarded packet came from (FWD_LOOP if the next hop is that link),
  * DP_LINK_NONE for our host's packets. */
 __attribute__((cold)) void pipe_send_member(struct dp_ctx *ctx, const struct dp_table *t,

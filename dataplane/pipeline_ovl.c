@@ -79,7 +79,8 @@ void pipe_send_member(struct dp_ctx *ctx, const struct dp_table *t, struct tx_wo
 {
 	const struct dp_table_link *tl = &t->links[link];
 
-	demand_add(t, w, link);
+	if (in_link == DP_LINK_NONE) /* ours, not transit (table.h) */
+		demand_add(t, w, link);
 	if (via_usable(t, tl)) {
 		if (tl->via == in_link) {
 			drop_now(ctx, p, DP_DROP_FWD_LOOP);

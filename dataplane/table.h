@@ -28,10 +28,13 @@ struct dp_link_stats {
 	_Atomic uint64_t tx_packets, tx_bytes;
 	_Atomic uint64_t rx_packets, rx_bytes;
 	_Atomic uint64_t auth_fail, replay, src_check;
-	/* Packets for this member that did not leave over its own SA: forwarded
-	 * over the next-hop link (via), held in the stage queue, or dropped
-	 * because neither was possible. The topology manager's per-destination
-	 * traffic is tx_packets + demand_packets. */
+	/* Packets from our own host for this member that did not leave over
+	 * its own SA: sent over the next-hop link (via), held in the stage
+	 * queue, or dropped because neither was possible. Transit packets
+	 * (forwarded for other members) are not demand: they must not open
+	 * on-demand links at relays. The topology manager's per-destination
+	 * traffic is tx_packets + demand_packets (tx_packets of a direct link
+	 * includes what we relay over it). */
 	_Atomic uint64_t demand_packets;
 };
 

@@ -204,7 +204,8 @@ static void test_forward_rules(void **state)
 	/* No SA and no next hop: nowhere to go. */
 	dp_table_set_link_via(t3.b->t, 1, DP_LINK_NONE);
 	assert_int_equal(at_b(&t3, f, len), DP_DROP_FWD_NO_ROUTE);
-	assert_int_equal(t3.b->links[1].stats.demand_packets, 2);
+	/* Transit is not demand: B must not want a link to C for A's flow. */
+	assert_int_equal(t3.b->links[1].stats.demand_packets, 0);
 
 	/* multihop off: not for us is dropped, for us still delivered. */
 	t3.b->t->p.multihop = false;

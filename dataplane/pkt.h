@@ -169,6 +169,9 @@ struct dp_counters {
 	uint64_t udp_gso_segments;    /* datagrams in those runs */
 	uint64_t udp_gro_reads;	      /* received buffers holding several datagrams (UDP_GRO) */
 	uint64_t udp_gro_segments;    /* datagrams split out of them */
+	/* TSC cycles spent in loop iterations that handled packets (worker.c):
+	 * busy_cycles / (host_rx + net_rx + injected) is cycles per packet. */
+	uint64_t busy_cycles;
 	uint64_t drops[DP_DROP__MAX];
 } __attribute__((aligned(64)));
 

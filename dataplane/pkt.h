@@ -90,6 +90,10 @@ struct dp_pool {
 /* Allocates n descriptors and n DP_BUF_SIZE buffers (hugepage-friendly; the
  * buffers' pages are only touched when used). 0 or -ENOMEM. */
 int dp_pool_init(struct dp_pool *pool, uint32_t n);
+/* The same with buffer i at bufs + i * stride (stride >= DP_BUF_SIZE): the
+ * af_xdp backend puts each buffer on its own 4 KiB pages so that the pool can
+ * be its UMEM (xsk.h). 0, -ENOMEM or -EINVAL. */
+int dp_pool_init_stride(struct dp_pool *pool, uint32_t n, uint32_t stride);
 void dp_pool_fini(struct dp_pool *pool);
 
 static inline void dp_pkt_reset(struct dp_pkt *p)

@@ -55,6 +55,25 @@ static void reclaim(struct xsk_io *io, struct dp_pool *pool)
 	io->in_tx -= n;
 }
 
+/* Has the kernel send what the TX ring holds. In copy mode one sendto
+ * sends at most 32 frames (the kernel's TX_BATCH_SIZE), so it is repeated
+ * while frames remain; a driver in zero-copy mode takes the whole ring. */
+static void tx_kick(struct xsk_io *io)
+{
+	for (int i = 0; i < 64; i++) {
+		uint32_t pending =
+		    io->tx.cached_prod - __atomic_load_n(io->tx.consumer, __ATOMIC_ACQUIRE);
+		if (!pending || !xsk_ring_prod__needs_wakeup(&io->tx))
+			return;
+		ST(io, kicks, 1);
+		if (sendto(io->fd, NULL, 0, MSG_DONTWAIT, NULL, 0) < 0 && errno != EAGAIN &&
+		    errno != EBUSY && errno != ENOBUFS)
+			return;
+		if (io->zerocopy)
+			return;
+	}
+}
+
 static void refill(struct xsk_io *io, struct dp_pool *pool)
 {
 	uint32_t idx;
@@ -130,6 +149,8 @@ unsigned xsk_io_net_rx(void *io_, struct dp_pool *pool, struct dp_counters *c, s
 	uint32_t idx;
 	unsigned bad = 0;
 
+	if (unlikely(io->in_tx))
+		tx_kick(io); /* what an earlier burst left on the TX ring */
 	reclaim(io, pool);
 	refill(io, pool);
 	unsigned n = xsk_ring_cons__peek(&io->rx, max, &idx);
@@ -280,10 +301,7 @@ void xsk_io_net_tx(void *io_, struct dp_pool *pool, struct dp_counters *c, struc
 			DP_COUNT(c, net_tx_bytes, bytes);
 			ST(io, tx_frames, room);
 		}
-		if (xsk_ring_prod__needs_wakeup(&io->tx)) {
-			ST(io, kicks, 1);
-			(void)sendto(io->fd, NULL, 0, MSG_DONTWAIT, NULL, 0);
-		}
+		tx_kick(io);
 	}
 	if (ns) {
 		ST(io, tx_slow, ns);

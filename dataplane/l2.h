@@ -14,7 +14,9 @@ struct dp_learn_event {
 	uint8_t mac[6];
 	uint16_t reserved;
 	uint32_t link_id; /* stable id: the table may change before the event is read */
-	uint32_t pad;
+	/* The frame was an ARP request or reply whose sender is this MAC: its
+	 * sender IPv4 (network order), for dp_table_add_arp; 0: none. */
+	uint32_t ip4;
 };
 
 static inline bool dp_mac_is_multicast(const uint8_t mac[6])
@@ -25,3 +27,12 @@ static inline bool dp_mac_is_multicast(const uint8_t mac[6])
 /* Does a frame whose source MAC is `src`, received from link `link`, teach us
  * something the table does not already know? */
 bool dp_l2_needs_learn(const struct dp_table *t, const uint8_t src[6], uint16_t link);
+
+/* Switch mode, frame from the host: if it is an ARP request for an IPv4
+ * address the table knows (dp_table_add_arp) whose MAC the FDB puts behind a
+ * link, rewrite it in place into the reply from that MAC and return true. */
+bool dp_l2_arp_reply(const struct dp_table *t, struct dp_pkt *pkt);
+
+/* The sender IPv4 (network order) of an Ethernet ARP request or reply whose
+ * sender hardware address is the frame's source MAC, else 0. */
+uint32_t dp_l2_arp_sender(const uint8_t *f, size_t len);

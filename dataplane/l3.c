@@ -255,11 +255,89 @@ uint16_t dp_l3_route_out(const struct dp_table *t, struct dp_pkt *pkt)
 	return link;
 }
 
-bool dp_l3_deliver_in(const struct dp_table *t, struct dp_pkt *pkt)
+/* RFC 1624 eq. 3: the header checksum after the TTL went down by one. */
+static void ip4_ttl_dec(uint8_t *ip)
 {
-	const uint8_t *ip = pkt->data;
+	uint16_t old = dp_be16_get(ip + 8);
+	ip[8]--;
+	uint32_t sum = (uint16_t)~dp_be16_get(ip + 10);
+	sum += (uint16_t)~old;
+	sum += dp_be16_get(ip + 8);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	dp_be16_put(ip + 10, (uint16_t)~sum);
+}
+
+/* Everything but the common case (for our address, from the sender's own
+ * source): subnets behind us, relayed sources, forwarding. */
+static __attribute__((noinline, cold)) enum dp_l3_in in_decide(const struct dp_table *t,
+							       struct dp_pkt *pkt, uint16_t *to)
+{
+	uint8_t *ip = pkt->data;
+	uint16_t owner, dst_link = DP_LINK_NONE;
+	uint8_t src_len, dst_len = 0;
+	bool own_src;
+
+	if (pkt->next_hdr == DP_ESP_NH_IPV4) {
+		uint32_t src = rd32_raw(ip + 12), dst = rd32_raw(ip + 16);
+		owner = dp_table_route4_len(t, src, &src_len);
+		own_src = t->p.vip4 && src == t->p.vip4;
+		if (dst != t->p.vip4)
+			dst_link = dp_table_route4_len(t, dst, &dst_len);
+	} else {
+		owner = dp_table_route6_len(t, ip + 8, &src_len);
+		own_src = own_vip6(t, ip + 8);
+		if (!own_vip6(t, ip + 24))
+			dst_link = dp_table_route6_len(t, ip + 24, &dst_len);
+	}
+
+	/* Not a member's address (ours, a subnet behind us, or only a default
+	 * route would take it): ours to deliver, as always. */
+	if (dst_link == DP_LINK_NONE || dst_len == 0) {
+		/* The sender's own sources; with multihop also a member's that
+		 * a neighbour relayed (never ours, never "anywhere"). */
+		if (owner != pkt->link &&
+		    !(t->p.multihop && owner != DP_LINK_NONE && src_len && !own_src)) {
+			pkt->drop = DP_DROP_SRC_CHECK;
+			return DP_L3_IN_DROP;
+		}
+		return DP_L3_IN_LOCAL;
+	}
+
+	/* Another member's: forward it, or not. */
+	if (!t->p.multihop) {
+		pkt->drop = DP_DROP_FWD_DISABLED;
+		return DP_L3_IN_DROP;
+	}
+	if (owner == DP_LINK_NONE || src_len == 0 || own_src) {
+		pkt->drop = DP_DROP_FWD_SRC;
+		return DP_L3_IN_DROP;
+	}
+	if (dst_link == pkt->link) {
+		pkt->drop = DP_DROP_FWD_LOOP;
+		return DP_L3_IN_DROP;
+	}
+	if (pkt->next_hdr == DP_ESP_NH_IPV4) {
+		if (ip[8] <= 1)
+			goto hop_limit;
+		ip4_ttl_dec(ip);
+	} else {
+		if (ip[7] <= 1)
+			goto hop_limit;
+		ip[7]--;
+	}
+	*to = dst_link;
+	return DP_L3_IN_FORWARD;
+hop_limit:
+	pkt->drop = DP_DROP_HOP_LIMIT;
+	return DP_L3_IN_DROP;
+}
+
+enum dp_l3_in dp_l3_in(const struct dp_table *t, struct dp_pkt *pkt, uint16_t *to)
+{
+	uint8_t *ip = pkt->data;
 	size_t iplen;
-	uint16_t owner;
+	bool fast;
 
 	switch (pkt->next_hdr) {
 	case DP_ESP_NH_IPV4:
@@ -270,7 +348,8 @@ bool dp_l3_deliver_in(const struct dp_table *t, struct dp_pkt *pkt)
 		iplen = dp_be16_get(ip + 2);
 		if ((ip[0] & 0xf) < 5 || iplen < (size_t)(ip[0] & 0xf) * 4 || iplen > pkt->len)
 			goto short_pkt;
-		owner = dp_table_route4(t, rd32_raw(ip + 12));
+		fast = rd32_raw(ip + 16) == t->p.vip4 && t->p.vip4 &&
+		       dp_table_route4(t, rd32_raw(ip + 12)) == pkt->link;
 		break;
 	case DP_ESP_NH_IPV6:
 		if (pkt->len < IP6_HLEN)
@@ -280,24 +359,24 @@ bool dp_l3_deliver_in(const struct dp_table *t, struct dp_pkt *pkt)
 		iplen = IP6_HLEN + (size_t)dp_be16_get(ip + 4);
 		if (iplen > pkt->len)
 			goto short_pkt;
-		owner = dp_table_route6(t, ip + 8);
+		fast = own_vip6(t, ip + 24) && dp_table_route6(t, ip + 8) == pkt->link;
 		break;
 	default:
 		goto bad_next_header;
 	}
-
-	if (owner != pkt->link) {
-		pkt->drop = DP_DROP_SRC_CHECK;
-		return false;
-	}
 	pkt->len = (uint16_t)iplen;
+	if (unlikely(!fast)) {
+		enum dp_l3_in r = in_decide(t, pkt, to);
+		if (r != DP_L3_IN_LOCAL)
+			return r;
+	}
 
 	if (unlikely(dp_pkt_headroom(pkt) < DP_ETH_HLEN)) {
 		/* Never after ESP decapsulation (its header is in front), but the
 		 * function must hold for any descriptor it is given. */
 		if (dp_pkt_tailroom(pkt) < DP_ETH_HLEN) {
 			pkt->drop = DP_DROP_NO_BUFFER;
-			return false;
+			return DP_L3_IN_DROP;
 		}
 		memmove(pkt->data + DP_ETH_HLEN, pkt->data, pkt->len);
 		pkt->data += DP_ETH_HLEN;
@@ -308,12 +387,12 @@ bool dp_l3_deliver_in(const struct dp_table *t, struct dp_pkt *pkt)
 	memcpy(pkt->data + 6, t->p.router_mac, 6);
 	dp_be16_put(pkt->data + 12,
 		    pkt->next_hdr == DP_ESP_NH_IPV4 ? DP_ETHERTYPE_IP4 : DP_ETHERTYPE_IP6);
-	return true;
+	return DP_L3_IN_LOCAL;
 
 short_pkt:
 	pkt->drop = DP_DROP_SHORT;
-	return false;
+	return DP_L3_IN_DROP;
 bad_next_header:
 	pkt->drop = DP_DROP_BAD_NEXT_HEADER;
-	return false;
+	return DP_L3_IN_DROP;
 }

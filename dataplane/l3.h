@@ -15,7 +15,7 @@
 #include "dataplane/pkt.h"
 #include "dataplane/table.h"
 
-#define DP_ETH_HLEN      14
+#define DP_ETH_HLEN	 14
 #define DP_ETHERTYPE_IP4 0x0800
 #define DP_ETHERTYPE_ARP 0x0806
 #define DP_ETHERTYPE_IP6 0x86dd
@@ -33,8 +33,18 @@ bool dp_l3_nd_reply(const struct dp_table *t, struct dp_pkt *pkt);
  * pkt->drop set (NOT_IP, NO_ROUTE, SHORT). */
 uint16_t dp_l3_route_out(const struct dp_table *t, struct dp_pkt *pkt);
 
-/* Link → host: checks the inner source belongs to pkt->link (SRC_CHECK),
- * validates the IP header length (SHORT, BAD_NEXT_HEADER), prepends the
- * Ethernet header (router MAC → host MAC). Returns true if deliverable, else
- * sets pkt->drop. */
-bool dp_l3_deliver_in(const struct dp_table *t, struct dp_pkt *pkt);
+enum dp_l3_in {
+	DP_L3_IN_DROP = 0, /* pkt->drop set */
+	DP_L3_IN_LOCAL,	   /* for us: Ethernet header (router MAC → host MAC) prepended */
+	DP_L3_IN_FORWARD,  /* for another member (multihop): *to set, hop limit decremented */
+};
+
+/* Link → host or onward, for a decrypted packet from pkt->link. Validates the
+ * IP header (SHORT, BAD_NEXT_HEADER) and trims padding. A destination that is
+ * a member's address (a route of length > 0 to a link) is forwarded when the
+ * table says multihop — inner source a member's (not ours, not only a default
+ * route: FWD_SRC), next hop not the sender (FWD_LOOP), TTL / hop limit left
+ * (HOP_LIMIT, decremented, IPv4 checksum updated) — else dropped
+ * (FWD_DISABLED). Anything else is ours: its source must belong to pkt->link
+ * (SRC_CHECK), or with multihop to any member (a relayed packet). */
+enum dp_l3_in dp_l3_in(const struct dp_table *t, struct dp_pkt *pkt, uint16_t *to);

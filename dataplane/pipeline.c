@@ -23,54 +23,10 @@
 #include "dataplane/icmp.h"
 #include "dataplane/l2.h"
 #include "dataplane/l3.h"
+#include "dataplane/pipeline_int.h"
 #include "dataplane/sa.h"
 
 #define NH_DUMMY 59 /* ESP next header of a dummy packet (RFC 4303 2.6): keepalives */
-
-static inline void drop_now(struct dp_ctx *ctx, struct dp_pkt *p, enum dp_drop reason)
-{
-	DP_COUNT_DROP(ctx->counters, reason);
-	dp_pool_put(ctx->pool, p);
-}
-
-static inline void to_host(struct dp_ctx *ctx, struct dp_burst *out, struct dp_pkt *p)
-{
-	if (unlikely(out->n_host >= DP_OUT_MAX)) {
-		drop_now(ctx, p, DP_DROP_NO_BUFFER);
-		return;
-	}
-	out->host[out->n_host++] = p;
-}
-
-/* Packets bound for the underlay, collected before encryption. */
-struct tx_work {
-	unsigned n, room;
-	struct dp_pkt *pkt[DP_OUT_MAX];
-};
-
-static inline bool tx_add(struct dp_ctx *ctx, const struct dp_table *t, struct tx_work *w,
-			  struct dp_pkt *p, uint16_t link)
-{
-	const struct dp_table_link *l = &t->links[link];
-
-	if (unlikely(w->n >= w->room)) {
-		drop_now(ctx, p, DP_DROP_NO_BUFFER);
-		return false;
-	}
-	p->link = link;
-	p->sa = l->sa_out;
-	if (likely(!l->endpoint.via)) {
-		p->peer = l->endpoint;
-	} else if (l->relay_chan) {
-		p->peer = l->relay; /* ChannelData header added after encryption */
-	} else {
-		/* reached through a relay whose channel is not bound yet */
-		drop_now(ctx, p, DP_DROP_LINK_DOWN);
-		return false;
-	}
-	w->pkt[w->n++] = p;
-	return true;
-}
 
 /* ChannelData header (RFC 5766 §11.4) in front of an encrypted packet of a
  * relayed link: channel number and length. No padding: it is optional over
@@ -184,14 +140,15 @@ static inline void tally_add(struct link_tally *a, const struct dp_pkt *p, uint1
 	}
 }
 
-/* Encrypts the collected packets, counts, and appends the survivors to out. */
-static void tx_finish(struct dp_ctx *ctx, const struct dp_table *t, struct tx_work *w,
-		      struct dp_burst *out)
+void pipe_tx_finish(struct dp_ctx *ctx, const struct dp_table *t, struct tx_work *w,
+		    struct dp_burst *out)
 {
 	struct dp_pkt *tmp[DP_OUT_MAX];
 	struct dp_pkt **v;
 	unsigned n = w->n;
 
+	if (unlikely(w->demand_n))
+		pipe_demand_flush(t, w);
 	if (n == 0)
 		return;
 	v = group_by_sa(w->pkt, n, tmp);
@@ -235,10 +192,6 @@ static void host_l3(struct dp_ctx *ctx, const struct dp_table *t, struct dp_pkt 
 			drop_now(ctx, p, p->drop);
 			continue;
 		}
-		if (unlikely(!t->links[link].sa_out)) {
-			drop_now(ctx, p, DP_DROP_LINK_DOWN);
-			continue;
-		}
 		if (unlikely(t->p.mtu && p->len > t->p.mtu)) {
 			/* Path MTU discovery, not a black hole: answer, and
 			 * count the packet as too_big either way. */
@@ -251,8 +204,24 @@ static void host_l3(struct dp_ctx *ctx, const struct dp_table *t, struct dp_pkt 
 			}
 			continue;
 		}
+		if (unlikely(!t->links[link].sa_out)) {
+			pipe_send_member(ctx, t, w, p, link, DP_LINK_NONE);
+			continue;
+		}
 		tx_add(ctx, t, w, p, link);
 	}
+}
+
+struct dp_pkt *pipe_pkt_copy(struct dp_ctx *ctx, const struct dp_pkt *p)
+{
+	struct dp_pkt *cp = dp_pool_get(ctx->pool);
+	if (unlikely(!cp))
+		return NULL;
+	cp->data = cp->buf + dp_pkt_headroom(p);
+	memcpy(cp->data, p->data, p->len);
+	cp->len = p->len;
+	cp->next_hdr = p->next_hdr;
+	return cp;
 }
 
 /* One copy of p per link that is up; the original goes to the last one. */
@@ -272,26 +241,27 @@ static void flood(struct dp_ctx *ctx, const struct dp_table *t, struct dp_pkt *p
 	for (uint16_t l = 0; l < last; l++) {
 		if (!t->links[l].sa_out)
 			continue;
-		struct dp_pkt *cp = w->n < w->room ? dp_pool_get(ctx->pool) : NULL;
-		if (unlikely(!cp)) {
-			DP_COUNT_DROP(ctx->counters, DP_DROP_NO_BUFFER);
-			continue;
-		}
-		cp->data = cp->buf + dp_pkt_headroom(p);
-		memcpy(cp->data, p->data, p->len);
-		cp->len = p->len;
-		cp->next_hdr = p->next_hdr;
-		sent += tx_add(ctx, t, w, cp, l);
+		sent += tx_add_copy(ctx, t, w, p, l);
 	}
 	sent += tx_add(ctx, t, w, p, last);
 	DP_COUNT(ctx->counters, flooded, sent);
 }
 
 static void host_switch(struct dp_ctx *ctx, const struct dp_table *t, struct dp_pkt **pkts,
-			unsigned n, struct tx_work *w)
+			unsigned n, struct tx_work *w, struct dp_burst *out)
 {
 	for (unsigned i = 0; i < n; i++) {
 		struct dp_pkt *p = pkts[i];
+
+		/* An ARP request for a host the overlay knows: answered here,
+		 * not flooded over the ring. */
+		if (unlikely(t->n_arp) && p->len >= DP_ETH_HLEN && dp_mac_is_multicast(p->data) &&
+		    dp_l2_arp_reply(t, p)) {
+			if (out->n_host < DP_OUT_MAX)
+				DP_COUNT(ctx->counters, arp_replies, 1);
+			to_host(ctx, out, p);
+			continue;
+		}
 
 		if (unlikely(p->len < DP_ETH_HLEN)) {
 			drop_now(ctx, p, DP_DROP_SHORT);
@@ -306,12 +276,14 @@ static void host_switch(struct dp_ctx *ctx, const struct dp_table *t, struct dp_
 			uint16_t link = dp_table_fdb_lookup(t, p->data);
 			if (link < t->nlinks) {
 				if (unlikely(!t->links[link].sa_out))
-					drop_now(ctx, p, DP_DROP_LINK_DOWN);
+					pipe_send_member(ctx, t, w, p, link, DP_LINK_NONE);
 				else
 					tx_add(ctx, t, w, p, link);
 				continue;
 			}
 		}
+		if (unlikely(t->p.ring_flood) && pipe_ring_flood_host(ctx, t, p, w))
+			continue;
 		flood(ctx, t, p, w);
 	}
 }
@@ -322,21 +294,65 @@ void dp_pipeline_from_host(struct dp_ctx *ctx, struct dp_pkt **pkts, unsigned n,
 	const struct dp_table *t = ctx->table;
 	struct tx_work w;
 
-	w.n = 0;
-	w.room = DP_OUT_MAX - out->n_net;
+	/* A table that gives a staged link its SA: the staged packets go
+	 * first, whenever the worker's tick comes. */
+	if (unlikely(dp_pipeline_tick_due(ctx)) &&
+	    (ctx->ov->stage_table != t || ctx->ov->stage_version != t->version))
+		dp_pipeline_tick(ctx, 0, out);
+	tx_work_init(&w, DP_OUT_MAX - out->n_net);
 	if (t->p.mode == DP_MODE_SWITCH)
-		host_switch(ctx, t, pkts, n, &w);
+		host_switch(ctx, t, pkts, n, &w, out);
 	else
 		host_l3(ctx, t, pkts, n, &w, out);
-	tx_finish(ctx, t, &w, out);
+	pipe_tx_finish(ctx, t, &w, out);
+}
+
+static void learn_event(struct dp_ctx *ctx, const struct dp_link *l, const uint8_t mac[6],
+			uint32_t ip4, struct dp_learn_event *last)
+{
+	if (last->link_id == l->id && last->ip4 == ip4 && memcmp(last->mac, mac, 6) == 0)
+		return;
+	struct dp_learn_event ev = {.link_id = l->id, .ip4 = ip4};
+	memcpy(ev.mac, mac, 6);
+	if (rte_ring_sp_enqueue_elem(ctx->learn_ring, &ev, sizeof(ev)) == 0) {
+		DP_COUNT(ctx->counters, learn_events, 1);
+		*last = ev; /* one event per MAC per burst is enough */
+	} else {
+		DP_COUNT_DROP(ctx->counters, DP_DROP_RING_FULL);
+	}
+}
+
+void pipe_learn_frame(struct dp_ctx *ctx, const struct dp_table *t, const uint8_t *f, size_t len,
+		      uint16_t link, struct dp_learn_event *last)
+{
+	const struct dp_link *l = t->links[link].link;
+	const uint8_t *src = f + 6;
+	bool mac = dp_l2_needs_learn(t, src, link);
+	uint32_t ip4 = 0;
+
+	if (!ctx->learn_ring || !l)
+		return;
+	if (unlikely(f[12] == 0x08 && f[13] == 0x06)) {
+		ip4 = dp_l2_arp_sender(f, len);
+		const uint8_t *known = dp_table_arp_lookup(t, ip4);
+		if (ip4 && (!known || memcmp(known, src, 6) != 0) && !dp_mac_is_multicast(src))
+			mac = true;
+	}
+	if (mac)
+		learn_event(ctx, l, src, ip4, last);
 }
 
 /* Switch mode delivery: the frame goes to the host whatever its destination
  * (the TAP sits in a bridge); a source MAC the FDB does not place on this link
- * yet becomes a learn event. */
+ * yet becomes a learn event. Frames with the overlay header (forwarded or
+ * ring-flooded) are pipeline_ovl.c's. */
 static void net_switch(struct dp_ctx *ctx, const struct dp_table *t, struct dp_pkt *p,
-		       struct dp_burst *out, struct dp_learn_event *last)
+		       struct tx_work *w, struct dp_burst *out, struct dp_learn_event *last)
 {
+	if (unlikely(p->next_hdr == DP_ESP_NH_OVERLAY)) {
+		pipe_net_overlay(ctx, t, p, w, out, last);
+		return;
+	}
 	if (p->next_hdr != DP_ESP_NH_ETHERNET) {
 		drop_now(ctx, p, DP_DROP_BAD_NEXT_HEADER);
 		return;
@@ -345,28 +361,27 @@ static void net_switch(struct dp_ctx *ctx, const struct dp_table *t, struct dp_p
 		drop_now(ctx, p, DP_DROP_SHORT);
 		return;
 	}
-	const uint8_t *src = p->data + 6;
-	const struct dp_link *link = t->links[p->link].link;
-	if (ctx->learn_ring && link && dp_l2_needs_learn(t, src, p->link) &&
-	    !(last->link_id == link->id && memcmp(last->mac, src, 6) == 0)) {
-		struct dp_learn_event ev = {.link_id = link->id};
-		memcpy(ev.mac, src, 6);
-		if (rte_ring_sp_enqueue_elem(ctx->learn_ring, &ev, sizeof(ev)) == 0) {
-			DP_COUNT(ctx->counters, learn_events, 1);
-			*last = ev; /* one event per MAC per burst is enough */
-		} else {
-			DP_COUNT_DROP(ctx->counters, DP_DROP_RING_FULL);
-		}
-	}
+	if (ctx->learn_ring)
+		pipe_learn_frame(ctx, t, p->data, p->len, p->link, last);
 	to_host(ctx, out, p);
 }
 
 static void net_l3(struct dp_ctx *ctx, const struct dp_table *t, struct dp_pkt *p,
-		   struct dp_burst *out)
+		   struct tx_work *w, struct dp_burst *out)
 {
-	if (dp_l3_deliver_in(t, p)) {
+	uint16_t to;
+
+	switch (dp_l3_in(t, p, &to)) {
+	case DP_L3_IN_LOCAL:
 		to_host(ctx, out, p);
 		return;
+	case DP_L3_IN_FORWARD:
+		DP_COUNT(ctx->counters, forwarded, 1);
+		pipe_send(ctx, t, w, p, to, p->link);
+		return;
+	case DP_L3_IN_DROP:
+	default:
+		break;
 	}
 	if (p->drop == DP_DROP_SRC_CHECK && t->links[p->link].link)
 		atomic_fetch_add_explicit(&t->links[p->link].link->stats.src_check, 1,
@@ -392,7 +407,7 @@ static void report_roam(struct dp_ctx *ctx, const struct dp_table *t,
 }
 
 static void from_net_chunk(struct dp_ctx *ctx, const struct dp_table *t, struct dp_pkt **pkts,
-			   unsigned n, struct dp_burst *out)
+			   unsigned n, struct dp_burst *out, struct tx_work *fwd)
 {
 	struct dp_pkt *work[DP_BURST_MAX], *tmp[DP_OUT_MAX];
 	uint16_t esp_len[DP_BURST_MAX];
@@ -476,6 +491,8 @@ static void from_net_chunk(struct dp_ctx *ctx, const struct dp_table *t, struct 
 	m = dp_burst_compact(v, m, ctx->pool, ctx->counters);
 
 	struct dp_learn_event last = {.link_id = UINT32_MAX};
+	struct tx_work *w = fwd; /* packets forwarded to other members (multihop) */
+	tx_work_init(w, DP_OUT_MAX - out->n_net);
 	for (unsigned i = 0; i < m; i++) {
 		const struct dp_table_link *tl = &t->links[v[i]->link];
 		if (unlikely(tl->roam && !net_endpoint_equal(&v[i]->peer, &tl->endpoint)))
@@ -488,22 +505,25 @@ static void from_net_chunk(struct dp_ctx *ctx, const struct dp_table *t, struct 
 			continue;
 		}
 		if (t->p.mode == DP_MODE_SWITCH)
-			net_switch(ctx, t, v[i], out, &last);
+			net_switch(ctx, t, v[i], w, out, &last);
 		else
-			net_l3(ctx, t, v[i], out);
+			net_l3(ctx, t, v[i], w, out);
 	}
+	if (unlikely(w->n || w->demand_n))
+		pipe_tx_finish(ctx, t, w, out);
 }
 
 void dp_pipeline_from_net(struct dp_ctx *ctx, struct dp_pkt **pkts, unsigned n,
 			  struct dp_burst *out)
 {
 	const struct dp_table *t = ctx->table;
+	struct tx_work fwd;
 
 	/* The contract is n <= DP_BURST_MAX; chunking keeps the stack arrays
 	 * safe if a caller ever passes more. */
 	while (n > 0) {
 		unsigned k = n < DP_BURST_MAX ? n : DP_BURST_MAX;
-		from_net_chunk(ctx, t, pkts, k, out);
+		from_net_chunk(ctx, t, pkts, k, out, &fwd);
 		pkts += k;
 		n -= k;
 	}

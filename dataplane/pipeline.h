@@ -14,10 +14,22 @@
 #include <stdint.h>
 #include <intel-ipsec-mb.h>
 
+#include "dataplane/flood.h"
 #include "dataplane/pkt.h"
+#include "dataplane/stage.h"
 #include "dataplane/table.h"
 
 struct rte_ring;
+
+/* What the pipeline keeps between calls for the structured overlay (one per
+ * worker, owned by struct dp_worker): the stage queue (packets for links
+ * marked `stage` that have no SA yet) and the ring-flood plan cache. */
+struct dp_overlay {
+	struct dp_stage stage;
+	const struct dp_table *stage_table; /* the table the stage was last checked against */
+	uint64_t stage_version;
+	struct dp_flood_cache flood;
+};
 
 struct dp_ctx {
 	const struct dp_table *table;
@@ -26,6 +38,9 @@ struct dp_ctx {
 	struct dp_counters *counters;
 	struct rte_ring *learn_ring; /* struct dp_learn_event elems; NULL: learning off */
 	struct rte_ring *roam_ring;  /* struct dp_roam_event elems; NULL: no reports */
+	/* NULL: nothing is staged (stage links count as LINK_DOWN) and floods
+	 * go to every up link even with ring_flood. */
+	struct dp_overlay *ov;
 };
 
 /* Roaming (WireGuard style): an authenticated, fresh (replay-checked) packet
@@ -40,7 +55,7 @@ struct dp_roam_event {
 
 struct dp_burst {
 	unsigned n_net, n_host, n_punt;
-	struct dp_pkt *net[DP_OUT_MAX];    /* to the underlay: ESP packets, ->peer set */
+	struct dp_pkt *net[DP_OUT_MAX];	   /* to the underlay: ESP packets, ->peer set */
 	struct dp_pkt *host[DP_OUT_MAX];   /* to the host side: Ethernet frames */
 	struct dp_pkt *punt[DP_BURST_MAX]; /* control/STUN datagrams for the control core */
 };
@@ -56,3 +71,15 @@ void dp_pipeline_from_host(struct dp_ctx *ctx, struct dp_pkt **pkts, unsigned n,
 			   struct dp_burst *out);
 void dp_pipeline_from_net(struct dp_ctx *ctx, struct dp_pkt **pkts, unsigned n,
 			  struct dp_burst *out);
+
+/* Whether the worker must call dp_pipeline_tick this loop (something is
+ * staged); the only per-loop cost of the stage queue when it is empty. */
+static inline bool dp_pipeline_tick_due(const struct dp_ctx *ctx)
+{
+	return ctx->ov && unlikely(ctx->ov->stage.staged != 0);
+}
+/* Stamps newly staged packets with now_ms, sends the staged packets of links
+ * the current table gives an SA (or a next hop), drops those of links that
+ * lost their slot or stage mark (LINK_DOWN) or waited longer than the
+ * table's stage_timeout_ms (STAGE_TIMEOUT). Appends to out->net. */
+void dp_pipeline_tick(struct dp_ctx *ctx, uint64_t now_ms, struct dp_burst *out);

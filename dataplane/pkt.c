@@ -33,6 +33,14 @@ const char *const dp_drop_names[DP_DROP__MAX] = {
     [DP_DROP_NOT_RELAY] = "not_relay",
     [DP_DROP_CHANNEL_LEN] = "channel_len",
     [DP_DROP_BAD_VNET_HDR] = "bad_vnet_hdr",
+    [DP_DROP_HOP_LIMIT] = "hop_limit",
+    [DP_DROP_FWD_SRC] = "fwd_src",
+    [DP_DROP_FWD_NO_ROUTE] = "fwd_no_route",
+    [DP_DROP_FWD_DISABLED] = "fwd_disabled",
+    [DP_DROP_FLOOD_HDR] = "flood_hdr",
+    [DP_DROP_STAGE_FULL] = "stage_full",
+    [DP_DROP_STAGE_TIMEOUT] = "stage_timeout",
+    [DP_DROP_FWD_LOOP] = "fwd_loop",
 };
 
 #define HUGE_PAGE (2u << 20)

@@ -61,6 +61,15 @@ enum dp_drop {
 	DP_DROP_NOT_RELAY,	 /* TURN ChannelData from an address that is not our TURN server */
 	DP_DROP_CHANNEL_LEN,	 /* ChannelData whose length field does not match the datagram */
 	DP_DROP_BAD_VNET_HDR,	 /* TAP frame whose virtio-net header cannot be honoured */
+	/* Structured overlay (#11, docs/topology.md) */
+	DP_DROP_HOP_LIMIT,     /* forwarded packet's TTL / hop limit / overlay hop count ran out */
+	DP_DROP_FWD_SRC,       /* packet to forward whose inner source is not a group member's */
+	DP_DROP_FWD_NO_ROUTE,  /* packet to forward whose destination's link is down, no next hop */
+	DP_DROP_FWD_DISABLED,  /* packet for another node while multihop is off */
+	DP_DROP_FLOOD_HDR,     /* malformed overlay header (ESP next header 253) */
+	DP_DROP_STAGE_FULL,    /* stage queue of a pending link (or all slots) full */
+	DP_DROP_STAGE_TIMEOUT, /* staged packet whose link did not come up in time */
+	DP_DROP_FWD_LOOP,      /* packet to forward whose next hop is the link it came from */
 	DP_DROP__MAX
 };
 extern const char *const dp_drop_names[DP_DROP__MAX];
@@ -154,7 +163,7 @@ struct dp_counters {
 	uint64_t net_rx_packets, net_rx_bytes;
 	uint64_t net_tx_packets, net_tx_bytes;
 	uint64_t punted;       /* control/STUN datagrams handed to the control core */
-	uint64_t arp_replies;  /* L3: ARP requests answered locally */
+	uint64_t arp_replies;  /* ARP requests answered locally (L3; switch: known hosts) */
 	uint64_t nd_replies;   /* L3: neighbour solicitations answered locally */
 	uint64_t icmp_too_big; /* L3: packets over the MTU answered with ICMP(v6) too big */
 	uint64_t flooded;      /* L2: copies sent because of broadcast/unknown unicast */
@@ -176,6 +185,11 @@ struct dp_counters {
 	/* TSC cycles spent in loop iterations that handled packets (worker.c):
 	 * busy_cycles / (host_rx + net_rx + injected) is cycles per packet. */
 	uint64_t busy_cycles;
+	/* Structured overlay (docs/topology.md) */
+	uint64_t forwarded;	/* packets from a peer re-encrypted to another peer */
+	uint64_t flood_relayed; /* switch mode: ring-flood copies relayed for another origin */
+	uint64_t staged;	/* packets held for a link without SA (stage queue) */
+	uint64_t stage_flushed; /* staged packets sent once their link had an SA */
 	uint64_t drops[DP_DROP__MAX];
 } __attribute__((aligned(64)));
 

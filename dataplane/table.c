@@ -117,7 +117,61 @@ struct dp_table *dp_table_create(const struct dp_table_params *p, uint16_t nlink
 
 void dp_table_free(struct dp_table *t)
 {
+	if (t)
+		free(t->arp);
 	free(t);
+}
+
+int dp_table_reserve_arp(struct dp_table *t, uint32_t n)
+{
+	if (t->arp)
+		return -EEXIST;
+	if (n > CAP_MAX)
+		return -ENOMEM;
+	uint32_t slots = slots_for(n);
+	t->arp = calloc(slots, sizeof(*t->arp));
+	if (!t->arp)
+		return -ENOMEM;
+	t->arp_mask = slots - 1;
+	t->cap_arp = n;
+	return 0;
+}
+
+static struct dp_arp_entry *arp_find(const struct dp_table *t, uint32_t ip4)
+{
+	for (uint32_t i = mix32(ip4) & t->arp_mask;; i = (i + 1) & t->arp_mask) {
+		struct dp_arp_entry *e = &t->arp[i];
+		if (e->ip4 == 0 || e->ip4 == ip4)
+			return e;
+	}
+}
+
+int dp_table_add_arp(struct dp_table *t, uint32_t ip4_be, const uint8_t mac[6])
+{
+	static const uint8_t zero[6];
+
+	if (!mac || ip4_be == 0 || (mac[0] & 1) || memcmp(mac, zero, 6) == 0 ||
+	    (((const uint8_t *)&ip4_be)[0] & 0xf0) == 0xe0)
+		return -EINVAL;
+	if (!t->arp)
+		return -ENOSPC;
+	struct dp_arp_entry *e = arp_find(t, ip4_be);
+	if (e->ip4)
+		return -EEXIST;
+	if (t->n_arp >= t->cap_arp)
+		return -ENOSPC;
+	e->ip4 = ip4_be;
+	memcpy(e->mac, mac, 6);
+	t->n_arp++;
+	return 0;
+}
+
+const uint8_t *dp_table_arp_lookup(const struct dp_table *t, uint32_t ip4_be)
+{
+	if (!t->n_arp || ip4_be == 0)
+		return NULL;
+	const struct dp_arp_entry *e = arp_find(t, ip4_be);
+	return e->ip4 ? e->mac : NULL;
 }
 
 void dp_table_set_link(struct dp_table *t, uint16_t idx, struct dp_link *link, struct dp_sa *sa_out,
@@ -329,31 +383,53 @@ void dp_table_seal(struct dp_table *t)
 		qsort(t->nets, t->nnets, sizeof(t->nets[0]), route_cmp);
 }
 
-static uint16_t route_lookup(const struct dp_table *t, const uint8_t addr[16], uint8_t family)
+/* Inlined into each lookup: the callers that ignore the length pay nothing
+ * for it (the hot paths). */
+static inline __attribute__((always_inline)) uint16_t
+route_lookup(const struct dp_table *t, const uint8_t addr[16], uint8_t family, uint8_t *plen)
 {
 	const struct dp_route *r = host_find(t, addr, family);
-	if (r->link != DP_LINK_NONE)
+	if (r->link != DP_LINK_NONE) {
+		*plen = r->prefix.len;
 		return r->link;
+	}
 	for (uint16_t i = 0; i < t->nnets; i++) {
 		const struct dp_route *n = &t->nets[i];
 		if (n->prefix.family == family &&
-		    prefix_match(n->prefix.addr, addr, full_bits(&n->prefix)))
+		    prefix_match(n->prefix.addr, addr, full_bits(&n->prefix))) {
+			*plen = n->prefix.len;
 			return n->link;
+		}
 	}
+	*plen = 0;
 	return DP_LINK_NONE;
 }
 
-uint16_t dp_table_route4(const struct dp_table *t, uint32_t dst_be)
+uint16_t dp_table_route4_len(const struct dp_table *t, uint32_t dst_be, uint8_t *plen)
 {
 	uint8_t addr[16];
 	memcpy(addr, v4mapped, 12);
 	memcpy(addr + 12, &dst_be, 4);
-	return route_lookup(t, addr, AF_INET);
+	return route_lookup(t, addr, AF_INET, plen);
+}
+
+uint16_t dp_table_route6_len(const struct dp_table *t, const uint8_t dst[16], uint8_t *plen)
+{
+	return route_lookup(t, dst, AF_INET6, plen);
+}
+
+uint16_t dp_table_route4(const struct dp_table *t, uint32_t dst_be)
+{
+	uint8_t addr[16], plen;
+	memcpy(addr, v4mapped, 12);
+	memcpy(addr + 12, &dst_be, 4);
+	return route_lookup(t, addr, AF_INET, &plen);
 }
 
 uint16_t dp_table_route6(const struct dp_table *t, const uint8_t dst[16])
 {
-	return route_lookup(t, dst, AF_INET6);
+	uint8_t plen;
+	return route_lookup(t, dst, AF_INET6, &plen);
 }
 
 static struct dp_fdb_entry *fdb_find(const struct dp_table *t, const uint8_t mac[6])

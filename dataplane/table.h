@@ -28,10 +28,13 @@ struct dp_link_stats {
 	_Atomic uint64_t tx_packets, tx_bytes;
 	_Atomic uint64_t rx_packets, rx_bytes;
 	_Atomic uint64_t auth_fail, replay, src_check;
-	/* Packets for this member that did not leave over its own SA: forwarded
-	 * over the next-hop link (via), held in the stage queue, or dropped
-	 * because neither was possible. The topology manager's per-destination
-	 * traffic is tx_packets + demand_packets. */
+	/* Packets from our own host for this member that did not leave over
+	 * its own SA: sent over the next-hop link (via), held in the stage
+	 * queue, or dropped because neither was possible. Transit packets
+	 * (forwarded for other members) are not demand: they must not open
+	 * on-demand links at relays. The topology manager's per-destination
+	 * traffic is tx_packets + demand_packets (tx_packets of a direct link
+	 * includes what we relay over it). */
 	_Atomic uint64_t demand_packets;
 };
 
@@ -89,6 +92,13 @@ struct dp_fdb_entry {
 	uint16_t link; /* DP_LINK_NONE = empty slot */
 };
 
+/* Switch mode: a host behind another member, by IPv4 address (ARP answers). */
+struct dp_arp_entry {
+	uint32_t ip4; /* network byte order; 0 = empty slot */
+	uint8_t mac[6];
+	uint16_t reserved;
+};
+
 struct dp_table_params {
 	enum dp_mode mode;
 	uint16_t mtu;	       /* largest inner packet (L3) / frame payload (switch) accepted */
@@ -105,6 +115,10 @@ struct dp_table_params {
 	 * the links' node_id. */
 	bool ring_flood;
 	uint8_t node_id[20]; /* our ring id */
+	/* How long a worker holds a staged packet (links marked stage) before
+	 * dropping it (STAGE_TIMEOUT); 0: 60 s. The control core sets it to
+	 * ttl_link_initial: a link not up by then is given up anyway. */
+	uint32_t stage_timeout_ms;
 };
 
 struct dp_table {
@@ -128,6 +142,11 @@ struct dp_table {
 	 * like any other; other contents are punted). */
 	uint8_t nrelays;
 	struct net_endpoint relays[DP_MAX_RELAYS];
+
+	/* Switch mode: IPv4 → MAC of hosts behind other members
+	 * (dp_table_reserve_arp, dp_table_add_arp); NULL: none. */
+	uint32_t arp_mask, cap_arp, n_arp;
+	struct dp_arp_entry *arp;
 
 	/* Capacities given to dp_table_create, and counts filled. */
 	uint32_t cap_spi, cap_routes, cap_fdb, n_spi, n_routes, n_fdb;
@@ -162,6 +181,16 @@ int dp_table_add_spi(struct dp_table *t, struct dp_sa *sa, uint16_t link);
 int dp_table_add_route(struct dp_table *t, const struct net_prefix *prefix, uint16_t link);
 /* 0, -EEXIST, -ENOSPC. */
 int dp_table_add_fdb(struct dp_table *t, const uint8_t mac[6], uint16_t link);
+/* Switch mode (#11): the addresses the overlay knows, answered locally when a
+ * host on our side asks for them (ARP request), instead of flooding the
+ * request over the ring. Reserve room for n entries once (0, -ENOMEM,
+ * -EEXIST if already reserved), then add: 0, -EEXIST (address present),
+ * -ENOSPC, -EINVAL (address 0, multicast or all-zero MAC). Only entries whose
+ * MAC the FDB puts behind a link are answered (dataplane/l2.h). */
+int dp_table_reserve_arp(struct dp_table *t, uint32_t n);
+int dp_table_add_arp(struct dp_table *t, uint32_t ip4_be, const uint8_t mac[6]);
+/* The MAC for ip4_be, or NULL. */
+const uint8_t *dp_table_arp_lookup(const struct dp_table *t, uint32_t ip4_be);
 /* Sorts the subnet routes; call once after the last add, before publishing. */
 void dp_table_seal(struct dp_table *t);
 
@@ -170,6 +199,10 @@ const struct dp_spi_entry *dp_table_spi_lookup(const struct dp_table *t, uint32_
 /* Longest-prefix match; returns the link index or DP_LINK_NONE. */
 uint16_t dp_table_route4(const struct dp_table *t, uint32_t dst_be);
 uint16_t dp_table_route6(const struct dp_table *t, const uint8_t dst[16]);
+/* The same, also giving the matched prefix's length (0 when none matched, or
+ * a default route): multihop tells a member's address from "anywhere". */
+uint16_t dp_table_route4_len(const struct dp_table *t, uint32_t dst_be, uint8_t *plen);
+uint16_t dp_table_route6_len(const struct dp_table *t, const uint8_t dst[16], uint8_t *plen);
 uint16_t dp_table_fdb_lookup(const struct dp_table *t, const uint8_t mac[6]);
 /* Finds the index of the link with this stable id, or DP_LINK_NONE. */
 uint16_t dp_table_link_index(const struct dp_table *t, uint32_t link_id);

@@ -324,6 +324,8 @@ static void adopt_tables(struct dp_worker *w)
 	}
 }
 
+static uint64_t now_ns(void);
+
 unsigned dp_worker_poll_once(struct dp_worker *w)
 {
 	struct dp_pkt *pkts[DP_BURST_MAX];
@@ -347,10 +349,13 @@ unsigned dp_worker_poll_once(struct dp_worker *w)
 	    .counters = &w->counters,
 	    .learn_ring = w->learn_ring,
 	    .roam_ring = w->roam_ring,
+	    .ov = &w->ov,
 	};
 	dp_burst_clear(&out);
 	/* Injects need no table: they are sent even before the first one. */
 	total += inject_drain(w, &out);
+	if (table && dp_pipeline_tick_due(&ctx)) /* staged packets (#11) */
+		dp_pipeline_tick(&ctx, now_ns() / 1000000u, &out);
 
 	n = w->ops->host_rx(w->io, &w->pool, &w->counters, pkts, w->burst);
 	if (n) {

@@ -37,6 +37,7 @@
 #include <intel-ipsec-mb.h>
 
 #include "dataplane/backend.h"
+#include "dataplane/pipeline.h"
 #include "dataplane/pkt.h"
 #include "dataplane/table.h"
 
@@ -112,6 +113,7 @@ struct dp_worker {
 	IMB_MGR *mgr;
 	struct dp_pool pool;
 	struct dp_counters counters;
+	struct dp_overlay ov; /* the pipeline's stage queue and flood plan cache */
 };
 
 /* Allocates the worker's rings, pool, punt slots, crypto manager and wake_fd,

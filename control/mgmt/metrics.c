@@ -275,6 +275,13 @@ static void worker_metrics(FILE *f, struct ctl *c, struct ctl_http *h, const jso
 	    {"flooded", "ipopd_worker_flooded_total", "Copies sent for broadcast/unknown unicast."},
 	    {"injected", "ipopd_worker_injected_total",
 	     "Control datagrams sent for the control core."},
+	    {"forwarded", "ipopd_worker_forwarded_total",
+	     "Packets from a peer re-encrypted to another peer (multihop)."},
+	    {"flood_relayed", "ipopd_worker_flood_relayed_total",
+	     "Ring-flood copies relayed for another origin (switch mode)."},
+	    {"staged", "ipopd_worker_staged_total", "Packets held until their link is up."},
+	    {"stage_flushed", "ipopd_worker_stage_flushed_total",
+	     "Staged packets sent once their link was up."},
 	};
 	for (size_t k = 0; k < sizeof(wf) / sizeof(wf[0]); k++) {
 		family(f, wf[k].name, "counter", wf[k].help);

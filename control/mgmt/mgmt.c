@@ -372,6 +372,10 @@ static const struct json_counter worker_fields[] = {
     JSON_COUNTER(struct dp_counters, udp_gro_reads),
     JSON_COUNTER(struct dp_counters, udp_gro_segments),
     JSON_COUNTER(struct dp_counters, busy_cycles),
+    JSON_COUNTER(struct dp_counters, forwarded),
+    JSON_COUNTER(struct dp_counters, flood_relayed),
+    JSON_COUNTER(struct dp_counters, staged),
+    JSON_COUNTER(struct dp_counters, stage_flushed),
 };
 
 static json_t *counters_json(const struct dp_counters *k)

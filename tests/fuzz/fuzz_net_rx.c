@@ -11,6 +11,9 @@
  *      alone would never get past the ICV,
  *   4. a burst of the raw datagram, the ESP packet and the ESP packet again
  *      (a replay inside one burst).
+ * Both tables forward (multihop) and carry ring ids; the switch table floods
+ * over the ring and stages packets for its down link, so sealed inputs with
+ * next header 253 reach the overlay header parser, relays and learning.
  * Link 0 roams and the datagrams come from another address, so every
  * authenticated packet may report a roam; a report for anything but link 0
  * is a bug.
@@ -48,6 +51,7 @@ struct fuzz_state {
 	struct dp_counters counters;
 	struct rte_ring *ring, *roam;
 	struct dp_burst out;
+	struct dp_overlay ov;
 };
 
 static struct fuzz_state *st;
@@ -71,6 +75,11 @@ static struct dp_table *build_table(enum dp_mode mode)
 	    .addr = {[10] = 0xff, 0xff, 198, 18, 0, 2}, .port = 5800, .family = AF_INET};
 	struct net_prefix r;
 
+	/* Structured overlay: we forward (multihop), switch mode floods over
+	 * the ring; ring ids 0x10.., links 0x50.., 0x90.., 0xd0.. */
+	p.multihop = true;
+	p.ring_flood = mode == DP_MODE_SWITCH;
+	p.node_id[0] = 0x10;
 	memcpy(p.host_mac, host_mac, 6);
 	memcpy(p.router_mac, router_mac, 6);
 	p.vip4 = htonl(0x0a090001);
@@ -87,6 +96,15 @@ static struct dp_table *build_table(enum dp_mode mode)
 	via.via = 1;
 	dp_table_set_link(t, 2, &st->links[2], st->sa_out, &via);
 	dp_table_set_link_relay(t, 2, &relay, 0x4000);
+	for (uint16_t l = 0; l < 3; l++) {
+		uint8_t id[20] = {(uint8_t)(0x50 + 0x40 * l)};
+		dp_table_set_link_node_id(t, l, id);
+	}
+	/* The down link: over the relayed link (L3), staged (switch). */
+	if (mode == DP_MODE_L3)
+		dp_table_set_link_via(t, 1, 2);
+	else
+		dp_table_set_link_stage(t, 1, true);
 	if (dp_table_add_relay(t, &relay))
 		die("relay");
 	if (dp_table_add_spi(t, st->sa_in, 0))
@@ -106,6 +124,11 @@ static struct dp_table *build_table(enum dp_mode mode)
 	r.addr[15] = 0, r.addr[3] = 1, r.len = 64;
 	dp_table_add_route(t, &r, 2);
 	dp_table_add_fdb(t, mac_peer, 0);
+	if (mode == DP_MODE_SWITCH) { /* ARP for 10.9.0.2 answered locally */
+		uint32_t peer4 = htonl(0x0a090002);
+		if (dp_table_reserve_arp(t, 2) || dp_table_add_arp(t, peer4, mac_peer))
+			die("arp");
+	}
 	dp_table_add_fdb(t, mac_down, 1);
 	dp_table_seal(t);
 	return t;
@@ -160,6 +183,8 @@ static void settle(void)
 	dp_pool_put_bulk(&st->pool, st->out.host, st->out.n_host);
 	dp_pool_put_bulk(&st->pool, st->out.punt, st->out.n_punt);
 	dp_burst_clear(&st->out);
+	for (unsigned k = 0; k < DP_STAGE_LINKS; k++)
+		dp_stage_drop(&st->ov.stage, k, DP_DROP_LINK_DOWN, &st->pool, &st->counters);
 	while (rte_ring_sc_dequeue_burst_elem(st->ring, ev, sizeof(ev[0]), RING_N, NULL) > 0)
 		;
 	struct dp_roam_event rev;
@@ -219,6 +244,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    .counters = &st->counters,
 		    .learn_ring = size % 2 ? st->ring : NULL,
 		    .roam_ring = size % 3 ? st->roam : NULL,
+		    .ov = &st->ov,
 		};
 
 		v[0] = raw(data, size);
@@ -233,6 +259,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		v[0] = raw(data, size);
 		dp_pipeline_from_host(&ctx, v, 1, &st->out);
+		dp_pipeline_tick(&ctx, 1 + size, &st->out); /* stage: stamp, nothing due */
 		settle();
 
 		/* The sealed packet alone (it authenticates and is delivered or

@@ -348,6 +348,22 @@ def net_rx_corpus():
           bytes([41]) + v6_in, bytes([143]) + frames[0], bytes([143]) + frames[2],
           bytes([143]) + frames[5], bytes([59]), bytes([4]) + ip4(peer, "10.9.1.9", 1,
                                                                     icmp_echo(), ttl=1)]
+    # next header 253 (switch mode overlay header): we are ring id 10.., links
+    # 0/1/2 are 50.., 90.. (down, staged), d0..; version, hops, flags, 0,
+    # origin, [arc end], frame
+    def ovl(hops, flags, origin, end, frame, ver=1, rsv=0):
+        return bytes([253, ver, hops, flags, rsv]) + bytes([origin]) + bytes(19) + \
+            (bytes([end]) + bytes(19) if end is not None else b"") + frame
+    c += [ovl(32, 0, 0x50, None, frames[4]),          # unicast for the staged link
+          ovl(32, 0, 0x50, None, frames[0]),          # unicast, ours
+          ovl(32, 1, 0x50, 0xf0, frames[2]),          # flood: relay to d0..
+          ovl(1, 1, 0x50, 0xf0, frames[2]),           # flood, no hops left
+          ovl(2, 0, 0x10, None, frames[0]),           # our own id as origin
+          ovl(32, 0, 0x50, None, frames[0], ver=2),   # unknown version
+          ovl(32, 1, 0x50, None, b"")]                # flood without arc end
+    # L3: forwarded (to the down link, over the relayed one; TTL 1)
+    c += [bytes([4]) + ip4(peer, "10.9.2.9", 1, icmp_echo()),
+          bytes([41]) + ip6(peer6, "fd50:1::9", 17, udp(1, 2, b"fwd"))]
     # host side (L3: IP packets / switch: frames) and raw underlay datagrams
     c += [v4_out, ip4(me, far, 17, udp(5, 6, b"x" * 100)), v6_out] + frames
     c += [struct.pack("!II", 0x80000001, 1) + bytes(40),  # ESP, our SPI, bad ICV

@@ -25,7 +25,9 @@
 #include "dataplane/pipeline.h"
 #include "dataplane/sa.h"
 
+#ifndef MAXL
 #define MAXL 16
+#endif
 
 static IMB_MGR *mgr;
 

@@ -11,11 +11,12 @@ static void test_drop_names(void **state)
 {
 	(void)state;
 	static const char *const expect[DP_DROP__MAX] = {
-	    "none",	    "garbage",	     "short",		"unknown_spi", "replay",
-	    "auth",	    "bad_trailer",   "bad_next_header", "src_check",   "no_route",
-	    "link_down",    "seq_exhausted", "too_big",		"not_ip",      "no_buffer",
-	    "ring_full",    "host_tx",	     "net_tx",		"not_relay",   "channel_len",
-	    "bad_vnet_hdr",
+	    "none",	    "garbage",	     "short",		"unknown_spi",	"replay",
+	    "auth",	    "bad_trailer",   "bad_next_header", "src_check",	"no_route",
+	    "link_down",    "seq_exhausted", "too_big",		"not_ip",	"no_buffer",
+	    "ring_full",    "host_tx",	     "net_tx",		"not_relay",	"channel_len",
+	    "bad_vnet_hdr", "hop_limit",     "fwd_src",		"fwd_no_route", "fwd_disabled",
+	    "flood_hdr",    "stage_full",    "stage_timeout",	"fwd_loop",
 	};
 	for (int i = 0; i < DP_DROP__MAX; i++) {
 		assert_non_null(dp_drop_names[i]);

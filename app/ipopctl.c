@@ -181,16 +181,54 @@ static void print_scalar(const json_t *v)
 	}
 }
 
+/* The backend's ports (one line each, counters as name=value) and the
+ * workers' cycles per packet. */
+static void print_backend(const json_t *b)
+{
+	size_t i;
+	const json_t *p, *w;
+	printf("backend mode: %s\n", json_string_value(json_object_get(b, "mode")));
+	printf("%-12s %-7s %6s  %-22s %s\n", "PORT", "KIND", "QUEUES", "MODE", "COUNTERS");
+	json_array_foreach(json_object_get(b, "ports"), i, p)
+	{
+		const char *key;
+		const json_t *v;
+		printf("%-12s %-7s %6lld  %-22s", json_string_value(json_object_get(p, "name")),
+		       json_string_value(json_object_get(p, "kind")),
+		       (long long)json_integer_value(json_object_get(p, "queues")),
+		       json_string_value(json_object_get(p, "mode")));
+		json_object_foreach((json_t *)json_object_get(p, "counters"), key, v)
+		    printf(" %s=%lld", key, (long long)json_integer_value(v));
+		putchar('\n');
+	}
+	printf("%-6s %14s %16s\n", "WORKER", "PACKETS", "CYCLES/PACKET");
+	json_array_foreach(json_object_get(b, "workers"), i, w)
+	{
+		const json_t *cpp = json_object_get(w, "cycles_per_packet");
+		printf("%-6lld %14lld ", (long long)json_integer_value(json_object_get(w, "id")),
+		       (long long)json_integer_value(json_object_get(w, "packets")));
+		if (json_is_integer(cpp))
+			printf("%16lld\n", (long long)json_integer_value(cpp));
+		else
+			printf("%16s\n", "-");
+	}
+}
+
 static void print_status(const json_t *o)
 {
 	const char *key;
 	const json_t *v;
 	json_object_foreach((json_t *)o, key, v)
 	{
+		if (!strcmp(key, "backend_status"))
+			continue;
 		printf("%s: ", key);
 		print_scalar(v);
 		putchar('\n');
 	}
+	const json_t *b = json_object_get(o, "backend_status");
+	if (json_is_object(b))
+		print_backend(b);
 }
 
 static const char *str_or(const json_t *o, const char *key, const char *dflt)

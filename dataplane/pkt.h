@@ -99,6 +99,10 @@ struct dp_pool {
 /* Allocates n descriptors and n DP_BUF_SIZE buffers (hugepage-friendly; the
  * buffers' pages are only touched when used). 0 or -ENOMEM. */
 int dp_pool_init(struct dp_pool *pool, uint32_t n);
+/* The same with buffer i at bufs + i * stride (stride >= DP_BUF_SIZE): the
+ * af_xdp backend puts each buffer on its own 4 KiB pages so that the pool can
+ * be its UMEM (xsk.h). 0, -ENOMEM or -EINVAL. */
+int dp_pool_init_stride(struct dp_pool *pool, uint32_t n, uint32_t stride);
 void dp_pool_fini(struct dp_pool *pool);
 
 static inline void dp_pkt_reset(struct dp_pkt *p)
@@ -178,6 +182,9 @@ struct dp_counters {
 	uint64_t udp_gso_segments;    /* datagrams in those runs */
 	uint64_t udp_gro_reads;	      /* received buffers holding several datagrams (UDP_GRO) */
 	uint64_t udp_gro_segments;    /* datagrams split out of them */
+	/* TSC cycles spent in loop iterations that handled packets (worker.c):
+	 * busy_cycles / (host_rx + net_rx + injected) is cycles per packet. */
+	uint64_t busy_cycles;
 	/* Structured overlay (docs/topology.md) */
 	uint64_t forwarded;	/* packets from a peer re-encrypted to another peer */
 	uint64_t flood_relayed; /* switch mode: ring-flood copies relayed for another origin */

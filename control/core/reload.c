@@ -78,6 +78,8 @@ static void keep_restart_only(const struct ipop_config *old, struct ipop_config 
 	KEEP_NUM(port, "port");
 	KEEP_NUM(mode, "mode");
 	KEEP_STR(backend, "backend");
+	KEEP_STR(underlay_interface, "underlay_interface");
+	KEEP_NUM(xdp_mode, "xdp_mode");
 	KEEP_NUM(workers, "workers");
 	KEEP_NUM(burst, "burst");
 	KEEP_NUM(idle, "idle");

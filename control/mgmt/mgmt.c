@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "control/core/ctl.h"
+#include "control/mgmt/backend_json.h"
 #include "control/link/identity.h"
 #include "control/link/linkmgr.h"
 #include "control/mgmt/topology.h"
@@ -68,18 +69,20 @@ static json_t *status_json(struct ctl *c)
 	const struct ipop_config *cfg = &c->cfg;
 	char id[41];
 	hex_encode(cfg->node_id, sizeof(cfg->node_id), id);
-	json_t *o = json_pack(
-	    "{s:s, s:s, s:s, s:i, s:s, s:i, s:i, s:o, s:i, s:o, s:s, s:I, s:I, s:i, "
-	    "s:s, s:I}",
-	    "version", IPOPD_VERSION, "mode", cfg->mode == IPOP_MODE_SWITCH ? "switch" : "l3",
-	    "tap", c->kernel.tap_name, "port", (int)cfg->port, "backend", cfg->backend, "workers",
-	    (int)c->nworkers, "mtu", (int)c->netif.mtu, "ip4", ip4_json(cfg->ip4), "ip4_mask",
-	    (int)cfg->ip4_mask, "ip6", ip6_json(cfg->ip6), "node_id", id, "uptime_s",
-	    (json_int_t)((clock_now_ms() - c->start_ms) / 1000), "table_version",
-	    (json_int_t)c->pub.version, "links", (int)c->peers.n, "config", c->config_abs,
-	    "reloads", (json_int_t)c->reloads);
-	if (o)
-		json_object_set_new(o, "offloads", offloads_json(&c->kernel.offloads));
+	json_t *o = json_pack("{s:s, s:s, s:s, s:i, s:s, s:i, s:i, s:o, s:i, s:o, s:s, s:I, s:I, s:i, "
+			 "s:s, s:I}",
+			 "version", IPOPD_VERSION, "mode",
+			 cfg->mode == IPOP_MODE_SWITCH ? "switch" : "l3", "tap", c->backend.host_name,
+			 "port", (int)cfg->port, "backend", cfg->backend, "workers",
+			 (int)c->nworkers, "mtu", (int)c->netif.mtu, "ip4", ip4_json(cfg->ip4),
+			 "ip4_mask", (int)cfg->ip4_mask, "ip6", ip6_json(cfg->ip6), "node_id", id,
+			 "uptime_s", (json_int_t)((clock_now_ms() - c->start_ms) / 1000),
+			 "table_version", (json_int_t)c->pub.version, "links", (int)c->peers.n,
+			 "config", c->config_abs, "reloads", (json_int_t)c->reloads);
+	if (o) {
+		json_object_set_new(o, "offloads", offloads_json(&c->backend.offloads));
+		json_object_set_new(o, "backend_status", mgmt_backend_json(c));
+	}
 	return o;
 }
 
@@ -371,6 +374,7 @@ static const struct json_counter worker_fields[] = {
     JSON_COUNTER(struct dp_counters, udp_gso_segments),
     JSON_COUNTER(struct dp_counters, udp_gro_reads),
     JSON_COUNTER(struct dp_counters, udp_gro_segments),
+    JSON_COUNTER(struct dp_counters, busy_cycles),
     JSON_COUNTER(struct dp_counters, forwarded),
     JSON_COUNTER(struct dp_counters, flood_relayed),
     JSON_COUNTER(struct dp_counters, staged),
@@ -467,6 +471,11 @@ char *ctl_mgmt_respond(struct ctl *c, const char *line, size_t len)
 		res = x ? json_pack("{s:o}", "xmpp", x) : NULL;
 	} else if (strcmp(cmd, "topology") == 0) {
 		res = ctl_mgmt_topology_json(c);
+	} else if (strcmp(cmd, "publish") == 0) { /* tests: a table publication now */
+		if (ctl_publish_current(c) == 0)
+			res = json_pack("{s:I}", "table_version", (json_int_t)c->pub.version);
+		else
+			error = "table publication failed";
 	} else if (strcmp(cmd, "sas") == 0) {
 		res = sas_json(c, json_is_true(json_object_get(req, "export")), &error);
 	}

@@ -24,13 +24,13 @@ static int key_backend(struct loader *ld, const struct key_spec *ks, void *base,
 	const char *s;
 	char q[64];
 	(void)ks;
-	if (cfg_get_string(ld, path, v, "\"kernel\"", &s))
+	if (cfg_get_string(ld, path, v, "\"kernel\" or \"dpdk\"", &s))
 		return -1;
-	if (!strcmp(s, "af_xdp") || !strcmp(s, "dpdk"))
+	if (!strcmp(s, "af_xdp"))
 		return cfg_fail(ld, path,
-				"expected \"kernel\" (af_xdp and dpdk backends are not built yet)");
-	if (strcmp(s, "kernel"))
-		return cfg_fail(ld, path, "expected \"kernel\", got %s",
+				"expected \"kernel\" or \"dpdk\" (the af_xdp backend is not built yet)");
+	if (strcmp(s, "kernel") && strcmp(s, "dpdk"))
+		return cfg_fail(ld, path, "expected \"kernel\" or \"dpdk\", got %s",
 				cfg_quoted(s, q, sizeof(q)));
 	snprintf(((struct ipop_config *)base)->backend, sizeof(((struct ipop_config *)0)->backend),
 		 "%s", s);
@@ -296,6 +296,7 @@ static int key_peers(struct loader *ld, const struct key_spec *ks, void *base, c
 
 static const struct key_spec ipopd_keys[] = {
     FN("backend", backend, key_backend),
+    FN("dpdk", dpdk, cfg_key_dpdk),
     U("workers", workers, 1, 64),
     FN("idle", idle, key_idle),
     U("burst", burst, 1, DP_BURST_MAX),

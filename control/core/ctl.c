@@ -146,8 +146,12 @@ static int workers_init(struct ctl *c)
 		    .cpu = c->cfg.pin_workers ? worker_cpu(i) : -1,
 		    .pool_size = 0, /* the worker's default */
 		};
-		int err = dp_worker_init(&c->workers[i], &wc, &dp_kernel_ops, c->kernel.io[i],
-					 c->pub.qsbr, c->notify_fd);
+		int err = c->dpdk_open ? dp_worker_init(&c->workers[i], &wc, &dp_dpdk_ops,
+							c->dpdk.io[i], c->pub.qsbr, c->notify_fd)
+				       : dp_worker_init(&c->workers[i], &wc, &dp_kernel_ops,
+							c->kernel.io[i], c->pub.qsbr, c->notify_fd);
+		if (!err && c->dpdk_open)
+			err = dp_dpdk_attach_pool(&c->dpdk, &c->workers[i].pool);
 		if (err) {
 			log_err("worker %u: init failed: %s", i, strerror(-err));
 			return err;
@@ -254,6 +258,9 @@ static void unwind(struct ctl *c)
 	case ST_KERNEL:
 		ctl_netif_teardown(&c->netif);
 		dp_kernel_close(&c->kernel);
+		if (c->dpdk_open)
+			dp_dpdk_close(&c->dpdk);
+		c->dpdk_open = false;
 		__attribute__((fallthrough));
 	case ST_EPOLL:
 		close_fd(&c->notify_fd);
@@ -343,7 +350,7 @@ int ctl_init(struct ctl *c, const struct ctl_options *opt, char *errbuf, size_t 
 		snprintf(errbuf, errlen, "turn: %s", strerror(-err));
 		goto fail;
 	}
-	if (strcmp(cfg->backend, "kernel") != 0) {
+	if (strcmp(cfg->backend, "kernel") != 0 && strcmp(cfg->backend, "dpdk") != 0) {
 		snprintf(errbuf, errlen, "%s: backend \"%s\" is not available in this build",
 			 c->config_path, cfg->backend);
 		err = -ENOTSUP;
@@ -371,14 +378,23 @@ int ctl_init(struct ctl *c, const struct ctl_options *opt, char *errbuf, size_t 
 					   [DP_OFFLOAD_GRO] = cfg->offload_gro,
 					   [DP_OFFLOAD_UDP_GSO] = cfg->offload_udp_gso,
 					   [DP_OFFLOAD_UDP_GRO] = cfg->offload_udp_gro}};
-	err = dp_kernel_open(&c->kernel, cfg->tap, nw, cfg->port, &off);
-	if (err) {
-		snprintf(errbuf, errlen, "cannot open TAP %s and UDP port %u: %s", cfg->tap,
-			 cfg->port, strerror(-err));
-		goto fail;
+	if (!strcmp(cfg->backend, "dpdk")) {
+		err = ctl_dpdk_open(c, nw, errbuf, errlen);
+		if (err)
+			goto fail;
+	} else {
+		err = dp_kernel_open(&c->kernel, cfg->tap, nw, cfg->port, &off);
+		if (err) {
+			snprintf(errbuf, errlen, "cannot open TAP %s and UDP port %u: %s", cfg->tap,
+				 cfg->port, strerror(-err));
+			goto fail;
+		}
 	}
 	c->stage = ST_KERNEL;
-	err = ctl_netif_setup(&c->netif, cfg, c->kernel.tap_name);
+	if (c->dpdk_open && !c->kernel.tap_name[0]) /* vhost-user ports only: no TAP */
+		c->netif.mtu = ctl_netif_mtu_from(cfg, NULL, &(struct ctl_netif_mtu_why){0});
+	else
+		err = ctl_netif_setup(&c->netif, cfg, c->kernel.tap_name);
 	if (err) {
 		snprintf(errbuf, errlen, "cannot configure %s: %s", c->kernel.tap_name,
 			 strerror(-err));

@@ -39,6 +39,7 @@
 #include "control/signalling/disc.h"
 #include "control/table/fdb.h"
 #include "control/table/publish.h"
+#include "dataplane/dpdk.h"
 #include "dataplane/kernel.h"
 #include "dataplane/worker.h"
 #include "util/clock.h"
@@ -92,6 +93,8 @@ struct ctl {
 
 	struct dp_kernel kernel;
 	bool kernel_open;
+	struct dp_dpdk dpdk; /* backend "dpdk" (control/core/dpdk_setup.c) */
+	bool dpdk_open;
 	struct ctl_netif netif;
 	IMB_MGR *mgr;
 	struct ctl_publisher pub;
@@ -161,3 +164,7 @@ void ctl_core_disc_env(struct ctl *c, struct ctl_disc_env *env);
 /* The link manager's send and publish (ctl_linkmgr_set_io). */
 int ctl_core_lm_send(void *ctx, const struct net_endpoint *to, const void *buf, size_t len);
 int ctl_core_lm_publish(void *ctx);
+
+/* Backend "dpdk": EAL, mempool and ports from ipopd.dpdk (dpdk_setup.c).
+ * 0 or -errno with one line in errbuf; nothing left open on error. */
+int ctl_dpdk_open(struct ctl *c, unsigned nworkers, char *errbuf, size_t errlen);

@@ -59,8 +59,8 @@ struct dp_dpdk_port {
 	enum dp_dpdk_kind kind;
 	bool probed, configured, started;
 	char devargs[288];
-	char name[64];		 /* the ethdev name (devargs up to the first comma) */
-	char ifname[IFNAMSIZ];	 /* net_tap: the kernel interface */
+	char name[64];	       /* the ethdev name (devargs up to the first comma) */
+	char ifname[IFNAMSIZ]; /* net_tap: the kernel interface */
 	uint8_t mac[6];
 	const char *driver;
 };
@@ -155,9 +155,9 @@ unsigned dp_dpdk_eth_input(struct dp_dpdk *d, struct dp_dpdk_stats *s, struct rt
 /* Prepends Ethernet/IPv4/UDP before data (len bytes of UDP payload, in m's
  * buffer) towards to. Returns the frame start, or NULL (no route, next hop
  * unresolved: an ARP request is queued in reply[] at most every 100 ms). */
-uint8_t *dp_dpdk_eth_output(struct dp_dpdk *d, struct dp_dpdk_stats *s, uint8_t *data,
-			    uint16_t len, const struct net_endpoint *to, uint16_t *ip_id,
-			    struct rte_mbuf **reply, unsigned *nreply);
+uint8_t *dp_dpdk_eth_output(struct dp_dpdk *d, struct dp_dpdk_stats *s, uint8_t *data, uint16_t len,
+			    const struct net_endpoint *to, uint16_t *ip_id, struct rte_mbuf **reply,
+			    unsigned *nreply);
 /* Switch among host ports: learn src of a frame from host port i; the host
  * port index for a destination MAC, or -1 (unknown, multicast). */
 void dp_dpdk_lfdb_learn(struct dp_dpdk *d, const uint8_t mac[6], unsigned port);

@@ -9,8 +9,11 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <unistd.h>
 
 #include <rte_eal.h>
 #include <rte_errno.h>
@@ -19,6 +22,9 @@
 #include "util/log.h"
 
 static bool eal_up;
+static char runtime_dir[PATH_MAX];
+
+static void runtime_dir_remove(void);
 
 static bool has_arg(const struct dp_dpdk_params *p, const char *const *names)
 {
@@ -125,10 +131,31 @@ int dp_dpdk_eal_init(const struct dp_dpdk_params *p, char *err, size_t errlen)
 		explain(p, e, err, errlen);
 		/* Whatever EAL set up before it failed. */
 		rte_eal_cleanup();
+		snprintf(runtime_dir, sizeof(runtime_dir), "%s", rte_eal_get_runtime_dir());
+		runtime_dir_remove();
 		return -e;
 	}
 	eal_up = true;
+	snprintf(runtime_dir, sizeof(runtime_dir), "%s", rte_eal_get_runtime_dir());
 	return 0;
+}
+
+/* rte_eal_cleanup() leaves EAL's runtime directory (config, mp_socket,
+ * fbarray files) behind; it is ours alone (our --file-prefix). */
+static void runtime_dir_remove(void)
+{
+	char path[PATH_MAX + 256];
+	struct dirent *e;
+	DIR *dir = runtime_dir[0] ? opendir(runtime_dir) : NULL;
+	if (!dir)
+		return;
+	while ((e = readdir(dir)))
+		if (e->d_name[0] != '.') {
+			snprintf(path, sizeof(path), "%s/%s", runtime_dir, e->d_name);
+			unlink(path);
+		}
+	closedir(dir);
+	rmdir(runtime_dir);
 }
 
 void dp_dpdk_eal_fini(void)
@@ -136,5 +163,6 @@ void dp_dpdk_eal_fini(void)
 	if (!eal_up)
 		return;
 	rte_eal_cleanup();
+	runtime_dir_remove();
 	/* Once cleaned up, EAL cannot start again in this process. */
 }

@@ -23,8 +23,8 @@
 
 #include "dataplane/dpdk.h"
 
-#define RESOLVED     (1ull << 63)
-#define HDR_LEN	     DP_DPDK_HDR_LEN
+#define RESOLVED (1ull << 63)
+#define HDR_LEN	 DP_DPDK_HDR_LEN
 _Static_assert(DP_DPDK_HDR_LEN ==
 		   RTE_ETHER_HDR_LEN + sizeof(struct rte_ipv4_hdr) + sizeof(struct rte_udp_hdr),
 	       "outer header length");
@@ -240,9 +240,9 @@ not_ours:
 	return 0;
 }
 
-uint8_t *dp_dpdk_eth_output(struct dp_dpdk *d, struct dp_dpdk_stats *s, uint8_t *data,
-			    uint16_t len, const struct net_endpoint *to, uint16_t *ip_id,
-			    struct rte_mbuf **reply, unsigned *nreply)
+uint8_t *dp_dpdk_eth_output(struct dp_dpdk *d, struct dp_dpdk_stats *s, uint8_t *data, uint16_t len,
+			    const struct net_endpoint *to, uint16_t *ip_id, struct rte_mbuf **reply,
+			    unsigned *nreply)
 {
 	uint32_t dst, nh;
 	if (to->family != AF_INET)

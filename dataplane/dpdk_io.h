@@ -14,8 +14,8 @@ struct dp_dpdk_io {
 	bool registered;    /* the thread has an EAL lcore id */
 	unsigned host_next; /* host port polled first next time (round robin) */
 	uint16_t ip_id;
-	uint64_t tsc_mark;   /* start of the current loop */
-	bool worked;	     /* the current loop received something */
+	uint64_t tsc_mark; /* start of the current loop */
+	bool worked;	   /* the current loop received something */
 	struct dp_dpdk_stats s;
 } __attribute__((aligned(64)));
 

@@ -31,7 +31,9 @@ _Static_assert(RTE_PKTMBUF_HEADROOM == DP_HEADROOM, "an mbuf's data starts where
 
 static const char *kind_name(enum dp_dpdk_kind k)
 {
-	return k == DP_DPDK_UNDERLAY ? "underlay" : k == DP_DPDK_TAP ? "host (tap)" : "host (vhost)";
+	return k == DP_DPDK_UNDERLAY ? "underlay"
+	       : k == DP_DPDK_TAP    ? "host (tap)"
+				     : "host (vhost)";
 }
 
 static void port_close(struct dp_dpdk_port *pt)
@@ -56,7 +58,8 @@ static int port_probe(struct dp_dpdk_port *pt, char *err, size_t errlen)
 {
 	size_t n = strcspn(pt->devargs, ",");
 	if (n == 0 || n >= sizeof(pt->name)) {
-		snprintf(err, errlen, "dpdk: %s port \"%s\": expected a device name before the first comma",
+		snprintf(err, errlen,
+			 "dpdk: %s port \"%s\": expected a device name before the first comma",
 			 kind_name(pt->kind), pt->devargs);
 		return -EINVAL;
 	}
@@ -64,10 +67,11 @@ static int port_probe(struct dp_dpdk_port *pt, char *err, size_t errlen)
 	pt->name[n] = 0;
 	int ret = rte_dev_probe(pt->devargs);
 	if (ret < 0) {
-		snprintf(err, errlen,
-			 "dpdk: %s port \"%s\" cannot be created (%s): check the device name and its "
-			 "arguments (docs/dpdk.md), and the messages above",
-			 kind_name(pt->kind), pt->devargs, strerror(-ret));
+		snprintf(
+		    err, errlen,
+		    "dpdk: %s port \"%s\" cannot be created (%s): check the device name and its "
+		    "arguments (docs/dpdk.md), and the messages above",
+		    kind_name(pt->kind), pt->devargs, strerror(-ret));
 		return ret;
 	}
 	if (rte_eth_dev_get_port_by_name(pt->name, &pt->id) != 0) {
@@ -84,8 +88,8 @@ static int port_probe(struct dp_dpdk_port *pt, char *err, size_t errlen)
 			}
 		}
 		if (!found) {
-			snprintf(err, errlen, "dpdk: %s port \"%s\" made no ethdev", kind_name(pt->kind),
-				 pt->devargs);
+			snprintf(err, errlen, "dpdk: %s port \"%s\" made no ethdev",
+				 kind_name(pt->kind), pt->devargs);
 			return -ENODEV;
 		}
 	}
@@ -130,12 +134,10 @@ static int port_setup(struct dp_dpdk *d, struct dp_dpdk_port *pt, char *err, siz
 	int sock = rte_eth_dev_socket_id(pt->id);
 	unsigned socket = sock < 0 ? (unsigned)SOCKET_ID_ANY : (unsigned)sock;
 	for (unsigned q = 0; q < d->nqueues; q++) {
-		ret = rte_eth_rx_queue_setup(pt->id, (uint16_t)q, rxd,
-					     socket, NULL, d->mp);
+		ret = rte_eth_rx_queue_setup(pt->id, (uint16_t)q, rxd, socket, NULL, d->mp);
 		if (ret < 0)
 			goto fail;
-		ret = rte_eth_tx_queue_setup(pt->id, (uint16_t)q, txd,
-					     socket, NULL);
+		ret = rte_eth_tx_queue_setup(pt->id, (uint16_t)q, txd, socket, NULL);
 		if (ret < 0)
 			goto fail;
 	}
@@ -233,17 +235,17 @@ int dp_dpdk_open(struct dp_dpdk *d, const struct dp_dpdk_params *p, char *err, s
 
 	unsigned ports = 1 + (p->host_port[0] ? 1 : 0) + p->n_vhost_ports;
 	unsigned pool = p->pool_size ? p->pool_size : 4096;
-	unsigned n = p->mbufs ? p->mbufs
-			      : d->nqueues * (pool + ports * (RX_DESC + TX_DESC)) + 2048;
+	unsigned n = p->mbufs ? p->mbufs : d->nqueues * (pool + ports * (RX_DESC + TX_DESC)) + 2048;
 	char name[RTE_MEMPOOL_NAMESIZE];
 	snprintf(name, sizeof(name), "ipopd_%d", (int)getpid());
 	d->mp = rte_pktmbuf_pool_create(name, n, POOL_CACHE, 0, MBUF_ROOM, (int)rte_socket_id());
 	if (!d->mp) {
 		ret = -rte_errno;
-		snprintf(err, errlen,
-			 "dpdk: cannot create a pool of %u mbufs (%s): give EAL more memory "
-			 "(\"-m\" in ipopd.dpdk.eal_args, or more hugepages) or set ipopd.dpdk.mbufs",
-			 n, strerror(rte_errno));
+		snprintf(
+		    err, errlen,
+		    "dpdk: cannot create a pool of %u mbufs (%s): give EAL more memory "
+		    "(\"-m\" in ipopd.dpdk.eal_args, or more hugepages) or set ipopd.dpdk.mbufs",
+		    n, strerror(rte_errno));
 		goto fail;
 	}
 	ret = io_alloc(d);

@@ -20,6 +20,7 @@
 #include "control/core/ctl.h"
 #include "control/link/identity.h"
 #include "control/link/linkmgr.h"
+#include "control/mgmt/mgmt_dpdk.h"
 #include "util/json_counters.h"
 #include "util/log.h"
 #include "util/path.h"
@@ -79,6 +80,8 @@ static json_t *status_json(struct ctl *c)
 			 "config", c->config_abs, "reloads", (json_int_t)c->reloads);
 	if (o)
 		json_object_set_new(o, "offloads", offloads_json(&c->kernel.offloads));
+	if (o && c->dpdk_open)
+		json_object_set_new(o, "dpdk", ctl_mgmt_dpdk_json(c));
 	return o;
 }
 

@@ -32,9 +32,102 @@ dpdk_site b
 write_config "$T/a.json" site=a tap=ipopA port=$PORT peers=b
 write_config "$T/b.json" site=b tap=ipopB port=$PORT peers=a extra="$(dpdk_extra b)"
 start_ipopd a "$T/a.json"
+PID_A=$IPOPD_PID
 start_ipopd b "$T/b.json"
+PID_B=$IPOPD_PID
 SB=$(config_sock "$T/b.json")
 SA=$(config_sock "$T/a.json")
 ping_ok a 10.254.0.2
 ping_ok b 10.254.0.1
 ok "L3: ping both ways between the kernel and the dpdk site"
+
+# ---- L3: TCP both ways with SHA-256, the wire decrypted -------------------
+XFER="$(dirname "$0")/xfer.py"
+head -c $((3 << 20)) /dev/urandom >"$T/big"
+# transfer FROM TO ADDR FILE: TCP, then bytes and SHA-256 compared.
+transfer()
+{
+	local from=$1 to=$2 addr=$3 file=$4 want
+	want=$(sha256sum "$file" | cut -d' ' -f1)
+	rm -f "$T/recv.out"
+	spawn nsx "$to" "$PY" "$XFER" tcp-recv "$addr" 7000 >"$T/recv.out" 2>&1
+	local rpid=$SPAWN_PID
+	wait_for 5 grep -q listening "$T/recv.out" || fail "tcp-recv on $to: $(cat "$T/recv.out")"
+	timeout 60 ip netns exec "$(ns "$from")" "$PY" "$XFER" tcp-send "$addr" 7000 "$file" ||
+		fail "tcp-send $from -> $addr failed"
+	wait "$rpid" || fail "tcp-recv on $to failed: $(cat "$T/recv.out")"
+	assert_eq "$(tail -n 1 "$T/recv.out")" "$(stat -c %s "$file") $want" \
+		"bytes and SHA-256 received on $to"
+}
+spawn nsx wan tcpdump -i br0 -B 32768 --immediate-mode -U -n -s 0 -w "$T/wan.pcap" \
+	udp port $PORT >"$T/wan.pcap.txt" 2>&1
+cap=$SPAWN_PID
+wait_for 5 grep -q "listening on" "$T/wan.pcap.txt" || fail "tcpdump: $(cat "$T/wan.pcap.txt")"
+transfer a b 10.254.0.2 "$T/big"
+ok "L3: 3 MB kernel -> dpdk by TCP, SHA-256 matches"
+transfer b a 10.254.0.1 "$T/big"
+ok "L3: 3 MB dpdk -> kernel by TCP, SHA-256 matches"
+stop_pid "$cap"
+uat=()
+for pair in "a b" "b a"; do
+	set -- $pair
+	uat+=(-o "uat:esp_sa:\"IPv4\",\"*\",\"*\",\"$(spi_for "$1" "$2")\",\"AES-GCM with 16 octet ICV [RFC4106]\",\"0x$(link_key "$1" "$2" $PORT)\",\"NULL\",\"\"")
+done
+tshark -n -r "$T/wan.pcap" -d "udp.port==$PORT,udpencap" -o esp.enable_encryption_decode:TRUE \
+	-o esp.enable_authentication_check:TRUE "${uat[@]}" -T fields -E occurrence=f -e ip.src -e esp.spi \
+	-e esp.icv_good -e tcp.len >"$T/dec.txt" 2>"$T/dec.err" ||
+	fail "tshark failed: $(head -c 400 "$T/dec.err")"
+awk -F'\t' '
+	$2 == "" { noesp++ }
+	$3 != 1 { bad++ }
+	$1 == "198.18.0.2" && $4 > 0 { fromb += $4 }
+	$1 == "198.18.0.1" && $4 > 0 { froma += $4 }
+	END { printf "%d ESP datagrams, %d not ESP, %d without a good ICV, TCP payload %d bytes from a, %d from b\n", NR, noesp, bad, froma, fromb
+	      exit (noesp == 0 && bad == 0 && froma >= 3145728 && fromb >= 3145728) ? 0 : 1 }' "$T/dec.txt" ||
+	fail "tshark: $(awk -F'\t' '$3 != 1' "$T/dec.txt" | head -n 3)"
+ok "tshark decrypts both directions with the configured keys, every ICV good"
+
+# ---- status: backend, ports, queues, counters ------------------------------
+st=$(ctl "$SB" status)
+assert_contains "$st" "^backend: dpdk" "status backend"
+assert_contains "$st" "net_af_packet0 +underlay +net_af_packet +up" "status: the underlay port"
+assert_contains "$st" "net_tap0 +host-tap +net_tap" "status: the host port"
+assert_contains "$st" "dpdk queues: 1" "status queues"
+assert_gt "$(ctl_get "$SB" status 'd["dpdk"]["ports"][0]["rx_packets"]')" 2000 "underlay rx_packets"
+assert_gt "$(ctl_get "$SB" status 'd["dpdk"]["cycles_per_packet"]')" 0 "cycles_per_packet"
+assert_gt "$(ctl_get "$SB" status 'd["dpdk"]["counters"]["arp_requests_in"]')" 0 "ARP requests for our address answered"
+assert_eq "$(ctl_get "$SB" status '[n["mac"] for n in d["dpdk"]["neighbours"] if n["ip"] == "198.18.0.1"][0]')" \
+	"$(nsx a cat /sys/class/net/eth0/address)" "site a's MAC resolved by ARP"
+nsx a ping -c 2 -W 2 198.18.0.2 >/dev/null || fail "the dpdk site's underlay address does not answer ping"
+ok "status shows the ports, queues and counters ($(ctl_get "$SB" status 'd["dpdk"]["cycles_per_packet"]') cycles/packet); ARP and ping answered"
+stop_ipopd "$PID_B"
+stop_ipopd "$PID_A"
+nsx b ip link show ipopB >/dev/null 2>&1 && fail "the net_tap ipopB outlived ipopd"
+[ -e /var/run/dpdk/ipopd-ipopB ] && fail "EAL's runtime directory /var/run/dpdk/ipopd-ipopB outlived ipopd"
+ok "stopped cleanly: no TAP, no EAL runtime directory left"
+
+# ---- switch mode: containers on both sites, one segment -------------------
+ip -n "$(ns a)" addr change 10.0.3.1/24 dev lxcbr0 2>/dev/null || true
+ip -n "$(ns b)" addr flush dev lxcbr0
+ip -n "$(ns b)" addr add 10.0.3.2/24 dev lxcbr0
+make_container a a1 10.0.3.11/24
+make_container b b1 10.0.3.21/24
+write_config "$T/as.json" site=a mode=switch net=10.0.3 hostoff=100 tap=ipopA bridge=lxcbr0 port=$PORT peers=b
+write_config "$T/bs.json" site=b mode=switch net=10.0.3 hostoff=100 tap=ipopB bridge=lxcbr0 port=$PORT peers=a \
+	extra="$(dpdk_extra b)"
+start_ipopd a "$T/as.json"
+start_ipopd b "$T/bs.json"
+SBS=$(config_sock "$T/bs.json")
+mtu=$(ctl_get "$SBS" status 'd["mtu"]')
+assert_contains "$(nsx b ip -o link show ipopB)" "master lxcbr0" "ipopd enslaved its net_tap into lxcbr0"
+set_container_mtu a "$mtu"
+set_container_mtu b "$mtu"
+ping_ok a1 10.0.3.21
+ping_ok b1 10.0.3.11
+ping_ok a1 10.0.3.21 -s $((mtu - 28)) -M "do"
+transfer a1 b1 10.0.3.21 "$T/big"
+ok "switch: 3 MB container a1 -> container b1 by TCP, SHA-256 matches"
+transfer b1 a1 10.0.3.11 "$T/big"
+ok "switch: 3 MB container b1 -> container a1 by TCP, SHA-256 matches"
+assert_gt "$(ctl_get "$SBS" stats 'd["total"]["learn_events"]')" 0 "learn events on the dpdk site"
+exit 0

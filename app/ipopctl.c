@@ -180,26 +180,28 @@ static void print_scalar(const json_t *v)
 static long long int_of(const json_t *o, const char *key);
 static const char *str_or(const json_t *o, const char *key, const char *dflt);
 
-/* The dpdk backend's ports as a table, then its other fields. */
-static void print_dpdk(const json_t *d)
+/* backend_status: the backend's ports (kind, queues, mode, counters) and
+ * the workers' cycles per packet, one line each. */
+static void print_backend(const json_t *b)
 {
 	const char *key;
 	const json_t *v, *p;
 	size_t i;
-	printf("dpdk ports:\n  %-16s %-10s %-14s %-5s %12s %12s %9s %9s\n", "NAME", "ROLE", "DRIVER",
-	       "LINK", "RX", "TX", "RX_MISS", "ERRORS");
-	json_array_foreach(json_object_get(d, "ports"), i, p)
-		printf("  %-16s %-10s %-14s %-5s %12lld %12lld %9lld %9lld\n", str_or(p, "name", "?"),
-		       str_or(p, "role", "?"), str_or(p, "driver", "?"), str_or(p, "link", "-"),
-		       int_of(p, "rx_packets"), int_of(p, "tx_packets"), int_of(p, "rx_missed"),
-		       int_of(p, "rx_errors") + int_of(p, "tx_errors"));
-	json_object_foreach((json_t *)d, key, v)
+	printf("backend_status: %s\n", str_or(b, "mode", "?"));
+	json_array_foreach(json_object_get(b, "ports"), i, p)
 	{
-		if (!strcmp(key, "ports"))
-			continue;
-		printf("dpdk %s: ", key);
-		print_scalar(v);
+		printf("  port %s (%s, %lld queue%s, %s):", str_or(p, "name", "?"),
+		       str_or(p, "kind", "?"), int_of(p, "queues"), int_of(p, "queues") == 1 ? "" : "s",
+		       str_or(p, "mode", ""));
+		json_object_foreach(json_object_get(p, "counters"), key, v)
+			printf(" %s=%lld", key, (long long)json_integer_value(v));
 		putchar('\n');
+	}
+	json_array_foreach(json_object_get(b, "workers"), i, p)
+	{
+		printf("  worker %lld: %lld packets, ", int_of(p, "id"), int_of(p, "packets"));
+		print_scalar(json_object_get(p, "cycles_per_packet"));
+		printf(" cycles/packet\n");
 	}
 }
 
@@ -209,8 +211,8 @@ static void print_status(const json_t *o)
 	const json_t *v;
 	json_object_foreach((json_t *)o, key, v)
 	{
-		if (!strcmp(key, "dpdk") && json_is_object(v)) {
-			print_dpdk(v);
+		if (!strcmp(key, "backend_status") && json_is_object(v)) {
+			print_backend(v);
 			continue;
 		}
 		printf("%s: ", key);

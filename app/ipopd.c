@@ -169,7 +169,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	char status[160];
-	snprintf(status, sizeof(status), "running: tap %s, port %u, %u link%s", c.kernel.tap_name,
+	snprintf(status, sizeof(status), "running: tap %s, port %u, %u link%s", c.backend.host_name,
 		 c.cfg.port, c.peers.n, c.peers.n == 1 ? "" : "s");
 	ctl_sd_ready(status);
 	rc = ctl_run(&c);

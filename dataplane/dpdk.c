@@ -8,16 +8,11 @@
  * address and port and answers ARP and ping (dpdk_eth.c). The tx functions
  * put the headers in the headroom, hand the mbufs to the PMD and give each
  * descriptor a fresh mbuf from the pool.
- *
- * Cycles per packet: the TSC at the top of each loop (host_rx is the
- * worker's first device call); a loop that received anything adds its
- * length to busy_cycles and its packets to busy_packets.
  */
 #include <errno.h>
 #include <poll.h>
 #include <string.h>
 
-#include <rte_cycles.h>
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
@@ -30,18 +25,13 @@
 
 #define ADD(s, f, n) __atomic_store_n(&(s)->f, (s)->f + (n), __ATOMIC_RELAXED)
 
-static inline void loop_mark(struct dp_dpdk_io *io)
+static inline void thread_register(struct dp_dpdk_io *io)
 {
 	if (unlikely(!io->registered)) {
 		/* An lcore id for this thread: the mempool's per-lcore cache. */
 		(void)rte_thread_register();
 		io->registered = true;
 	}
-	uint64_t now = rte_rdtsc();
-	if (io->worked)
-		ADD(&io->s, busy_cycles, now - io->tsc_mark);
-	io->tsc_mark = now;
-	io->worked = false;
 }
 
 /* A received mbuf becomes a descriptor's: the descriptor's spare mbuf goes
@@ -148,7 +138,7 @@ static unsigned host_rx(void *io_, struct dp_pool *pool, struct dp_counters *c,
 	struct rte_mbuf *mb[DP_BURST_MAX], *spare[DP_BURST_MAX];
 	unsigned got = 0, nspare = 0;
 
-	loop_mark(io);
+	thread_register(io);
 	for (unsigned k = 0; k < d->nhost && got < max; k++) {
 		unsigned port = (io->host_next + k) % d->nhost;
 		unsigned n = rte_eth_rx_burst(d->host[port].id, io->q, mb, (uint16_t)(max - got));
@@ -170,10 +160,6 @@ static unsigned host_rx(void *io_, struct dp_pool *pool, struct dp_counters *c,
 		io->host_next = (io->host_next + 1) % d->nhost;
 	if (nspare)
 		rte_pktmbuf_free_bulk(spare, nspare);
-	if (got) {
-		io->worked = true;
-		ADD(&io->s, busy_packets, got);
-	}
 	return got;
 }
 
@@ -269,10 +255,6 @@ static unsigned net_rx(void *io_, struct dp_pool *pool, struct dp_counters *c, s
 	if (nspare)
 		rte_pktmbuf_free_bulk(spare, nspare);
 	tx_mbufs(io, d->net.id, reply, nreply);
-	if (got) {
-		io->worked = true;
-		ADD(&io->s, busy_packets, got);
-	}
 	return got;
 }
 
@@ -318,6 +300,11 @@ static int dpdk_wait(void *io_, int wake_fd, int timeout_ms)
 
 const struct dp_backend_ops dp_dpdk_ops = {
     .name = "dpdk",
+    .open = dp_dpdk_backend_open,
+    .close = dp_dpdk_backend_close,
+    .status = dp_dpdk_backend_status,
+    .pool_init = dp_dpdk_pool_init,
+    .pool_fini = dp_dpdk_pool_fini,
     .host_rx = host_rx,
     .host_tx = host_tx,
     .net_rx = net_rx,

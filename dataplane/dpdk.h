@@ -34,22 +34,23 @@
 #define DP_DPDK_LFDB_MAX  1024
 #define DP_DPDK_HDR_LEN	  42 /* outer Ethernet + IPv4 + UDP */
 
-/* What ctl hands over (the config's ipopd.dpdk, docs/dpdk.md). Strings are
+/* The dpdk backend's own settings (the config's ipopd.dpdk, docs/dpdk.md),
+ * handed to dp_backend_open() as dp_backend_config.ext; the worker count,
+ * UDP port and TAP name come from dp_backend_config itself. Strings are
  * copied at open. */
 struct dp_dpdk_params {
-	const char *const *eal_args; /* argv[1..] as configured */
+	const char *eal_args[DP_DPDK_ARG_MAX]; /* argv[1..] as configured */
 	unsigned n_eal_args;
-	const char *file_prefix; /* default --file-prefix (unless the args say otherwise) */
+	char file_prefix[32]; /* default --file-prefix (unless the args say otherwise) */
 	const char *underlay_port;
 	uint32_t ip4, gateway; /* network order; gateway 0 = none */
 	unsigned plen;
-	uint16_t udp_port;
 	const char *host_port; /* devargs or "" */
-	const char *const *vhost_ports;
+	const char *vhost_ports[DP_DPDK_HOST_MAX];
 	unsigned n_vhost_ports;
-	unsigned nworkers, queues; /* queues 0 = nworkers */
-	unsigned mbufs;		   /* 0 = computed */
-	unsigned pool_size;	   /* descriptors per worker pool (dp_worker_config) */
+	unsigned queues;    /* 0 = one per worker */
+	unsigned mbufs;	    /* 0 = computed */
+	unsigned pool_size; /* descriptors per worker pool; 0 = 4096 */
 };
 
 enum dp_dpdk_kind { DP_DPDK_UNDERLAY, DP_DPDK_TAP, DP_DPDK_VHOST };
@@ -88,7 +89,6 @@ struct dp_dpdk_stats {
 	uint64_t host_copies;	 /* flood copies to host ports */
 	uint64_t multiseg;	 /* chained mbufs (larger than one buffer): dropped */
 	uint64_t tx_full;	 /* frames a PMD would not take */
-	uint64_t busy_cycles, busy_packets; /* TSC cycles of loops that had work */
 };
 
 struct dp_dpdk {
@@ -101,35 +101,41 @@ struct dp_dpdk {
 	char tap_name[IFNAMSIZ]; /* the net_tap host port's interface, "" without one */
 	uint32_t ip4, gateway, mask;
 	uint16_t udp_port;
+	unsigned pool_size;
 	uint64_t tsc_hz;
 	struct dp_dpdk_neigh neigh[DP_DPDK_NEIGH_MAX];
 	struct dp_dpdk_lfdb lfdb[DP_DPDK_LFDB_MAX];
 	struct dp_dpdk_io **io; /* nqueues entries: hand io[i] to worker i */
 };
 
-/* Initialises EAL (once per process), creates the mempool, probes and
- * starts every port. On error returns -errno with one line in err saying
- * what to fix, and leaves nothing behind (ports closed, TAP and vhost
- * sockets gone, EAL cleaned up). */
-int dp_dpdk_open(struct dp_dpdk *d, const struct dp_dpdk_params *p, char *err, size_t errlen);
-/* Stops and closes the ports, frees the mempool, cleans EAL up. The workers
- * must be gone. */
+/* The backend (backend.h): open takes dp_backend_config.ext as a struct
+ * dp_dpdk_params. On error nothing is left behind (ports closed, TAP and
+ * vhost-user sockets gone, EAL cleaned up) and err says what to fix. */
+extern const struct dp_backend_ops dp_dpdk_ops;
+
+/* ---- dpdk_backend.c: the ops of the control core ---- */
+
+int dp_dpdk_backend_open(struct dp_backend *b, const struct dp_backend_config *cfg, char *err,
+			 size_t errlen);
+void dp_dpdk_backend_close(struct dp_backend *b);
+void dp_dpdk_backend_status(struct dp_backend *b, const struct dp_counters *sum,
+			    struct dp_backend_status *st);
+
+/* ---- dpdk_port.c: setup, teardown, port counters ---- */
+
+int dp_dpdk_open(struct dp_dpdk *d, const struct dp_dpdk_params *p, unsigned nworkers,
+		 uint16_t udp_port, char *err, size_t errlen);
 void dp_dpdk_close(struct dp_dpdk *d);
-
-/* Points every descriptor of a worker's pool at an mbuf of the backend
- * (before the worker starts). 0 or -ENOMEM. */
-int dp_dpdk_attach_pool(struct dp_dpdk *d, struct dp_pool *pool);
-
-/* Sum of the workers' backend counters (relaxed loads). */
-void dp_dpdk_stats_read(const struct dp_dpdk *d, struct dp_dpdk_stats *out);
-/* One port's ethdev counters: 0 or -errno. */
+/* The worker's pool: descriptors only, each with an mbuf of the backend. */
+int dp_dpdk_pool_init(void *io, struct dp_pool *pool);
+void dp_dpdk_pool_fini(void *io, struct dp_pool *pool);
 struct dp_dpdk_port_counters {
-	uint64_t ipackets, opackets, ibytes, obytes, imissed, ierrors, oerrors, rx_nombuf;
+	uint64_t ipackets, opackets, ibytes, obytes, imissed, errors, rx_nombuf;
 	bool link_up;
 };
 int dp_dpdk_port_counters(const struct dp_dpdk_port *port, struct dp_dpdk_port_counters *out);
-
-extern const struct dp_backend_ops dp_dpdk_ops;
+/* Sum of the workers' backend counters (relaxed loads). */
+void dp_dpdk_stats_read(const struct dp_dpdk *d, struct dp_dpdk_stats *out);
 
 /* ---- dpdk_eal.c ---- */
 

@@ -97,7 +97,7 @@ int dp_dpdk_eal_init(const struct dp_dpdk_params *p, char *err, size_t errlen)
 	argv[argc++] = "ipopd";
 	if (!has_arg(p, loglevel))
 		argv[argc++] = "--log-level=notice";
-	if (!has_arg(p, prefix) && p->file_prefix) {
+	if (!has_arg(p, prefix) && p->file_prefix[0]) {
 		argv[argc++] = "--file-prefix";
 		argv[argc++] = (char *)p->file_prefix;
 	}

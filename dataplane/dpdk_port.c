@@ -199,17 +199,18 @@ static int io_alloc(struct dp_dpdk *d)
 	return 0;
 }
 
-int dp_dpdk_open(struct dp_dpdk *d, const struct dp_dpdk_params *p, char *err, size_t errlen)
+int dp_dpdk_open(struct dp_dpdk *d, const struct dp_dpdk_params *p, unsigned nworkers,
+		 uint16_t udp_port, char *err, size_t errlen)
 {
 	int ret;
 
 	memset(d, 0, sizeof(*d));
-	if (!p->nworkers || p->n_vhost_ports + 1 > DP_DPDK_HOST_MAX) {
+	if (!nworkers || p->n_vhost_ports + 1 > DP_DPDK_HOST_MAX) {
 		snprintf(err, errlen, "dpdk: bad parameters");
 		return -EINVAL;
 	}
-	d->nworkers = p->nworkers;
-	d->nqueues = p->queues ? p->queues : p->nworkers;
+	d->nworkers = nworkers;
+	d->nqueues = p->queues ? p->queues : nworkers;
 	if (d->nqueues != d->nworkers) {
 		/* A queue belongs to one worker and a worker polls one queue. */
 		snprintf(err, errlen, "dpdk: ipopd.dpdk.queues (%u) must equal ipopd.workers (%u)",
@@ -219,7 +220,8 @@ int dp_dpdk_open(struct dp_dpdk *d, const struct dp_dpdk_params *p, char *err, s
 	d->ip4 = p->ip4;
 	d->gateway = p->gateway;
 	d->mask = p->plen ? htonl(~0u << (32 - p->plen)) : 0;
-	d->udp_port = p->udp_port;
+	d->udp_port = udp_port;
+	d->pool_size = p->pool_size ? p->pool_size : 4096;
 	if (!d->udp_port) {
 		snprintf(err, errlen,
 			 "dpdk: TincanSender.svpn_port must be set (the underlay port owns no "
@@ -310,15 +312,43 @@ void dp_dpdk_close(struct dp_dpdk *d)
 	d->nhost = 0;
 }
 
-int dp_dpdk_attach_pool(struct dp_dpdk *d, struct dp_pool *pool)
+int dp_dpdk_pool_init(void *io_, struct dp_pool *pool)
 {
-	for (uint32_t i = 0; i < pool->size; i++) {
+	struct dp_dpdk_io *io = io_;
+	struct dp_dpdk *d = io->d;
+	uint32_t n = d->pool_size;
+
+	/* Descriptors and the free stack only: the buffers are mbufs. */
+	memset(pool, 0, sizeof(*pool));
+	size_t total = (size_t)n * (sizeof(struct dp_pkt) + sizeof(struct dp_pkt *));
+	pool->mem = aligned_alloc(64, (total + 63) & ~(size_t)63);
+	if (!pool->mem)
+		return -ENOMEM;
+	pool->stack = (struct dp_pkt **)(pool->mem + n);
+	pool->size = n;
+	for (uint32_t i = 0; i < n; i++) {
 		struct rte_mbuf *m = rte_pktmbuf_alloc(d->mp);
-		if (!m)
+		if (!m) {
+			dp_dpdk_pool_fini(io, pool);
 			return -ENOMEM;
+		}
+		memset(&pool->mem[i], 0, sizeof(pool->mem[i]));
 		dp_dpdk_pkt_attach(&pool->mem[i], m);
+		dp_pkt_reset(&pool->mem[i]);
+		pool->stack[pool->avail++] = &pool->mem[i];
 	}
 	return 0;
+}
+
+void dp_dpdk_pool_fini(void *io_, struct dp_pool *pool)
+{
+	(void)io_;
+	/* Every descriptor is home by now (the worker stopped); their mbufs go
+	 * back to the mempool, which the backend frees after the workers. */
+	for (uint32_t i = 0; i < pool->avail; i++)
+		rte_pktmbuf_free(dp_dpdk_pkt_mbuf(pool->stack[i]));
+	free(pool->mem);
+	memset(pool, 0, sizeof(*pool));
 }
 
 int dp_dpdk_port_counters(const struct dp_dpdk_port *port, struct dp_dpdk_port_counters *out)
@@ -336,8 +366,7 @@ int dp_dpdk_port_counters(const struct dp_dpdk_port *port, struct dp_dpdk_port_c
 	out->ibytes = st.ibytes;
 	out->obytes = st.obytes;
 	out->imissed = st.imissed;
-	out->ierrors = st.ierrors;
-	out->oerrors = st.oerrors;
+	out->errors = st.ierrors + st.oerrors;
 	out->rx_nombuf = st.rx_nombuf;
 	if (rte_eth_link_get_nowait(port->id, &link) == 0)
 		out->link_up = link.link_status == RTE_ETH_LINK_UP;

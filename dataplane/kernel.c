@@ -85,15 +85,6 @@ static int kernel_wait(void *io_, int wake_fd, int timeout_ms)
 	return 0;
 }
 
-const struct dp_backend_ops dp_kernel_ops = {
-    .name = "kernel",
-    .host_rx = host_rx,
-    .host_tx = host_tx,
-    .net_rx = net_rx,
-    .net_tx = net_tx,
-    .wait = kernel_wait,
-};
-
 static void set_bufs(int fd)
 {
 	int sz = SOCK_BUF_BYTES;
@@ -256,3 +247,102 @@ int dp_kernel_send_control(struct dp_kernel *k, const struct net_endpoint *to, c
 		return -errno;
 	return 0;
 }
+
+bool dp_kernel_io_pending(const struct dp_kernel_io *io)
+{
+	return io->tap.sf_next < io->tap.sf_count || io->udp.rx_i < io->udp.rx_n;
+}
+
+int dp_kernel_io_tap_fd(const struct dp_kernel_io *io)
+{
+	return io->tap.fd;
+}
+
+int dp_kernel_io_udp_fd(const struct dp_kernel_io *io)
+{
+	return io->udp.fd;
+}
+
+/* ---- the backend interface (backend.h) ---------------------------------- */
+
+int dp_kernel_backend_open(struct dp_backend *b, const struct dp_backend_config *cfg, char *err,
+			   size_t errlen)
+{
+	struct dp_kernel *k = calloc(1, sizeof(*k));
+	if (!k)
+		return -ENOMEM;
+	int ret = dp_kernel_open(k, cfg->host_if, cfg->nqueues, cfg->port, &cfg->want);
+	if (ret < 0) {
+		snprintf(err, errlen, "cannot open TAP %s and UDP port %u: %s", cfg->host_if,
+			 cfg->port, strerror(-ret));
+		free(k);
+		return ret;
+	}
+	b->priv = k;
+	memcpy(b->host_name, k->tap_name, IFNAMSIZ);
+	b->nqueues = k->nqueues;
+	b->port = k->port;
+	b->offloads = k->offloads;
+	b->io = (void **)k->io;
+	return 0;
+}
+
+void dp_kernel_backend_close(struct dp_backend *b)
+{
+	if (!b->priv)
+		return;
+	dp_kernel_close(b->priv);
+	free(b->priv);
+	b->priv = NULL;
+	b->io = NULL;
+}
+
+static int kernel_send_control(struct dp_backend *b, const struct net_endpoint *to, const void *buf,
+			       size_t len)
+{
+	return dp_kernel_send_control(b->priv, to, buf, len);
+}
+
+void dp_kernel_backend_ports(struct dp_backend *b, const struct dp_counters *sum,
+			     struct dp_backend_status *st, bool net)
+{
+	struct dp_kernel *k = b->priv;
+	char name[IFNAMSIZ + 16];
+
+	struct dp_backend_port *p = dp_backend_port_add(
+	    st, k->tap_name, "tap", k->nqueues, k->offloads.on[DP_OFFLOAD_TSO] ? "vnet_hdr" : "");
+	dp_backend_port_stat(p, "rx_packets", sum->host_rx_packets);
+	dp_backend_port_stat(p, "rx_bytes", sum->host_rx_bytes);
+	dp_backend_port_stat(p, "tx_packets", sum->host_tx_packets);
+	dp_backend_port_stat(p, "tx_bytes", sum->host_tx_bytes);
+	dp_backend_port_stat(p, "tx_drops", sum->drops[DP_DROP_HOST_TX]);
+	if (!net)
+		return;
+	snprintf(name, sizeof(name), "udp/%u", k->port);
+	p = dp_backend_port_add(st, name, "udp", k->nqueues, "");
+	dp_backend_port_stat(p, "rx_packets", sum->net_rx_packets);
+	dp_backend_port_stat(p, "rx_bytes", sum->net_rx_bytes);
+	dp_backend_port_stat(p, "tx_packets", sum->net_tx_packets);
+	dp_backend_port_stat(p, "tx_bytes", sum->net_tx_bytes);
+	dp_backend_port_stat(p, "tx_drops", sum->drops[DP_DROP_NET_TX]);
+}
+
+static void kernel_status(struct dp_backend *b, const struct dp_counters *sum,
+			  struct dp_backend_status *st)
+{
+	snprintf(st->mode, sizeof(st->mode), "kernel sockets");
+	dp_kernel_backend_ports(b, sum, st, true);
+}
+
+const struct dp_backend_ops dp_kernel_ops = {
+    .name = "kernel",
+    .open = dp_kernel_backend_open,
+    .close = dp_kernel_backend_close,
+    .send_control = kernel_send_control,
+    .status = kernel_status,
+    .host_rx = host_rx,
+    .host_tx = host_tx,
+    .net_rx = net_rx,
+    .net_tx = net_tx,
+    .wait = kernel_wait,
+};

@@ -4,6 +4,7 @@
  * and UDP offloads the kernel and the configuration allow (offload.h). */
 #pragma once
 #include <net/if.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "dataplane/backend.h"
@@ -35,3 +36,16 @@ int dp_kernel_send_control(struct dp_kernel *k, const struct net_endpoint *to, c
 			   size_t len);
 
 extern const struct dp_backend_ops dp_kernel_ops;
+
+/* For backends built on this one (af_xdp keeps the TAP and a UDP socket per
+ * queue as its host side and slow path): the pieces of dp_kernel_ops. */
+int dp_kernel_backend_open(struct dp_backend *b, const struct dp_backend_config *cfg, char *err,
+			   size_t errlen);
+void dp_kernel_backend_close(struct dp_backend *b);
+/* Adds the TAP port (and, with net, the UDP port) to a status. */
+void dp_kernel_backend_ports(struct dp_backend *b, const struct dp_counters *sum,
+			     struct dp_backend_status *st, bool net);
+/* Work held from the last burst that poll cannot see. */
+bool dp_kernel_io_pending(const struct dp_kernel_io *io);
+int dp_kernel_io_tap_fd(const struct dp_kernel_io *io);
+int dp_kernel_io_udp_fd(const struct dp_kernel_io *io);

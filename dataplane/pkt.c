@@ -39,13 +39,20 @@ const char *const dp_drop_names[DP_DROP__MAX] = {
 
 int dp_pool_init(struct dp_pool *pool, uint32_t n)
 {
+	return dp_pool_init_stride(pool, n, DP_BUF_SIZE);
+}
+
+int dp_pool_init_stride(struct dp_pool *pool, uint32_t n, uint32_t stride)
+{
 	memset(pool, 0, sizeof(*pool));
 	if (n == 0 || n > (1u << 24))
 		return -ENOMEM;
+	if (stride < DP_BUF_SIZE)
+		return -EINVAL;
 
 	size_t pkts_size = (size_t)n * sizeof(struct dp_pkt);
 	size_t total = pkts_size + (size_t)n * sizeof(struct dp_pkt *);
-	size_t bufs_size = (size_t)n * DP_BUF_SIZE;
+	size_t bufs_size = (size_t)n * stride;
 	size_t align = bufs_size >= HUGE_PAGE ? HUGE_PAGE : 64;
 	bufs_size = (bufs_size + align - 1) & ~(align - 1);
 	total = (total + 63) & ~(size_t)63;
@@ -66,7 +73,7 @@ int dp_pool_init(struct dp_pool *pool, uint32_t n)
 	pool->size = n;
 	for (uint32_t i = 0; i < n; i++) {
 		memset(&pool->mem[i], 0, sizeof(pool->mem[i]));
-		pool->mem[i].buf = pool->bufs + (size_t)i * DP_BUF_SIZE;
+		pool->mem[i].buf = pool->bufs + (size_t)i * stride;
 		pool->mem[i].buf_size = DP_BUF_SIZE;
 		dp_pkt_reset(&pool->mem[i]);
 		/* Reverse order so the first buffers handed out are the first in memory. */

@@ -90,6 +90,10 @@ struct dp_pool {
 /* Allocates n descriptors and n DP_BUF_SIZE buffers (hugepage-friendly; the
  * buffers' pages are only touched when used). 0 or -ENOMEM. */
 int dp_pool_init(struct dp_pool *pool, uint32_t n);
+/* The same with buffer i at bufs + i * stride (stride >= DP_BUF_SIZE): the
+ * af_xdp backend puts each buffer on its own 4 KiB pages so that the pool can
+ * be its UMEM (xsk.h). 0, -ENOMEM or -EINVAL. */
+int dp_pool_init_stride(struct dp_pool *pool, uint32_t n, uint32_t stride);
 void dp_pool_fini(struct dp_pool *pool);
 
 static inline void dp_pkt_reset(struct dp_pkt *p)
@@ -169,6 +173,9 @@ struct dp_counters {
 	uint64_t udp_gso_segments;    /* datagrams in those runs */
 	uint64_t udp_gro_reads;	      /* received buffers holding several datagrams (UDP_GRO) */
 	uint64_t udp_gro_segments;    /* datagrams split out of them */
+	/* TSC cycles spent in loop iterations that handled packets (worker.c):
+	 * busy_cycles / (host_rx + net_rx + injected) is cycles per packet. */
+	uint64_t busy_cycles;
 	uint64_t drops[DP_DROP__MAX];
 } __attribute__((aligned(64)));
 

@@ -23,6 +23,7 @@
 #include <unistd.h>
 #include <sys/eventfd.h>
 
+#include <rte_cycles.h>
 #include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
@@ -84,8 +85,12 @@ static void worker_free(struct dp_worker *w)
 		close(w->wake_fd);
 	if (w->mgr)
 		dp_crypto_mgr_destroy(w->mgr);
-	if (w->pool.mem)
-		dp_pool_fini(&w->pool);
+	if (w->pool.mem) {
+		if (w->ops && w->ops->pool_fini)
+			w->ops->pool_fini(w->io, &w->pool);
+		else
+			dp_pool_fini(&w->pool);
+	}
 	free(w->punts);
 	free(w->inject_ring);
 	free(w->punt_free_ring);
@@ -155,7 +160,10 @@ int dp_worker_init(struct dp_worker *w, const struct dp_worker_config *cfg,
 		rte_ring_mp_enqueue(w->punt_free_ring, &w->punts[i]);
 	}
 
-	ret = dp_pool_init(&w->pool, cfg->pool_size ? cfg->pool_size : DEFAULT_POOL_SIZE);
+	if (ops->pool_init) /* the backend's memory (backend.h) */
+		ret = ops->pool_init(io, &w->pool);
+	else
+		ret = dp_pool_init(&w->pool, cfg->pool_size ? cfg->pool_size : DEFAULT_POOL_SIZE);
 	if (ret < 0)
 		goto err;
 
@@ -322,6 +330,7 @@ unsigned dp_worker_poll_once(struct dp_worker *w)
 	struct dp_burst out;
 	uint64_t events = w->counters.learn_events + w->counters.roam_events;
 	unsigned punted = 0, total = 0, n;
+	uint64_t tsc = rte_rdtsc();
 
 	/* Quiescent first, then adopt: whatever the control core retired before
 	 * the token we just acknowledged was replaced in the ring before that
@@ -372,6 +381,8 @@ unsigned dp_worker_poll_once(struct dp_worker *w)
 	if (punted || w->counters.learn_events + w->counters.roam_events != events)
 		poke(w->notify_fd);
 	DP_COUNT(&w->counters, loops, 1);
+	if (total)
+		DP_COUNT(&w->counters, busy_cycles, rte_rdtsc() - tsc);
 	return total;
 }
 

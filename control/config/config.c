@@ -650,7 +650,10 @@ void ipop_config_print(const struct ipop_config *c, FILE *f)
 	fprintf(f, "tap: %s\n", c->tap);
 	fprintf(f, "bridge: %s\n", c->bridge[0] ? c->bridge : "(none)");
 	fprintf(f, "port: %u\n", c->port);
-	fprintf(f, "backend: %s\n", c->backend);
+	if (c->underlay_interface[0])
+		fprintf(f, "backend: %s on %s\n", c->backend, c->underlay_interface);
+	else
+		fprintf(f, "backend: %s\n", c->backend);
 	fprintf(f, "workers: %u%s\n", c->workers, c->pin_workers ? " (pinned)" : "");
 	fprintf(f, "idle: %s\n", c->idle == DP_IDLE_BUSY ? "busy" : "adaptive");
 	fprintf(f, "burst: %u\n", c->burst);

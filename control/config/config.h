@@ -116,7 +116,9 @@ struct ipop_config {
 	unsigned threshold_on_demand, interval_management, num_pings, interval_ping;
 
 	/* ipopd */
-	char backend[16];     /* "kernel" or "dpdk" */
+	char backend[16];     /* "kernel", "af_xdp", "dpdk" */
+	char underlay_interface[IFNAMSIZ]; /* af_xdp: where the XDP program goes */
+	int xdp_mode;         /* af_xdp: 0 auto, 1 native, 2 generic (xdp_prog.h) */
 	unsigned workers;     /* default: CPUs - 1, at least 1 */
 	int idle;             /* enum dp_idle */
 	unsigned burst;       /* 1..64, default 32 */

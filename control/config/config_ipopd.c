@@ -15,6 +15,8 @@
 
 #define REKEY_PACKETS_MAX ((1ll << 32) - (1ll << 20)) /* margin before the 32-bit seq wraps */
 #define SECONDS_MAX	  86400.0
+#define BACKEND_EXPECTED  "\"kernel\", \"af_xdp\" or \"dpdk\""
+#define XDP_MODE_EXPECTED "\"auto\", \"native\" or \"generic\""
 
 /* ---- settings ---------------------------------------------------------- */
 
@@ -24,17 +26,33 @@ static int key_backend(struct loader *ld, const struct key_spec *ks, void *base,
 	const char *s;
 	char q[64];
 	(void)ks;
-	if (cfg_get_string(ld, path, v, "\"kernel\" or \"dpdk\"", &s))
+	if (cfg_get_string(ld, path, v, BACKEND_EXPECTED, &s))
 		return -1;
-	if (!strcmp(s, "af_xdp"))
-		return cfg_fail(ld, path,
-				"expected \"kernel\" or \"dpdk\" (the af_xdp backend is not built yet)");
-	if (strcmp(s, "kernel") && strcmp(s, "dpdk"))
-		return cfg_fail(ld, path, "expected \"kernel\" or \"dpdk\", got %s",
+	/* Whether this build has it is the backend's to say (dp_backend_open). */
+	if (strcmp(s, "kernel") && strcmp(s, "af_xdp") && strcmp(s, "dpdk"))
+		return cfg_fail(ld, path, "expected " BACKEND_EXPECTED ", got %s",
 				cfg_quoted(s, q, sizeof(q)));
 	snprintf(((struct ipop_config *)base)->backend, sizeof(((struct ipop_config *)0)->backend),
 		 "%s", s);
 	return 0;
+}
+
+static int key_xdp_mode(struct loader *ld, const struct key_spec *ks, void *base, const char *path,
+			json_t *v)
+{
+	static const char *const modes[] = {"auto", "native", "generic"};
+	const char *s;
+	char q[64];
+	(void)ks;
+	if (cfg_get_string(ld, path, v, XDP_MODE_EXPECTED, &s))
+		return -1;
+	for (int i = 0; i < 3; i++)
+		if (!strcmp(s, modes[i])) {
+			((struct ipop_config *)base)->xdp_mode = i;
+			return 0;
+		}
+	return cfg_fail(ld, path, "expected " XDP_MODE_EXPECTED ", got %s",
+			cfg_quoted(s, q, sizeof(q)));
 }
 
 static int key_idle(struct loader *ld, const struct key_spec *ks, void *base, const char *path,
@@ -301,6 +319,8 @@ static const struct key_spec ipopd_keys[] = {
     FN("idle", idle, key_idle),
     U("burst", burst, 1, DP_BURST_MAX),
     FN("tap", tap, cfg_key_ifname),
+    FN("underlay_interface", underlay_interface, cfg_key_ifname),
+    FN("xdp_mode", xdp_mode, key_xdp_mode),
     FN("mtu", mtu, key_mtu),
     U("underlay_mtu", underlay_mtu, 1280, 65535),
     FN("bridge", bridge, cfg_key_ifname),
@@ -615,6 +635,10 @@ int cfg_ipopd_check(struct loader *ld, struct ipop_config *c)
 				"too), got %s",
 				lt, ka);
 	}
+	if (!strcmp(c->backend, "af_xdp") && !c->underlay_interface[0])
+		return cfg_fail(ld, "ipopd.backend",
+				"expected ipopd.underlay_interface (the interface the XDP program "
+				"goes on) with backend \"af_xdp\"");
 	if (check_peers(ld, c))
 		return -1;
 	return check_advertised(ld, c);

@@ -6,6 +6,7 @@
  * ctl_init and ctl_fini share the one reverse-order path.
  */
 #include "control/core/ctl.h"
+#include "control/core/dpdk_setup.h"
 #include "control/core/underlay.h"
 
 #include <errno.h>
@@ -146,12 +147,8 @@ static int workers_init(struct ctl *c)
 		    .cpu = c->cfg.pin_workers ? worker_cpu(i) : -1,
 		    .pool_size = 0, /* the worker's default */
 		};
-		int err = c->dpdk_open ? dp_worker_init(&c->workers[i], &wc, &dp_dpdk_ops,
-							c->dpdk.io[i], c->pub.qsbr, c->notify_fd)
-				       : dp_worker_init(&c->workers[i], &wc, &dp_kernel_ops,
-							c->kernel.io[i], c->pub.qsbr, c->notify_fd);
-		if (!err && c->dpdk_open)
-			err = dp_dpdk_attach_pool(&c->dpdk, &c->workers[i].pool);
+		int err = dp_worker_init(&c->workers[i], &wc, c->backend.ops, c->backend.io[i],
+					 c->pub.qsbr, c->notify_fd);
 		if (err) {
 			log_err("worker %u: init failed: %s", i, strerror(-err));
 			return err;
@@ -257,10 +254,7 @@ static void unwind(struct ctl *c)
 		__attribute__((fallthrough));
 	case ST_KERNEL:
 		ctl_netif_teardown(&c->netif);
-		dp_kernel_close(&c->kernel);
-		if (c->dpdk_open)
-			dp_dpdk_close(&c->dpdk);
-		c->dpdk_open = false;
+		dp_backend_close(&c->backend);
 		__attribute__((fallthrough));
 	case ST_EPOLL:
 		close_fd(&c->notify_fd);
@@ -350,12 +344,6 @@ int ctl_init(struct ctl *c, const struct ctl_options *opt, char *errbuf, size_t 
 		snprintf(errbuf, errlen, "turn: %s", strerror(-err));
 		goto fail;
 	}
-	if (strcmp(cfg->backend, "kernel") != 0 && strcmp(cfg->backend, "dpdk") != 0) {
-		snprintf(errbuf, errlen, "%s: backend \"%s\" is not available in this build",
-			 c->config_path, cfg->backend);
-		err = -ENOTSUP;
-		goto fail;
-	}
 	if (cfg->state_dir[0]) {
 		err = path_mkdir_p(cfg->state_dir, 0700);
 		if (err) {
@@ -373,30 +361,36 @@ int ctl_init(struct ctl *c, const struct ctl_options *opt, char *errbuf, size_t 
 	c->stage = ST_EPOLL;
 
 	unsigned nw = cfg->workers ? cfg->workers : 1;
-	struct dp_offloads off = {.want = {[DP_OFFLOAD_TSO] = cfg->offload_tso,
-					   [DP_OFFLOAD_USO] = cfg->offload_uso,
-					   [DP_OFFLOAD_GRO] = cfg->offload_gro,
-					   [DP_OFFLOAD_UDP_GSO] = cfg->offload_udp_gso,
-					   [DP_OFFLOAD_UDP_GRO] = cfg->offload_udp_gro}};
-	if (!strcmp(cfg->backend, "dpdk")) {
-		err = ctl_dpdk_open(c, nw, errbuf, errlen);
-		if (err)
-			goto fail;
-	} else {
-		err = dp_kernel_open(&c->kernel, cfg->tap, nw, cfg->port, &off);
-		if (err) {
-			snprintf(errbuf, errlen, "cannot open TAP %s and UDP port %u: %s", cfg->tap,
-				 cfg->port, strerror(-err));
-			goto fail;
-		}
-	}
+	struct dp_backend_config bc = {
+	    .backend = cfg->backend,
+	    .host_if = cfg->tap,
+	    .nqueues = nw,
+	    .port = cfg->port,
+	    .want = {.want = {[DP_OFFLOAD_TSO] = cfg->offload_tso,
+			      [DP_OFFLOAD_USO] = cfg->offload_uso,
+			      [DP_OFFLOAD_GRO] = cfg->offload_gro,
+			      [DP_OFFLOAD_UDP_GSO] = cfg->offload_udp_gso,
+			      [DP_OFFLOAD_UDP_GRO] = cfg->offload_udp_gro}},
+	    .underlay_if = cfg->underlay_interface,
+	    .xdp_mode = cfg->xdp_mode,
+	};
+	struct dp_dpdk_params dpdk;
+	bc.ext = ctl_dpdk_params(cfg, &dpdk);
+	err = dp_backend_open(&c->backend, &bc, errbuf, errlen);
+	if (err)
+		goto fail;
 	c->stage = ST_KERNEL;
-	if (c->dpdk_open && !c->kernel.tap_name[0]) /* vhost-user ports only: no TAP */
+	int bfd = c->backend.ops->event_fd ? c->backend.ops->event_fd(&c->backend) : -1;
+	if (bfd >= 0 && (err = epoll_add(c->epfd, bfd, CTL_TAG_BACKEND)) < 0) {
+		snprintf(errbuf, errlen, "epoll: %s", strerror(-err));
+		goto fail;
+	}
+	if (!c->backend.host_name[0]) /* dpdk with vhost-user ports only: no TAP */
 		c->netif.mtu = ctl_netif_mtu_from(cfg, NULL, &(struct ctl_netif_mtu_why){0});
 	else
-		err = ctl_netif_setup(&c->netif, cfg, c->kernel.tap_name);
+		err = ctl_netif_setup(&c->netif, cfg, c->backend.host_name);
 	if (err) {
-		snprintf(errbuf, errlen, "cannot configure %s: %s", c->kernel.tap_name,
+		snprintf(errbuf, errlen, "cannot configure %s: %s", c->backend.host_name,
 			 strerror(-err));
 		goto fail;
 	}
@@ -474,7 +468,7 @@ int ctl_init(struct ctl *c, const struct ctl_options *opt, char *errbuf, size_t 
 	ctl_turn_tick(&c->turn, clock_now_ms()); /* first Allocate now, not at the first tick */
 	ctl_disc_start(&c->disc);
 	log_info("ipopd %s: %s mode, tap %s, port %u, backend %s, %u worker%s, %u peer%s, MTU %u",
-		 IPOPD_VERSION, cfg->mode == IPOP_MODE_SWITCH ? "switch" : "l3", c->kernel.tap_name,
+		 IPOPD_VERSION, cfg->mode == IPOP_MODE_SWITCH ? "switch" : "l3", c->backend.host_name,
 		 cfg->port, cfg->backend, c->nworkers, c->nworkers == 1 ? "" : "s", c->peers.n,
 		 c->peers.n == 1 ? "" : "s", c->netif.mtu);
 	return 0;
@@ -585,6 +579,8 @@ static void tick(struct ctl *c)
 	ctl_turn_tick(&c->turn, now);
 	ctl_linkmgr_tick(&c->lm, now);
 	ctl_peers_seq_extend(&c->peers, c->cfg.state_dir);
+	if (c->backend.ops && c->backend.ops->tick)
+		c->backend.ops->tick(&c->backend, now);
 	if (c->fdb.dirty || c->table_dirty || c->lm.dirty)
 		ctl_publish_current(c);
 	for (unsigned i = 0; i < c->next_open; i++)
@@ -651,6 +647,9 @@ int ctl_run(struct ctl *c)
 				break;
 			case CTL_TAG_XMPP:
 				ctl_disc_xmpp_event(&c->disc);
+				break;
+			case CTL_TAG_BACKEND:
+				c->backend.ops->event(&c->backend);
 				break;
 			default:
 				for (unsigned k = 0; k < c->next_open; k++) {

@@ -5,7 +5,7 @@
  *
  * Startup order (ctl_init): config → discovery objects (XMPP context while
  * few fds are open) → log level → state and socket dirs →
- * kernel backend (TAP + UDP sockets) → TAP configuration → control crypto
+ * backend (TAP, underlay sockets/queues; backend.h) → TAP configuration → control crypto
  * manager → node identity and link manager → publisher → workers → first
  * table → worker threads → extensions (the management socket) →
  * first initiations to keyed peers → STUN requests and XMPP login
@@ -39,8 +39,7 @@
 #include "control/signalling/disc.h"
 #include "control/table/fdb.h"
 #include "control/table/publish.h"
-#include "dataplane/dpdk.h"
-#include "dataplane/kernel.h"
+#include "dataplane/backend.h"
 #include "dataplane/worker.h"
 #include "util/clock.h"
 
@@ -48,7 +47,14 @@
 
 /* epoll tags of the loop (data.u64). Extensions (below) use tags from
  * CTL_TAG_EXT up, each a range of its own (mgmt.h: 0x100..0x2ff). */
-enum { CTL_TAG_SIGNAL = 1, CTL_TAG_NOTIFY, CTL_TAG_TIMER, CTL_TAG_XMPP, CTL_TAG_EXT = 0x100 };
+enum {
+	CTL_TAG_SIGNAL = 1,
+	CTL_TAG_NOTIFY,
+	CTL_TAG_TIMER,
+	CTL_TAG_XMPP,
+	CTL_TAG_BACKEND,
+	CTL_TAG_EXT = 0x100
+};
 
 struct ctl;
 
@@ -91,10 +97,7 @@ struct ctl {
 	struct ipop_config cfg;
 	bool cfg_loaded;
 
-	struct dp_kernel kernel;
-	bool kernel_open;
-	struct dp_dpdk dpdk; /* backend "dpdk" (control/core/dpdk_setup.c) */
-	bool dpdk_open;
+	struct dp_backend backend; /* whichever runs: nothing here knows which */
 	struct ctl_netif netif;
 	IMB_MGR *mgr;
 	struct ctl_publisher pub;
@@ -164,7 +167,3 @@ void ctl_core_disc_env(struct ctl *c, struct ctl_disc_env *env);
 /* The link manager's send and publish (ctl_linkmgr_set_io). */
 int ctl_core_lm_send(void *ctx, const struct net_endpoint *to, const void *buf, size_t len);
 int ctl_core_lm_publish(void *ctx);
-
-/* Backend "dpdk": EAL, mempool and ports from ipopd.dpdk (dpdk_setup.c).
- * 0 or -errno with one line in errbuf; nothing left open on error. */
-int ctl_dpdk_open(struct ctl *c, unsigned nworkers, char *errbuf, size_t errlen);

@@ -91,7 +91,7 @@ void ctl_core_disc_env(struct ctl *c, struct ctl_disc_env *env)
 	    .peers = &c->peers,
 	    .lm = &c->lm,
 	    .turn = &c->turn,
-	    .tap_name = c->kernel.tap_name,
+	    .tap_name = c->backend.host_name,
 	    .mac = c->netif.mac,
 	};
 }

@@ -82,6 +82,8 @@ static void keep_restart_only(const struct ipop_config *old, struct ipop_config 
 		log_warn("reload: dpdk changed: needs a restart, keeping the running value");
 		n->dpdk = old->dpdk;
 	}
+	KEEP_STR(underlay_interface, "underlay_interface");
+	KEEP_NUM(xdp_mode, "xdp_mode");
 	KEEP_NUM(workers, "workers");
 	KEEP_NUM(burst, "burst");
 	KEEP_NUM(idle, "idle");

@@ -13,7 +13,5 @@ int ctl_send_underlay(struct ctl *c, const struct net_endpoint *to, const void *
 		if (err != -ENOBUFS)
 			return err;
 	}
-	if (c->dpdk_open) /* no socket of its own: the ring or nothing */
-		return -ENOBUFS;
-	return dp_kernel_send_control(&c->kernel, to, buf, len);
+	return dp_backend_send_control(&c->backend, to, buf, len);
 }

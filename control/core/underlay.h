@@ -13,14 +13,14 @@
  * group only spreads *received* datagrams. A single producer per ring is also
  * what lets the ring stay SPSC.
  *
- * Fallback: a direct sendto() on worker 0's socket (dp_kernel_send_control,
- * same socket, same port) when the worker thread is not running — before
+ * Fallback: the backend's direct send (dp_backend_send_control: for kernel
+ * and af_xdp a sendto() on worker 0's UDP socket, same port) when the worker thread is not running — before
  * ctl_init starts the workers and after unwind stops them (ctl_init sends its
  * first initiations and STUN requests only after the workers run, so in
  * practice: sends during shutdown and from tests without threads) — and when
  * the inject ring is full (counted in the worker's inject_full), so a burst
- * of handshake answers is never lost to ring size. The fallback exists for
- * the kernel backend only; others will have nothing but the ring.
+ * of handshake answers is never lost to ring size. A backend without a direct
+ * send (-ENOTSUP) has nothing but the ring.
  */
 #pragma once
 #include <stddef.h>

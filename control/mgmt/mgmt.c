@@ -18,9 +18,9 @@
 #include <unistd.h>
 
 #include "control/core/ctl.h"
+#include "control/mgmt/backend_json.h"
 #include "control/link/identity.h"
 #include "control/link/linkmgr.h"
-#include "control/mgmt/mgmt_dpdk.h"
 #include "util/json_counters.h"
 #include "util/log.h"
 #include "util/path.h"
@@ -71,17 +71,17 @@ static json_t *status_json(struct ctl *c)
 	json_t *o = json_pack("{s:s, s:s, s:s, s:i, s:s, s:i, s:i, s:o, s:i, s:o, s:s, s:I, s:I, s:i, "
 			 "s:s, s:I}",
 			 "version", IPOPD_VERSION, "mode",
-			 cfg->mode == IPOP_MODE_SWITCH ? "switch" : "l3", "tap", c->kernel.tap_name,
+			 cfg->mode == IPOP_MODE_SWITCH ? "switch" : "l3", "tap", c->backend.host_name,
 			 "port", (int)cfg->port, "backend", cfg->backend, "workers",
 			 (int)c->nworkers, "mtu", (int)c->netif.mtu, "ip4", ip4_json(cfg->ip4),
 			 "ip4_mask", (int)cfg->ip4_mask, "ip6", ip6_json(cfg->ip6), "node_id", id,
 			 "uptime_s", (json_int_t)((clock_now_ms() - c->start_ms) / 1000),
 			 "table_version", (json_int_t)c->pub.version, "links", (int)c->peers.n,
 			 "config", c->config_abs, "reloads", (json_int_t)c->reloads);
-	if (o)
-		json_object_set_new(o, "offloads", offloads_json(&c->kernel.offloads));
-	if (o && c->dpdk_open)
-		json_object_set_new(o, "dpdk", ctl_mgmt_dpdk_json(c));
+	if (o) {
+		json_object_set_new(o, "offloads", offloads_json(&c->backend.offloads));
+		json_object_set_new(o, "backend_status", mgmt_backend_json(c));
+	}
 	return o;
 }
 
@@ -371,6 +371,7 @@ static const struct json_counter worker_fields[] = {
     JSON_COUNTER(struct dp_counters, udp_gso_segments),
     JSON_COUNTER(struct dp_counters, udp_gro_reads),
     JSON_COUNTER(struct dp_counters, udp_gro_segments),
+    JSON_COUNTER(struct dp_counters, busy_cycles),
 };
 
 static json_t *counters_json(const struct dp_counters *k)

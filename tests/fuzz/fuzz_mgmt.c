@@ -28,7 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (!initialised) {
 		log_set_level(LOG_ERROR);
-		snprintf(c.kernel.tap_name, sizeof(c.kernel.tap_name), "ipopf");
+		snprintf(c.backend.host_name, sizeof(c.backend.host_name), "ipopf");
 		c.cfg.port = 5800;
 		/* what ctl_create wires before the socket opens (the "xmpp"
 		 * answer reads the TURN state through it) */

@@ -89,17 +89,18 @@ ok "tshark decrypts both directions with the configured keys, every ICV good"
 
 # ---- status: backend, ports, queues, counters ------------------------------
 st=$(ctl "$SB" status)
+BS='d["backend_status"]'
 assert_contains "$st" "^backend: dpdk" "status backend"
-assert_contains "$st" "net_af_packet0 +underlay +net_af_packet +up" "status: the underlay port"
-assert_contains "$st" "net_tap0 +host-tap +net_tap" "status: the host port"
-assert_contains "$st" "dpdk queues: 1" "status queues"
-assert_gt "$(ctl_get "$SB" status 'd["dpdk"]["ports"][0]["rx_packets"]')" 2000 "underlay rx_packets"
-assert_gt "$(ctl_get "$SB" status 'd["dpdk"]["cycles_per_packet"]')" 0 "cycles_per_packet"
-assert_gt "$(ctl_get "$SB" status 'd["dpdk"]["counters"]["arp_requests_in"]')" 0 "ARP requests for our address answered"
-assert_eq "$(ctl_get "$SB" status '[n["mac"] for n in d["dpdk"]["neighbours"] if n["ip"] == "198.18.0.1"][0]')" \
-	"$(nsx a cat /sys/class/net/eth0/address)" "site a's MAC resolved by ARP"
+assert_contains "$st" "port net_af_packet0 \(ethdev, 1 queue, 198.18.0.2/24, net_af_packet, zero-copy\): link_up=1 rx_packets=[1-9]" "status: the underlay port"
+assert_contains "$st" "port ipopB \(tap, 1 queue, host TAP" "status: the host port"
+assert_contains "$st" "worker 0: [0-9]+ packets, [0-9]+ cycles/packet" "status: cycles per packet"
+assert_gt "$(ctl_get "$SB" status "$BS[\"ports\"][0][\"counters\"][\"rx_packets\"]")" 2000 "underlay rx_packets"
+assert_gt "$(ctl_get "$SB" status "$BS[\"ports\"][1][\"counters\"][\"tx_packets\"]")" 2000 "TAP tx_packets"
+assert_gt "$(ctl_get "$SB" status "$BS[\"workers\"][0][\"cycles_per_packet\"]")" 0 "cycles_per_packet"
+assert_gt "$(ctl_get "$SB" status "$BS[\"ports\"][0][\"counters\"][\"arp_requests_in\"]")" 0 "ARP requests for our address answered"
 nsx a ping -c 2 -W 2 198.18.0.2 >/dev/null || fail "the dpdk site's underlay address does not answer ping"
-ok "status shows the ports, queues and counters ($(ctl_get "$SB" status 'd["dpdk"]["cycles_per_packet"]') cycles/packet); ARP and ping answered"
+ok "status shows the ports, queues and counters ($(ctl_get "$SB" status "$BS[\"workers\"][0][\"cycles_per_packet\"]") cycles/packet); ARP and ping answered"
+ctl "$SB" status | grep -A4 backend_status
 stop_ipopd "$PID_B"
 stop_ipopd "$PID_A"
 nsx b ip link show ipopB >/dev/null 2>&1 && fail "the net_tap ipopB outlived ipopd"

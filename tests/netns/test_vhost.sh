@@ -39,7 +39,7 @@ spawn nsx b dpdk-testpmd --no-huge -m 256 --no-pci --no-telemetry --single-file-
 VM=$SPAWN_PID
 wait_for 15 grep -q "Port 0: link state change event\|Forward statistics for port 0\|icmpecho packet forwarding" "$T/testpmd.txt" ||
 	fail "testpmd did not start: $(tail -n 20 "$T/testpmd.txt")"
-wait_for 10 sh -c "[ \"\$('$IPOPCTL' -s '$SB' status --json | $PY -c 'import json,sys; print(json.load(sys.stdin)[\"dpdk\"][\"ports\"][1][\"link\"])')\" = up ]" ||
+wait_for 10 sh -c "[ \"\$('$IPOPCTL' -s '$SB' status --json | $PY -c 'import json,sys; print(json.load(sys.stdin)[\"backend_status\"][\"ports\"][1][\"counters\"][\"link_up\"])')\" = 1 ]" ||
 	fail "the vhost-user port did not come up: $(ctl "$SB" status)"
 ok "testpmd attached to the vhost-user port (link up)"
 
@@ -52,8 +52,8 @@ vm_mac=$(nsx a1 ip neigh show 10.0.3.50 | awk '{ print $5 }')
 ok "container a1 -> VM behind the vhost-user port: 20 of 20 echoes answered, the VM's MAC $vm_mac learned by ARP"
 
 # The far end's counters: ipopd's vhost port and testpmd's own.
-rx=$(ctl_get "$SB" status 'd["dpdk"]["ports"][1]["rx_packets"]')
-tx=$(ctl_get "$SB" status 'd["dpdk"]["ports"][1]["tx_packets"]')
+rx=$(ctl_get "$SB" status 'd["backend_status"]["ports"][1]["counters"]["rx_packets"]')
+tx=$(ctl_get "$SB" status 'd["backend_status"]["ports"][1]["counters"]["tx_packets"]')
 assert_gt "$rx" 23 "ipopd's vhost port: frames from the VM"
 assert_gt "$tx" 23 "ipopd's vhost port: frames to the VM"
 kill -INT "$VM"

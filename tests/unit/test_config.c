@@ -448,8 +448,14 @@ static void test_ipopd_section(void **state)
 	(void)state;
 	log_set_level(LOG_ERROR);
 #define IPOPD(body) "{\"BaseTopologyManager\": {\"ip4\": \"10.254.0.1\"},\n\"ipopd\": {\n" body "}}"
-	expect_error(IPOPD("\"backend\": \"af_xdp\""), NULL, "t.json:3: ipopd.backend: expected",
-		     NULL);
+	expect_error(IPOPD("\"backend\": \"af_xdp\""), NULL,
+		     "t.json:3: ipopd.backend: expected ipopd.underlay_interface", "af_xdp");
+	expect_error(IPOPD("\"backend\": \"af_xdp\", \"underlay_interface\": \"a b\""), NULL,
+		     "t.json:3: ipopd.underlay_interface: expected an interface name", NULL);
+	expect_error(IPOPD("\"backend\": \"af_xdp\", \"underlay_interface\": \"eth0\",\n"
+			   "\"xdp_mode\": \"fast\""),
+		     NULL, "t.json:4: ipopd.xdp_mode: expected \"auto\", \"native\" or \"generic\"",
+		     "\"fast\"");
 	/* dpdk: test_config_dpdk.c */
 	expect_error(IPOPD("\"backend\": \"netmap\""), NULL, "t.json:3: ipopd.backend: expected",
 		     "\"netmap\"");
@@ -496,6 +502,13 @@ static void test_ipopd_section(void **state)
 	assert_string_equal(c.bridge, "lxcbr0");
 	assert_string_equal(c.tap, "a.b_c-9");
 	assert_int_equal(c.mtu, 0);
+	ipop_config_free(&c);
+	load_ok(IPOPD("\"backend\": \"af_xdp\", \"underlay_interface\": \"eth1\", "
+		      "\"xdp_mode\": \"generic\""),
+		NULL, &c);
+	assert_string_equal(c.backend, "af_xdp");
+	assert_string_equal(c.underlay_interface, "eth1");
+	assert_int_equal(c.xdp_mode, 2);
 	ipop_config_free(&c);
 	log_set_level(LOG_INFO);
 }

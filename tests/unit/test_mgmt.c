@@ -46,7 +46,7 @@ static void test_answers(void **state)
 {
 	(void)state;
 	memset(&c, 0, sizeof(c));
-	snprintf(c.kernel.tap_name, sizeof(c.kernel.tap_name), "ipop7");
+	snprintf(c.backend.host_name, sizeof(c.backend.host_name), "ipop7");
 	c.cfg.port = 5800;
 	c.cfg.mode = IPOP_MODE_SWITCH;
 

@@ -167,7 +167,7 @@ static void test_metrics_format(void **state)
 {
 	(void)state;
 	idle_instance();
-	snprintf(c.kernel.tap_name, sizeof(c.kernel.tap_name), "ipop\"7");
+	snprintf(c.backend.host_name, sizeof(c.backend.host_name), "ipop\"7");
 	size_t len = 0;
 	struct ctl_http h = {.c = &c};
 	char *m = ctl_metrics_render(&c, &h, &len);

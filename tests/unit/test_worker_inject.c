@@ -525,7 +525,8 @@ static void test_ctl_send_underlay(void **state)
 
 	worker_init(f, DP_IDLE_ADAPTIVE, 0);
 	memset(&c, 0, sizeof(c));
-	c.kernel = f->k;
+	c.backend.ops = &dp_kernel_ops;
+	c.backend.priv = &f->k;
 
 	/* No workers at all: straight out of the data port. */
 	assert_int_equal(ctl_send_underlay(&c, &f->to4, buf, make_dgram(1, buf)), 0);

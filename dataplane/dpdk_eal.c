@@ -128,6 +128,7 @@ int dp_dpdk_eal_init(const struct dp_dpdk_params *p, char *err, size_t errlen)
 	pthread_setaffinity_np(pthread_self(), sizeof(saved), &saved);
 	if (ret < 0) {
 		int e = rte_errno ? rte_errno : EINVAL;
+		fflush(stdout); /* EAL's usage text first, our one line last */
 		explain(p, e, err, errlen);
 		/* Whatever EAL set up before it failed. */
 		rte_eal_cleanup();

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <arpa/inet.h>
 
 #include <rte_bus.h>
@@ -21,6 +22,9 @@
 #include "dataplane/dpdk.h"
 #include "dataplane/dpdk_io.h"
 #include "util/log.h"
+#include "util/path.h"
+
+#define IPOP_PATH_DIR_MAX 256
 
 #define RX_DESC	   1024
 #define TX_DESC	   1024
@@ -102,6 +106,7 @@ static int port_setup(struct dp_dpdk *d, struct dp_dpdk_port *pt, char *err, siz
 	struct rte_eth_dev_info info;
 	struct rte_eth_conf conf;
 	struct rte_ether_addr mac;
+	const char *step = "info";
 	int ret;
 
 	ret = port_probe(pt, err, errlen);
@@ -125,6 +130,7 @@ static int port_setup(struct dp_dpdk *d, struct dp_dpdk_port *pt, char *err, siz
 		conf.rx_adv_conf.rss_conf.rss_hf =
 		    info.flow_type_rss_offloads & (RTE_ETH_RSS_IP | RTE_ETH_RSS_UDP);
 	}
+	step = "configure";
 	ret = rte_eth_dev_configure(pt->id, (uint16_t)d->nqueues, (uint16_t)d->nqueues, &conf);
 	if (ret < 0)
 		goto fail;
@@ -133,6 +139,7 @@ static int port_setup(struct dp_dpdk *d, struct dp_dpdk_port *pt, char *err, siz
 	(void)rte_eth_dev_adjust_nb_rx_tx_desc(pt->id, &rxd, &txd);
 	int sock = rte_eth_dev_socket_id(pt->id);
 	unsigned socket = sock < 0 ? (unsigned)SOCKET_ID_ANY : (unsigned)sock;
+	step = "queue setup";
 	for (unsigned q = 0; q < d->nqueues; q++) {
 		ret = rte_eth_rx_queue_setup(pt->id, (uint16_t)q, rxd, socket, NULL, d->mp);
 		if (ret < 0)
@@ -143,6 +150,7 @@ static int port_setup(struct dp_dpdk *d, struct dp_dpdk_port *pt, char *err, siz
 	}
 	if (pt->kind != DP_DPDK_UNDERLAY)
 		(void)rte_eth_promiscuous_enable(pt->id); /* a switch port takes every frame */
+	step = "start";
 	ret = rte_eth_dev_start(pt->id);
 	if (ret < 0)
 		goto fail;
@@ -152,8 +160,9 @@ static int port_setup(struct dp_dpdk *d, struct dp_dpdk_port *pt, char *err, siz
 	return 0;
 
 fail:
-	snprintf(err, errlen, "dpdk: %s port %s (%s): setup failed: %s", kind_name(pt->kind),
-		 pt->name, pt->driver ? pt->driver : "?", strerror(ret < 0 ? -ret : EINVAL));
+	snprintf(err, errlen, "dpdk: %s port %s (%s): %s failed: %s; see the messages above",
+		 kind_name(pt->kind), pt->name, pt->driver ? pt->driver : "?", step,
+		 strerror(ret < 0 ? -ret : EINVAL));
 	return ret < 0 ? ret : -EINVAL;
 }
 
@@ -276,6 +285,22 @@ int dp_dpdk_open(struct dp_dpdk *d, const struct dp_dpdk_params *p, unsigned nwo
 	for (unsigned i = 0; i < p->n_vhost_ports; i++) {
 		struct dp_dpdk_port *pt = &d->host[d->nhost++];
 		pt->kind = DP_DPDK_VHOST;
+		char dir[IPOP_PATH_DIR_MAX];
+		snprintf(dir, sizeof(dir), "%s", p->vhost_ports[i]);
+		char *slash = strrchr(dir, '/');
+		if (slash && slash != dir) {
+			*slash = 0;
+			struct stat st;
+			ret = path_mkdir_p(dir, 0755);
+			if (!ret && (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)))
+				ret = -ENOTDIR;
+			if (ret < 0) {
+				snprintf(err, errlen,
+					 "dpdk: vhost-user socket %s: cannot create %s: %s",
+					 p->vhost_ports[i], dir, strerror(-ret));
+				goto fail;
+			}
+		}
 		/* A socket left by a killed instance would make the bind fail. */
 		if (access(p->vhost_ports[i], F_OK) == 0 && unlink(p->vhost_ports[i]) == 0)
 			log_warn("dpdk: removed the stale vhost-user socket %s", p->vhost_ports[i]);

@@ -29,6 +29,34 @@ make_wan
 make_site a 1
 make_site b 2
 dpdk_site b
+
+# ---- a bad setup: one line saying what to fix, nothing left behind ---------
+# bad_start NAME EXTRA WANT: ipopd must exit non-zero at once, its last line
+# matching WANT, and leave no TAP, vhost-user socket or EAL runtime directory.
+bad_start()
+{
+	local name=$1 extra=$2 want=$3 rc=0 last
+	write_config "$T/bad.json" site=b tap=dkbad port=$PORT peers=a extra="$extra"
+	timeout 30 ip netns exec "$(ns b)" "$IPOPD" -c "$T/bad.json" >"$T/bad-$name.log" 2>&1 || rc=$?
+	[ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] || fail "bad setup ($name): ipopd exited with $rc"
+	last=$(grep -v '^ \|^$' "$T/bad-$name.log" | tail -n 1)
+	assert_contains "$last" "$want" "bad setup ($name): the error line"
+	nsx b ip link show dkbad >/dev/null 2>&1 && fail "bad setup ($name): the TAP dkbad was left behind"
+	[ -e /var/run/dpdk/ipopd-dkbad ] && fail "bad setup ($name): EAL's runtime directory was left behind"
+	ok "bad setup ($name): $last"
+}
+bad_start unknown-vdev \
+	"\"backend\": \"dpdk\", \"dpdk\": {\"eal_args\": [$EAL], \"underlay_port\": \"net_nosuch0\", \"underlay_address\": \"198.18.0.2/24\"}" \
+	'dpdk: underlay port "net_nosuch0" cannot be created'
+# The host side fails after the underlay and the TAP are up: both must go.
+bad_start vhost-dir "$(dpdk_extra b ", \"host_port\": \"net_tap0,iface=dkbad\", \"vhost_ports\": [\"$T/bad.json/vm.sock\"]")" \
+	"dpdk: vhost-user socket $T/bad.json/vm.sock: cannot create $T/bad.json: Not a directory"
+bad_start eal-args "$(dpdk_extra b | sed 's/"--no-telemetry"/"--no-such-eal-option"/')" \
+	'dpdk: EAL cannot start'
+if [ "$(awk '/HugePages_Free/ { print $2 }' /proc/meminfo)" = 0 ]; then
+	bad_start no-hugepages "$(dpdk_extra b | sed 's/"--no-huge", "-m", "256", //')" \
+		'no free hugepages; reserve some'
+fi
 write_config "$T/a.json" site=a tap=ipopA port=$PORT peers=b
 write_config "$T/b.json" site=b tap=ipopB port=$PORT peers=a extra="$(dpdk_extra b)"
 start_ipopd a "$T/a.json"

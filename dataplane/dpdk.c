@@ -13,6 +13,7 @@
 #include <poll.h>
 #include <string.h>
 
+#include <rte_cycles.h>
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
@@ -139,6 +140,7 @@ static unsigned host_rx(void *io_, struct dp_pool *pool, struct dp_counters *c,
 	unsigned got = 0, nspare = 0;
 
 	thread_register(io);
+	uint64_t t0 = rte_rdtsc();
 	for (unsigned k = 0; k < d->nhost && got < max; k++) {
 		unsigned port = (io->host_next + k) % d->nhost;
 		unsigned n = rte_eth_rx_burst(d->host[port].id, io->q, mb, (uint16_t)(max - got));
@@ -160,6 +162,8 @@ static unsigned host_rx(void *io_, struct dp_pool *pool, struct dp_counters *c,
 		io->host_next = (io->host_next + 1) % d->nhost;
 	if (nspare)
 		rte_pktmbuf_free_bulk(spare, nspare);
+	if (got)
+		ADD(&io->s, cycles_host_rx, rte_rdtsc() - t0);
 	return got;
 }
 
@@ -173,7 +177,7 @@ static void host_tx(void *io_, struct dp_pool *pool, struct dp_counters *c, stru
 	struct rte_mbuf *copies[DP_DPDK_HOST_MAX][COPIES_MAX];
 	unsigned ncopies[DP_DPDK_HOST_MAX] = {0};
 	int8_t dst[DP_OUT_MAX];
-	uint64_t bytes = 0;
+	uint64_t bytes = 0, t0 = rte_rdtsc();
 	unsigned sent = 0;
 
 	if (unlikely(!d->nhost)) {
@@ -219,6 +223,7 @@ static void host_tx(void *io_, struct dp_pool *pool, struct dp_counters *c, stru
 	}
 	DP_COUNT(c, host_tx_packets, sent);
 	DP_COUNT(c, host_tx_bytes, bytes);
+	ADD(&io->s, cycles_host_tx, rte_rdtsc() - t0);
 }
 
 /* ---- underlay ---------------------------------------------------------- */
@@ -232,8 +237,11 @@ static unsigned net_rx(void *io_, struct dp_pool *pool, struct dp_counters *c, s
 	unsigned got = 0, nspare = 0, nreply = 0;
 	struct net_endpoint from;
 	uint16_t len;
+	uint64_t t0 = rte_rdtsc();
 
 	unsigned n = rte_eth_rx_burst(d->net.id, io->q, mb, (uint16_t)max);
+	if (!n)
+		return 0;
 	for (unsigned i = 0; i < n; i++) {
 		struct rte_mbuf *m = mb[i];
 		if (unlikely(m->nb_segs > 1)) {
@@ -255,6 +263,7 @@ static unsigned net_rx(void *io_, struct dp_pool *pool, struct dp_counters *c, s
 	if (nspare)
 		rte_pktmbuf_free_bulk(spare, nspare);
 	tx_mbufs(io, d->net.id, reply, nreply);
+	ADD(&io->s, cycles_net_rx, rte_rdtsc() - t0);
 	return got;
 }
 
@@ -266,7 +275,7 @@ static void net_tx(void *io_, struct dp_pool *pool, struct dp_counters *c, struc
 	struct rte_mbuf *mb[DP_OUT_MAX], *reply[DP_OUT_MAX];
 	struct dp_pkt *pd[DP_OUT_MAX];
 	unsigned k = 0, nreply = 0;
-	uint64_t bytes = 0;
+	uint64_t bytes = 0, t0 = rte_rdtsc();
 
 	for (unsigned i = 0; i < n; i++) {
 		struct dp_pkt *p = pkts[i];
@@ -287,6 +296,7 @@ static void net_tx(void *io_, struct dp_pool *pool, struct dp_counters *c, struc
 	DP_COUNT(c, net_tx_packets, sent);
 	DP_COUNT(c, net_tx_bytes, sent == k ? bytes : 0);
 	tx_mbufs(io, d->net.id, reply, nreply);
+	ADD(&io->s, cycles_net_tx, rte_rdtsc() - t0);
 }
 
 static int dpdk_wait(void *io_, int wake_fd, int timeout_ms)

@@ -89,6 +89,10 @@ struct dp_dpdk_stats {
 	uint64_t host_copies;	 /* flood copies to host ports */
 	uint64_t multiseg;	 /* chained mbufs (larger than one buffer): dropped */
 	uint64_t tx_full;	 /* frames a PMD would not take */
+	/* TSC cycles inside the backend's burst calls that moved packets (per
+	 * burst, not per packet): the rest of the worker's busy_cycles is the
+	 * pipeline (classify, lookup, crypto) and the loop. */
+	uint64_t cycles_host_rx, cycles_host_tx, cycles_net_rx, cycles_net_tx;
 };
 
 struct dp_dpdk {

@@ -75,8 +75,8 @@ void dp_dpdk_backend_status(struct dp_backend *b, const struct dp_counters *sum,
 {
 	const struct dp_dpdk *d = b->priv;
 	struct dp_dpdk_stats s;
+	struct dp_backend_port *bp;
 	char mode[48], a[INET_ADDRSTRLEN];
-	(void)sum;
 	if (!d)
 		return;
 	dp_dpdk_stats_read(d, &s);
@@ -86,8 +86,7 @@ void dp_dpdk_backend_status(struct dp_backend *b, const struct dp_counters *sum,
 	inet_ntop(AF_INET, &d->ip4, a, sizeof(a));
 	snprintf(mode, sizeof(mode), "%s/%d, %s, zero-copy", a, __builtin_popcount(d->mask),
 		 d->net.driver ? d->net.driver : "?");
-	struct dp_backend_port *bp =
-	    dp_backend_port_add(st, d->net.name, "ethdev", d->nqueues, mode);
+	bp = dp_backend_port_add(st, d->net.name, "ethdev", d->nqueues, mode);
 	ethdev_stats(bp, &d->net);
 	dp_backend_port_stat(bp, "arp_requests_in", s.arp_requests_in);
 	dp_backend_port_stat(bp, "arp_replies_out", s.arp_replies_out);
@@ -114,4 +113,11 @@ void dp_dpdk_backend_status(struct dp_backend *b, const struct dp_counters *sum,
 			dp_backend_port_stat(bp, "multiseg", s.multiseg);
 		}
 	}
+	/* Where the workers' cycles go (per-burst TSC around each device call). */
+	bp = dp_backend_port_add(st, "cycles", "stages", d->nqueues, "TSC cycles in device calls");
+	dp_backend_port_stat(bp, "host_rx", s.cycles_host_rx);
+	dp_backend_port_stat(bp, "host_tx", s.cycles_host_tx);
+	dp_backend_port_stat(bp, "net_rx", s.cycles_net_rx);
+	dp_backend_port_stat(bp, "net_tx", s.cycles_net_tx);
+	dp_backend_port_stat(bp, "worker_busy", sum ? sum->busy_cycles : 0);
 }

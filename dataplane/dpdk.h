@@ -153,6 +153,31 @@ void dp_dpdk_eal_fini(void);
 
 /* ---- dpdk_eth.c: the underlay's raw frames ---- */
 
+/* The pure part (no mbuf, no EAL: unit tests and fuzzing use it). */
+enum dp_dpdk_verdict {
+	DP_DPDK_FRAME_DROP,  /* counted (not ours, fragment, malformed) or consumed (ARP learned) */
+	DP_DPDK_FRAME_DATA,  /* UDP to our address and port: off/len/from */
+	DP_DPDK_FRAME_REPLY, /* rewritten in place into an ARP or echo reply of len bytes */
+};
+struct dp_dpdk_frame {
+	uint16_t off, len;
+	struct net_endpoint from;
+};
+/* One received frame of avail bytes at f (writable). */
+enum dp_dpdk_verdict dp_dpdk_frame_input(struct dp_dpdk *d, struct dp_dpdk_stats *s, uint8_t *f,
+					 unsigned avail, struct dp_dpdk_frame *out);
+/* The next hop's MAC for `to`: 0, or -EAFNOSUPPORT/-ENETUNREACH (no route)
+ * /-ENOSPC (table full) /-EAGAIN (not resolved; *ask = the address to send
+ * an ARP request for now, 0 = one was sent less than 100 ms ago). */
+int dp_dpdk_next_hop(struct dp_dpdk *d, struct dp_dpdk_stats *s, const struct net_endpoint *to,
+		     uint8_t mac[6], uint32_t *ask);
+/* Writes Ethernet/IPv4/UDP (DP_DPDK_HDR_LEN bytes) before data; returns the
+ * frame start. */
+uint8_t *dp_dpdk_frame_encap(const struct dp_dpdk *d, uint8_t *data, uint16_t len,
+			     const struct net_endpoint *to, const uint8_t mac[6], uint16_t ip_id);
+/* A broadcast ARP request for tip into buf (42 bytes); returns its length. */
+unsigned dp_dpdk_arp_request_build(const struct dp_dpdk *d, uint8_t *buf, uint32_t tip);
+
 struct rte_mbuf;
 /* Classifies one received underlay frame. Returns the UDP payload offset
  * when the frame is UDP to our address and port (*len = payload length,

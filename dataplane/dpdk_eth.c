@@ -10,6 +10,7 @@
  * the outer UDP checksum is 0, which IPv4 allows.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdatomic.h>
 #include <string.h>
 
@@ -89,17 +90,9 @@ static bool on_link(const struct dp_dpdk *d, uint32_t ip)
 	return ((ip ^ d->ip4) & d->mask) == 0;
 }
 
-static struct rte_mbuf *arp_request(struct dp_dpdk *d, uint32_t tip)
+unsigned dp_dpdk_arp_request_build(const struct dp_dpdk *d, uint8_t *buf, uint32_t tip)
 {
-	struct rte_mbuf *m = rte_pktmbuf_alloc(d->mp);
-	if (!m)
-		return NULL;
-	struct rte_ether_hdr *eth = (struct rte_ether_hdr *)rte_pktmbuf_append(
-	    m, sizeof(struct rte_ether_hdr) + sizeof(struct rte_arp_hdr));
-	if (!eth) {
-		rte_pktmbuf_free(m);
-		return NULL;
-	}
+	struct rte_ether_hdr *eth = (struct rte_ether_hdr *)buf;
 	struct rte_arp_hdr *arp = (struct rte_arp_hdr *)(eth + 1);
 	memset(&eth->dst_addr, 0xff, RTE_ETHER_ADDR_LEN);
 	memcpy(&eth->src_addr, d->net.mac, RTE_ETHER_ADDR_LEN);
@@ -113,16 +106,31 @@ static struct rte_mbuf *arp_request(struct dp_dpdk *d, uint32_t tip)
 	arp->arp_data.arp_sip = d->ip4;
 	memset(&arp->arp_data.arp_tha, 0, RTE_ETHER_ADDR_LEN);
 	arp->arp_data.arp_tip = tip;
+	return (unsigned)(sizeof(*eth) + sizeof(*arp));
+}
+
+static struct rte_mbuf *arp_request(struct dp_dpdk *d, uint32_t tip)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(d->mp);
+	if (!m)
+		return NULL;
+	uint8_t *buf = (uint8_t *)rte_pktmbuf_append(m, sizeof(struct rte_ether_hdr) +
+							    sizeof(struct rte_arp_hdr));
+	if (!buf) {
+		rte_pktmbuf_free(m);
+		return NULL;
+	}
+	dp_dpdk_arp_request_build(d, buf, tip);
 	return m;
 }
 
 /* ARP: learn the sender when the request is for us or we know it already,
  * answer requests for our address in place. Returns true when m became a
  * reply (queued by the caller), false when the caller frees it. */
-static bool arp_input(struct dp_dpdk *d, struct dp_dpdk_stats *s, struct rte_mbuf *m)
+static bool arp_input(struct dp_dpdk *d, struct dp_dpdk_stats *s, uint8_t *f, unsigned avail)
 {
-	struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
-	if (m->data_len < sizeof(*eth) + sizeof(struct rte_arp_hdr))
+	struct rte_ether_hdr *eth = (struct rte_ether_hdr *)f;
+	if (avail < sizeof(*eth) + sizeof(struct rte_arp_hdr))
 		return false;
 	struct rte_arp_hdr *arp = (struct rte_arp_hdr *)(eth + 1);
 	if (arp->arp_hardware != htons(RTE_ARP_HRD_ETHER) ||
@@ -153,14 +161,14 @@ static bool arp_input(struct dp_dpdk *d, struct dp_dpdk_stats *s, struct rte_mbu
 }
 
 /* Echo request to our address: answered in place. */
-static bool icmp_input(struct dp_dpdk_stats *s, struct rte_mbuf *m, struct rte_ipv4_hdr *ip,
-		       unsigned ihl, unsigned tot)
+static bool icmp_input(struct dp_dpdk_stats *s, uint8_t *f, struct rte_ipv4_hdr *ip, unsigned ihl,
+		       unsigned tot)
 {
 	struct rte_icmp_hdr *icmp = (struct rte_icmp_hdr *)((uint8_t *)ip + ihl);
 	if (tot < ihl + sizeof(*icmp) || icmp->icmp_type != RTE_IP_ICMP_ECHO_REQUEST ||
 	    icmp->icmp_code != 0)
 		return false;
-	struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
+	struct rte_ether_hdr *eth = (struct rte_ether_hdr *)f;
 	struct rte_ether_addr a = eth->src_addr;
 	eth->src_addr = eth->dst_addr;
 	eth->dst_addr = a;
@@ -176,27 +184,22 @@ static bool icmp_input(struct dp_dpdk_stats *s, struct rte_mbuf *m, struct rte_i
 	sum = (sum & 0xffff) + (sum >> 16);
 	sum = (sum & 0xffff) + (sum >> 16);
 	icmp->icmp_cksum = htons((uint16_t)~sum);
-	m->data_len = m->pkt_len = (uint32_t)(RTE_ETHER_HDR_LEN + tot);
 	COUNT(s, icmp_echo);
 	return true;
 }
 
-unsigned dp_dpdk_eth_input(struct dp_dpdk *d, struct dp_dpdk_stats *s, struct rte_mbuf *m,
-			   uint16_t *len, struct net_endpoint *from, struct rte_mbuf **reply,
-			   unsigned *nreply)
+enum dp_dpdk_verdict dp_dpdk_frame_input(struct dp_dpdk *d, struct dp_dpdk_stats *s, uint8_t *f,
+					 unsigned avail, struct dp_dpdk_frame *out)
 {
-	struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
-	unsigned avail = m->data_len;
+	struct rte_ether_hdr *eth = (struct rte_ether_hdr *)f;
 
 	if (avail < RTE_ETHER_HDR_LEN)
 		goto not_ours;
 	if (eth->ether_type == htons(RTE_ETHER_TYPE_ARP)) {
-		if (arp_input(d, s, m)) {
-			reply[(*nreply)++] = m;
-			return 0;
-		}
-		rte_pktmbuf_free(m);
-		return 0;
+		if (!arp_input(d, s, f, avail))
+			return DP_DPDK_FRAME_DROP;
+		out->len = RTE_ETHER_HDR_LEN + sizeof(struct rte_arp_hdr);
+		return DP_DPDK_FRAME_REPLY;
 	}
 	if (eth->ether_type != htons(RTE_ETHER_TYPE_IPV4) ||
 	    memcmp(&eth->dst_addr, d->net.mac, 6) != 0 || avail < RTE_ETHER_HDR_LEN + 20)
@@ -209,15 +212,13 @@ unsigned dp_dpdk_eth_input(struct dp_dpdk *d, struct dp_dpdk_stats *s, struct rt
 		goto not_ours;
 	if (ip->fragment_offset & htons(RTE_IPV4_HDR_MF_FLAG | RTE_IPV4_HDR_OFFSET_MASK)) {
 		COUNT(s, fragments);
-		rte_pktmbuf_free(m);
-		return 0;
+		return DP_DPDK_FRAME_DROP;
 	}
 	if (ip->next_proto_id == IPPROTO_ICMP) {
-		if (icmp_input(s, m, ip, ihl, tot)) {
-			reply[(*nreply)++] = m;
-			return 0;
-		}
-		goto not_ours;
+		if (!icmp_input(s, f, ip, ihl, tot))
+			goto not_ours;
+		out->len = RTE_ETHER_HDR_LEN + tot;
+		return DP_DPDK_FRAME_REPLY;
 	}
 	struct rte_udp_hdr *udp = (struct rte_udp_hdr *)((uint8_t *)ip + ihl);
 	if (ip->next_proto_id != IPPROTO_UDP || tot < ihl + sizeof(*udp) ||
@@ -226,66 +227,87 @@ unsigned dp_dpdk_eth_input(struct dp_dpdk *d, struct dp_dpdk_stats *s, struct rt
 	unsigned ulen = ntohs(udp->dgram_len);
 	if (ulen < sizeof(*udp) || ulen > tot - ihl)
 		goto not_ours;
-	*len = (uint16_t)(ulen - sizeof(*udp));
-	memset(from, 0, sizeof(*from));
-	from->family = AF_INET;
-	from->addr[10] = from->addr[11] = 0xff;
-	memcpy(from->addr + 12, &ip->src_addr, 4);
-	from->port = ntohs(udp->src_port);
-	return RTE_ETHER_HDR_LEN + ihl + (unsigned)sizeof(*udp);
+	out->len = (uint16_t)(ulen - sizeof(*udp));
+	out->off = (uint16_t)(RTE_ETHER_HDR_LEN + ihl + sizeof(*udp));
+	memset(&out->from, 0, sizeof(out->from));
+	out->from.family = AF_INET;
+	out->from.addr[10] = out->from.addr[11] = 0xff;
+	memcpy(out->from.addr + 12, &ip->src_addr, 4);
+	out->from.port = ntohs(udp->src_port);
+	return DP_DPDK_FRAME_DATA;
 
 not_ours:
 	COUNT(s, not_ours);
-	rte_pktmbuf_free(m);
-	return 0;
+	return DP_DPDK_FRAME_DROP;
 }
 
-uint8_t *dp_dpdk_eth_output(struct dp_dpdk *d, struct dp_dpdk_stats *s, uint8_t *data, uint16_t len,
-			    const struct net_endpoint *to, uint16_t *ip_id, struct rte_mbuf **reply,
-			    unsigned *nreply)
+unsigned dp_dpdk_eth_input(struct dp_dpdk *d, struct dp_dpdk_stats *s, struct rte_mbuf *m,
+			   uint16_t *len, struct net_endpoint *from, struct rte_mbuf **reply,
+			   unsigned *nreply)
+{
+	struct dp_dpdk_frame fr;
+	switch (dp_dpdk_frame_input(d, s, rte_pktmbuf_mtod(m, uint8_t *), m->data_len, &fr)) {
+	case DP_DPDK_FRAME_DATA:
+		*len = fr.len;
+		*from = fr.from;
+		return fr.off;
+	case DP_DPDK_FRAME_REPLY:
+		m->data_len = fr.len;
+		m->pkt_len = fr.len;
+		reply[(*nreply)++] = m;
+		return 0;
+	default:
+		rte_pktmbuf_free(m);
+		return 0;
+	}
+}
+
+int dp_dpdk_next_hop(struct dp_dpdk *d, struct dp_dpdk_stats *s, const struct net_endpoint *to,
+		     uint8_t mac[6], uint32_t *ask)
 {
 	uint32_t dst, nh;
+	*ask = 0;
 	if (to->family != AF_INET)
-		return NULL;
+		return -EAFNOSUPPORT;
 	memcpy(&dst, to->addr + 12, 4);
 	nh = on_link(d, dst) ? dst : d->gateway;
 	if (!nh)
-		return NULL;
-
+		return -ENETUNREACH;
 	struct dp_dpdk_neigh *e = neigh_slot(d, nh, true);
 	if (!e)
-		return NULL;
-	uint64_t mac = atomic_load_explicit(&e->mac, memory_order_acquire);
-	if (unlikely(!(mac & RESOLVED))) {
-		uint64_t now = rte_get_tsc_cycles(), last = atomic_load(&e->asked_tsc);
-		COUNT(s, neigh_miss);
-		if ((last == 0 || now - last > d->tsc_hz / ASK_EVERY_HZ) &&
-		    atomic_compare_exchange_strong(&e->asked_tsc, &last, now)) {
-			struct rte_mbuf *req = arp_request(d, nh);
-			if (req) {
-				reply[(*nreply)++] = req;
-				COUNT(s, arp_requests_out);
-			}
-		}
-		return NULL;
+		return -ENOSPC;
+	uint64_t v = atomic_load_explicit(&e->mac, memory_order_acquire);
+	if (likely(v & RESOLVED)) {
+		u64_to_mac(v, mac);
+		return 0;
 	}
+	uint64_t now = rte_get_tsc_cycles(), last = atomic_load(&e->asked_tsc);
+	COUNT(s, neigh_miss);
+	if ((last == 0 || now - last > d->tsc_hz / ASK_EVERY_HZ) &&
+	    atomic_compare_exchange_strong(&e->asked_tsc, &last, now))
+		*ask = nh;
+	return -EAGAIN;
+}
 
+uint8_t *dp_dpdk_frame_encap(const struct dp_dpdk *d, uint8_t *data, uint16_t len,
+			     const struct net_endpoint *to, const uint8_t mac[6], uint16_t ip_id)
+{
 	uint8_t *f = data - HDR_LEN;
 	struct rte_ether_hdr *eth = (struct rte_ether_hdr *)f;
 	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(eth + 1);
 	struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(ip + 1);
-	u64_to_mac(mac, eth->dst_addr.addr_bytes);
+	memcpy(&eth->dst_addr, mac, 6);
 	memcpy(&eth->src_addr, d->net.mac, 6);
 	eth->ether_type = htons(RTE_ETHER_TYPE_IPV4);
 	ip->version_ihl = RTE_IPV4_VHL_DEF;
 	ip->type_of_service = 0;
 	ip->total_length = htons((uint16_t)(len + sizeof(*ip) + sizeof(*udp)));
-	ip->packet_id = htons((*ip_id)++);
+	ip->packet_id = htons(ip_id);
 	ip->fragment_offset = 0;
 	ip->time_to_live = OUT_TTL;
 	ip->next_proto_id = IPPROTO_UDP;
 	ip->src_addr = d->ip4;
-	ip->dst_addr = dst;
+	memcpy(&ip->dst_addr, to->addr + 12, 4);
 	ip->hdr_checksum = 0;
 	ip->hdr_checksum = rte_ipv4_cksum(ip);
 	udp->src_port = htons(d->udp_port);
@@ -293,6 +315,23 @@ uint8_t *dp_dpdk_eth_output(struct dp_dpdk *d, struct dp_dpdk_stats *s, uint8_t 
 	udp->dgram_len = htons((uint16_t)(len + sizeof(*udp)));
 	udp->dgram_cksum = 0;
 	return f;
+}
+
+uint8_t *dp_dpdk_eth_output(struct dp_dpdk *d, struct dp_dpdk_stats *s, uint8_t *data, uint16_t len,
+			    const struct net_endpoint *to, uint16_t *ip_id, struct rte_mbuf **reply,
+			    unsigned *nreply)
+{
+	uint8_t mac[6];
+	uint32_t ask;
+	if (unlikely(dp_dpdk_next_hop(d, s, to, mac, &ask) < 0)) {
+		struct rte_mbuf *req = ask ? arp_request(d, ask) : NULL;
+		if (req) {
+			reply[(*nreply)++] = req;
+			COUNT(s, arp_requests_out);
+		}
+		return NULL;
+	}
+	return dp_dpdk_frame_encap(d, data, len, to, mac, (*ip_id)++);
 }
 
 void dp_dpdk_lfdb_learn(struct dp_dpdk *d, const uint8_t mac[6], unsigned port)

@@ -141,9 +141,12 @@ ip -n "$(ns b)" addr flush dev lxcbr0
 ip -n "$(ns b)" addr add 10.0.3.2/24 dev lxcbr0
 make_container a a1 10.0.3.11/24
 make_container b b1 10.0.3.21/24
-write_config "$T/as.json" site=a mode=switch net=10.0.3 hostoff=100 tap=ipopA bridge=lxcbr0 port=$PORT peers=b
+# Keyed links this time: the Noise handshakes leave from and arrive on the
+# dpdk port like data, and rekey every 2 s during the transfers.
+write_config "$T/as.json" site=a mode=switch net=10.0.3 hostoff=100 tap=ipopA bridge=lxcbr0 port=$PORT peers=b \
+	keying=noise rekey=2
 write_config "$T/bs.json" site=b mode=switch net=10.0.3 hostoff=100 tap=ipopB bridge=lxcbr0 port=$PORT peers=a \
-	extra="$(dpdk_extra b)"
+	keying=noise rekey=2 extra="$(dpdk_extra b)"
 start_ipopd a "$T/as.json"
 start_ipopd b "$T/bs.json"
 SBS=$(config_sock "$T/bs.json")
@@ -159,4 +162,8 @@ ok "switch: 3 MB container a1 -> container b1 by TCP, SHA-256 matches"
 transfer b1 a1 10.0.3.11 "$T/big"
 ok "switch: 3 MB container b1 -> container a1 by TCP, SHA-256 matches"
 assert_gt "$(ctl_get "$SBS" stats 'd["total"]["learn_events"]')" 0 "learn events on the dpdk site"
+sleep 2.5
+assert_gt "$(hs_get "$SBS" rekeys)" 0 "rekeys on the dpdk site"
+ping_ok a1 10.0.3.21
+ok "switch mode over keyed links: $(hs_get "$SBS" rekeys) rekeys on the dpdk site, traffic still flows"
 exit 0

@@ -177,31 +177,36 @@ static void print_scalar(const json_t *v)
 	}
 }
 
-static long long int_of(const json_t *o, const char *key);
-static const char *str_or(const json_t *o, const char *key, const char *dflt);
-
-/* backend_status: the backend's ports (kind, queues, mode, counters) and
- * the workers' cycles per packet, one line each. */
+/* The backend's ports (one line each, counters as name=value) and the
+ * workers' cycles per packet. */
 static void print_backend(const json_t *b)
 {
-	const char *key;
-	const json_t *v, *p;
 	size_t i;
-	printf("backend_status: %s\n", str_or(b, "mode", "?"));
+	const json_t *p, *w;
+	printf("backend mode: %s\n", json_string_value(json_object_get(b, "mode")));
+	printf("%-12s %-7s %6s  %-22s %s\n", "PORT", "KIND", "QUEUES", "MODE", "COUNTERS");
 	json_array_foreach(json_object_get(b, "ports"), i, p)
 	{
-		printf("  port %s (%s, %lld queue%s, %s):", str_or(p, "name", "?"),
-		       str_or(p, "kind", "?"), int_of(p, "queues"), int_of(p, "queues") == 1 ? "" : "s",
-		       str_or(p, "mode", ""));
-		json_object_foreach(json_object_get(p, "counters"), key, v)
-			printf(" %s=%lld", key, (long long)json_integer_value(v));
+		const char *key;
+		const json_t *v;
+		printf("%-12s %-7s %6lld  %-22s", json_string_value(json_object_get(p, "name")),
+		       json_string_value(json_object_get(p, "kind")),
+		       (long long)json_integer_value(json_object_get(p, "queues")),
+		       json_string_value(json_object_get(p, "mode")));
+		json_object_foreach((json_t *)json_object_get(p, "counters"), key, v)
+		    printf(" %s=%lld", key, (long long)json_integer_value(v));
 		putchar('\n');
 	}
-	json_array_foreach(json_object_get(b, "workers"), i, p)
+	printf("%-6s %14s %16s\n", "WORKER", "PACKETS", "CYCLES/PACKET");
+	json_array_foreach(json_object_get(b, "workers"), i, w)
 	{
-		printf("  worker %lld: %lld packets, ", int_of(p, "id"), int_of(p, "packets"));
-		print_scalar(json_object_get(p, "cycles_per_packet"));
-		printf(" cycles/packet\n");
+		const json_t *cpp = json_object_get(w, "cycles_per_packet");
+		printf("%-6lld %14lld ", (long long)json_integer_value(json_object_get(w, "id")),
+		       (long long)json_integer_value(json_object_get(w, "packets")));
+		if (json_is_integer(cpp))
+			printf("%16lld\n", (long long)json_integer_value(cpp));
+		else
+			printf("%16s\n", "-");
 	}
 }
 
@@ -211,14 +216,15 @@ static void print_status(const json_t *o)
 	const json_t *v;
 	json_object_foreach((json_t *)o, key, v)
 	{
-		if (!strcmp(key, "backend_status") && json_is_object(v)) {
-			print_backend(v);
+		if (!strcmp(key, "backend_status"))
 			continue;
-		}
 		printf("%s: ", key);
 		print_scalar(v);
 		putchar('\n');
 	}
+	const json_t *b = json_object_get(o, "backend_status");
+	if (json_is_object(b))
+		print_backend(b);
 }
 
 static const char *str_or(const json_t *o, const char *key, const char *dflt)
@@ -286,10 +292,11 @@ static void print_links(const json_t *o)
 			time_t na = (time_t)int_of(cert, "not_after");
 			char exp[32];
 			strftime(exp, sizeof(exp), "%Y-%m-%d %H:%M UTC", gmtime(&na));
-			printf("  cert: %s, serial %s, expires %s%s\n", str_or(cert, "subject", "?"),
-			       str_or(cert, "serial", "?"), exp,
-			       json_is_true(json_object_get(cert, "expires_soon")) ? " (EXPIRES SOON)"
-										    : "");
+			printf("  cert: %s, serial %s, expires %s%s\n",
+			       str_or(cert, "subject", "?"), str_or(cert, "serial", "?"), exp,
+			       json_is_true(json_object_get(cert, "expires_soon"))
+				   ? " (EXPIRES SOON)"
+				   : "");
 		}
 		const json_t *pair = json_object_get(l, "pair");
 		if (!json_is_object(pair))

@@ -77,7 +77,7 @@ struct dp_backend_config {
 };
 
 #define DP_BACKEND_PORTS_MAX 8
-#define DP_BACKEND_STATS_MAX 16
+#define DP_BACKEND_STATS_MAX 24
 
 struct dp_backend_stat {
 	char name[24];

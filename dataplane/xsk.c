@@ -310,6 +310,7 @@ static void xsk_status(struct dp_backend *b, const struct dp_counters *sum,
 	dp_backend_port_stat(p, "tx_ring_full", t.tx_ring_full);
 	dp_backend_port_stat(p, "xdp_steered", prog[XDP_STEER_STEERED]);
 	dp_backend_port_stat(p, "xdp_no_socket", prog[XDP_STEER_PASS_NO_SOCKET]);
+	dp_backend_port_stat(p, "xdp_other_queue", prog[XDP_STEER_PASS_QUEUE_RANGE]);
 	dp_backend_port_stat(p, "rx_dropped", xt.rx_dropped);
 	dp_backend_port_stat(p, "rx_ring_full", xt.rx_ring_full);
 	dp_backend_port_stat(p, "fill_ring_empty", xt.rx_fill_ring_empty_descs);

@@ -31,9 +31,14 @@
 #define DP_XSK_CHUNK 4096
 /* Pool buffer stride: a whole number of pages, so no buffer's first chunk
  * crosses a page (zero-copy needs that of every descriptor). */
-#define DP_XSK_STRIDE	   12288
-#define DP_XSK_POOL	   2048 /* buffers per worker (24 MiB of UMEM) */
-#define DP_XSK_RING	   1024 /* RX, TX, fill and completion ring entries */
-#define DP_XSK_FILL_TARGET 512	/* buffers kept on the fill ring */
+#define DP_XSK_STRIDE 12288
+/* Buffers per worker: 48 MiB of UMEM, pinned. The fill ring is what absorbs
+ * a burst while the worker is busy or asleep (like a socket's receive
+ * buffer): a peer's copy-mode AF_XDP sender puts out hundreds of frames at
+ * once, so it is kept at 1536 buffers, leaving the rest for transmits in
+ * flight and the host side. */
+#define DP_XSK_POOL	   4096
+#define DP_XSK_RING	   2048 /* RX, TX, fill and completion ring entries */
+#define DP_XSK_FILL_TARGET 1536 /* buffers kept on the fill ring */
 
 extern const struct dp_backend_ops dp_xsk_ops;

@@ -10,31 +10,15 @@
 #include <poll.h>
 #include <string.h>
 #include <arpa/inet.h>
-#include <linux/if_ether.h>
 #include <sys/socket.h>
 
-#include "dataplane/csum.h"
+#include "dataplane/xsk_frame.h"
 #include "dataplane/xsk_internal.h"
 
 #define RESERVE	   256 /* pool buffers never put on the fill ring */
 #define FILL_BATCH 32
-#define HDR4	   (ETH_HLEN + 20 + 8)
-#define HDR6	   (ETH_HLEN + 40 + 8)
 
 #define ST(io, f, n) __atomic_store_n(&(io)->st.f, (io)->st.f + (n), __ATOMIC_RELAXED)
-
-static const uint8_t v4_prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-
-static inline uint16_t rd16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static inline void wr16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
 
 static inline struct dp_pkt *desc_of(struct dp_pool *pool, uint64_t addr)
 {
@@ -53,6 +37,25 @@ static void reclaim(struct xsk_io *io, struct dp_pool *pool)
 		dp_pool_put(pool, desc_of(pool, *xsk_ring_cons__comp_addr(&io->comp, idx + i)));
 	xsk_ring_cons__release(&io->comp, n);
 	io->in_tx -= n;
+}
+
+/* Has the kernel send what the TX ring holds. In copy mode one sendto
+ * sends at most 32 frames (the kernel's TX_BATCH_SIZE), so it is repeated
+ * while frames remain; a driver in zero-copy mode takes the whole ring. */
+static void tx_kick(struct xsk_io *io)
+{
+	for (int i = 0; i < 64; i++) {
+		uint32_t pending =
+		    io->tx.cached_prod - __atomic_load_n(io->tx.consumer, __ATOMIC_ACQUIRE);
+		if (!pending || !xsk_ring_prod__needs_wakeup(&io->tx))
+			return;
+		ST(io, kicks, 1);
+		if (sendto(io->fd, NULL, 0, MSG_DONTWAIT, NULL, 0) < 0 && errno != EAGAIN &&
+		    errno != EBUSY && errno != ENOBUFS)
+			return;
+		if (io->zerocopy)
+			return;
+	}
 }
 
 static void refill(struct xsk_io *io, struct dp_pool *pool)
@@ -78,51 +81,6 @@ static void refill(struct xsk_io *io, struct dp_pool *pool)
 	}
 }
 
-/* Ethernet/IP/UDP off the front; the UDP source becomes p->peer. The XDP
- * program only steers unfragmented UDP to our port, but a frame is checked
- * whole anyway: lengths are the IP and UDP headers', never beyond the frame
- * (short frames carry Ethernet padding). */
-static bool frame_parse(struct dp_pkt *p)
-{
-	const uint8_t *f = p->data, *ip = f + ETH_HLEN, *udp;
-	unsigned len = p->len, iplen, ulen;
-
-	memset(&p->peer, 0, sizeof(p->peer));
-	if (len < HDR4)
-		return false;
-	uint16_t type = rd16(f + 12);
-	if (type == ETH_P_IP) {
-		unsigned ihl = (ip[0] & 15u) * 4;
-		iplen = rd16(ip + 2);
-		if ((ip[0] >> 4) != 4 || ihl < 20 || ip[9] != IPPROTO_UDP || iplen < ihl + 8 ||
-		    ETH_HLEN + iplen > len)
-			return false;
-		udp = ip + ihl;
-		iplen -= ihl;
-		p->peer.family = AF_INET;
-		memcpy(p->peer.addr, v4_prefix, 12);
-		memcpy(p->peer.addr + 12, ip + 12, 4);
-	} else if (type == ETH_P_IPV6) {
-		if (len < HDR6 || (ip[0] >> 4) != 6 || ip[6] != IPPROTO_UDP)
-			return false;
-		iplen = rd16(ip + 4);
-		if (iplen < 8 || ETH_HLEN + 40 + iplen > len)
-			return false;
-		udp = ip + 40;
-		p->peer.family = AF_INET6;
-		memcpy(p->peer.addr, ip + 8, 16);
-	} else {
-		return false;
-	}
-	ulen = rd16(udp + 4);
-	if (ulen < 8 || ulen > iplen)
-		return false;
-	p->peer.port = rd16(udp);
-	p->data = (uint8_t *)udp + 8;
-	p->len = (uint16_t)(ulen - 8);
-	return true;
-}
-
 unsigned xsk_io_net_rx(void *io_, struct dp_pool *pool, struct dp_counters *c, struct dp_pkt **pkts,
 		       unsigned max)
 {
@@ -130,6 +88,8 @@ unsigned xsk_io_net_rx(void *io_, struct dp_pool *pool, struct dp_counters *c, s
 	uint32_t idx;
 	unsigned bad = 0;
 
+	if (unlikely(io->in_tx))
+		tx_kick(io); /* what an earlier burst left on the TX ring */
 	reclaim(io, pool);
 	refill(io, pool);
 	unsigned n = xsk_ring_cons__peek(&io->rx, max, &idx);
@@ -140,7 +100,7 @@ unsigned xsk_io_net_rx(void *io_, struct dp_pool *pool, struct dp_counters *c, s
 		dp_pkt_reset(p);
 		p->data = io->area + xsk_umem__add_offset_to_addr(d->addr);
 		p->len = (uint16_t)d->len;
-		if (unlikely(!frame_parse(p))) {
+		if (unlikely(!dp_frame_parse(p))) {
 			p->drop = DP_DROP_SHORT;
 			bad++;
 		}
@@ -162,63 +122,17 @@ unsigned xsk_io_net_rx(void *io_, struct dp_pool *pool, struct dp_counters *c, s
 	return n;
 }
 
-/* Ethernet + IP + UDP in front of p->data; returns the frame or NULL when
- * the headroom is short or the frame would cross a page (zero-copy cannot
- * take it; the kernel socket can). */
-static uint8_t *frame_build(struct xsk_io *io, struct dp_pkt *p, const struct dp_nh *nh,
-			    unsigned *flen)
+/* The frame for p, or 0 when it must go through the kernel socket: short
+ * headroom, or a frame that would cross a page (zero-copy cannot take it). */
+static bool frame_put(struct xsk_io *io, struct dp_pkt *p, const struct dp_nh *nh)
 {
-	bool v6 = nh->family == AF_INET6;
-	unsigned hl = v6 ? HDR6 : HDR4;
-	unsigned ulen = 8u + p->len;
-
+	unsigned hl = nh->family == AF_INET6 ? DP_FRAME_HDR6 : DP_FRAME_HDR4;
 	if (dp_pkt_headroom(p) < hl)
-		return NULL;
-	uint8_t *f = p->data - hl;
-	size_t off = (size_t)(f - io->area);
+		return false;
+	size_t off = (size_t)(p->data - hl - io->area);
 	if (off / 4096 != (off + hl + p->len - 1) / 4096)
-		return NULL;
-	memcpy(f, nh->dst_mac, 6);
-	memcpy(f + 6, io->x->nh.mac, 6);
-	wr16(f + 12, v6 ? ETH_P_IPV6 : ETH_P_IP);
-	uint8_t *ip = f + ETH_HLEN, *udp;
-	if (!v6) {
-		ip[0] = 0x45;
-		ip[1] = 0;
-		wr16(ip + 2, (uint16_t)(20 + ulen));
-		wr16(ip + 4, io->ip_id++);
-		wr16(ip + 6, 0x4000); /* DF, as the kernel's sockets send */
-		ip[8] = 64;
-		ip[9] = IPPROTO_UDP;
-		wr16(ip + 10, 0);
-		memcpy(ip + 12, nh->src + 12, 4);
-		memcpy(ip + 16, p->peer.addr + 12, 4);
-		uint16_t sum = dp_csum_finish(dp_csum_add(0, ip, 20));
-		memcpy(ip + 10, &sum, 2);
-		udp = ip + 20;
-	} else {
-		ip[0] = 0x60;
-		ip[1] = ip[2] = ip[3] = 0;
-		wr16(ip + 4, (uint16_t)ulen);
-		ip[6] = IPPROTO_UDP;
-		ip[7] = 64;
-		memcpy(ip + 8, nh->src, 16);
-		memcpy(ip + 24, p->peer.addr, 16);
-		udp = ip + 40;
-	}
-	memcpy(udp, &io->x->port, 2);
-	wr16(udp + 2, p->peer.port);
-	wr16(udp + 4, (uint16_t)ulen);
-	wr16(udp + 6, 0); /* IPv4: no checksum (RFC 768); the ESP ICV covers the payload */
-	if (v6) {	  /* IPv6 requires one (RFC 8200 §8.1) */
-		uint16_t sum = dp_csum_finish(
-		    dp_csum_add(dp_csum_pseudo(ip, 1, IPPROTO_UDP, ulen), udp, ulen));
-		if (sum == 0)
-			sum = 0xffff;
-		memcpy(udp + 6, &sum, 2);
-	}
-	*flen = hl + p->len;
-	return f;
+		return false;
+	return dp_frame_build(p, nh, io->x->nh.mac, io->x->port, io->ip_id++) != 0;
 }
 
 void xsk_io_net_tx(void *io_, struct dp_pool *pool, struct dp_counters *c, struct dp_pkt **pkts,
@@ -241,15 +155,11 @@ void xsk_io_net_tx(void *io_, struct dp_pool *pool, struct dp_counters *c, struc
 			io->slow[ns++] = p;
 			continue;
 		}
-		unsigned flen;
-		uint8_t *f = frame_build(io, p, &nh, &flen);
-		if (unlikely(!f)) {
+		/* p->data/len become the frame: the descriptor's address and length */
+		if (unlikely(!frame_put(io, p, &nh))) {
 			io->slow[ns++] = p;
 			continue;
 		}
-		/* the descriptor's address and length for the ring */
-		p->data = f;
-		p->len = (uint16_t)flen;
 		io->fast[nf++] = p;
 	}
 	if (nf) {
@@ -280,10 +190,7 @@ void xsk_io_net_tx(void *io_, struct dp_pool *pool, struct dp_counters *c, struc
 			DP_COUNT(c, net_tx_bytes, bytes);
 			ST(io, tx_frames, room);
 		}
-		if (xsk_ring_prod__needs_wakeup(&io->tx)) {
-			ST(io, kicks, 1);
-			(void)sendto(io->fd, NULL, 0, MSG_DONTWAIT, NULL, 0);
-		}
+		tx_kick(io);
 	}
 	if (ns) {
 		ST(io, tx_slow, ns);

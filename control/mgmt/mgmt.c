@@ -462,6 +462,11 @@ char *ctl_mgmt_respond(struct ctl *c, const char *line, size_t len)
 	} else if (strcmp(cmd, "xmpp") == 0) {
 		json_t *x = ctl_disc_json(&c->disc);
 		res = x ? json_pack("{s:o}", "xmpp", x) : NULL;
+	} else if (strcmp(cmd, "publish") == 0) { /* tests: a table publication now */
+		if (ctl_publish_current(c) == 0)
+			res = json_pack("{s:I}", "table_version", (json_int_t)c->pub.version);
+		else
+			error = "table publication failed";
 	} else if (strcmp(cmd, "sas") == 0) {
 		res = sas_json(c, json_is_true(json_object_get(req, "export")), &error);
 	}

@@ -378,6 +378,25 @@ def dpdk_frame_corpus():
             eth(our, other, 0x86dd, ip6("fd00::1", "fd00::2", 17, udp(5800, 5800, esp)))]
 
 
+def frame_corpus():
+    # fuzz_frame: what the XDP program steers to the af_xdp backend's socket:
+    # ESP, a handshake and STUN in UDP over IPv4 (with and without options,
+    # padded short) and IPv6.
+    a, b = [2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2]
+    esp = struct.pack("!II", 0x80000001, 1) + bytes(8) + bytes(40)
+    hs = bytes(4) + b"\x01\x01" + bytes(158)
+    st = stun(1, 0, bytes(12), [])
+    c = []
+    for d in (esp, hs, st, b""):
+        c.append(eth(b, a, 0x0800, ip4("198.18.0.1", "198.18.0.2", 17, udp(4500, 4500, d))))
+        c.append(eth(b, a, 0x86DD, ip6("2001:db8::1", "2001:db8::2", 17, udp(4500, 4500, d))))
+    opt = ip4("198.18.0.1", "198.18.0.2", 17, udp(4500, 4500, esp))
+    opt = bytes([0x46, 0]) + struct.pack("!H", len(opt) + 4) + opt[4:20] + bytes(4) + opt[20:]
+    c.append(eth(b, a, 0x0800, opt))
+    c.append(eth(b, a, 0x0800, ip4("198.18.0.1", "198.18.0.2", 17, udp(4500, 4500, b"x"))) + bytes(17))
+    return c
+
+
 def main():
     sig, sig_words = signal_corpus()
     write_corpus("fuzz_signal", sig)
@@ -393,6 +412,7 @@ def main():
     write_corpus("fuzz_handshake", handshake_corpus())
     write_corpus("fuzz_net_rx", net_rx_corpus())
     write_corpus("fuzz_dpdk_frame", dpdk_frame_corpus())
+    write_corpus("fuzz_frame", frame_corpus())
     return 0
 
 

@@ -5,7 +5,8 @@
  *
  *   bench_poll SIZE [SECONDS]   prints "SIZE Mpps Gbit/s cycles/packet"
  *
- * Cycles are TSC cycles (no PMU on these VMs). Not a test.
+ * Rates are per second of CPU time (the machine is shared); cycles are TSC
+ * cycles over wall time (no PMU on these VMs). Not a test.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -15,10 +16,11 @@
 #include <x86intrin.h>
 #include <intel-ipsec-mb.h>
 
+/* CPU time of this process (one thread): per core, whatever else runs. */
 static double now_s(void)
 {
 	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 

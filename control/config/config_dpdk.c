@@ -196,9 +196,10 @@ int cfg_dpdk_check(struct loader *ld, struct ipop_config *c)
 	if (d->underlay_gateway == ip)
 		return cfg_fail(ld, "ipopd.dpdk.underlay_gateway",
 				"expected another address than our own");
-	if (!d->host_port_set)
-		snprintf(d->host_port, sizeof(d->host_port),
-			 d->n_vhost_ports ? "" : "net_tap0,iface=%s", c->tap);
+	if (!d->host_port_set && d->n_vhost_ports)
+		d->host_port[0] = 0;
+	else if (!d->host_port_set)
+		snprintf(d->host_port, sizeof(d->host_port), "net_tap0,iface=%s", c->tap);
 	if (!d->host_port[0] && !d->n_vhost_ports)
 		return cfg_fail(ld, "ipopd.dpdk.host_port",
 				"expected a host side: host_port (a net_tap) or vhost_ports");

@@ -43,9 +43,10 @@
  * without one has nothing but the ring). Received ones are punted by the
  * worker as any other (worker.h), whichever backend received them.
  *
- * Control-core hooks. event_fd (optional) is watched by the control core's
- * loop, which calls event() when it is readable; tick() runs every control
- * tick (CTL_TICK_MS). Neither is ever called from a worker.
+ * Control-core hooks. event_fd (optional; a backend that has it has event
+ * too) is watched by the control core's loop, which calls event() when it is
+ * readable; tick() runs every control tick (CTL_TICK_MS). None is ever
+ * called from a worker.
  *
  * Status. status() describes the backend for `ipopctl status`: its name and
  * mode, and per port (TAP, UDP socket, AF_XDP queue, ethdev, vhost-user

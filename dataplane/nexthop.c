@@ -71,6 +71,8 @@ void dp_nh_want(struct dp_nh_table *t, const uint8_t addr[16])
 		atomic_fetch_add_explicit(&t->wants, 1, memory_order_relaxed);
 }
 
+static int mac_get(int ifindex, uint8_t mac[6]);
+
 /* ---- control side: the table ---------------------------------------------- */
 
 static struct dp_nh_entry *entry_get(struct dp_nh_table *t, const uint8_t addr[16], bool create)
@@ -302,6 +304,14 @@ void dp_nh_tick(struct dp_nh_table *t, uint64_t now_ms, uint64_t retry_ms)
 	}
 	bool all = t->dirty;
 	t->dirty = false;
+	if (all) {
+		/* Our own MAC may have changed (a link event). Workers copy it
+		 * unlocked: a frame built during the change may carry half of
+		 * each, which the switch forwards all the same. */
+		uint8_t mac[6];
+		if (mac_get(t->ifindex, mac) == 0 && memcmp(mac, t->mac, 6))
+			memcpy(t->mac, mac, 6);
+	}
 	for (unsigned i = 0; i < DP_NH_SLOTS; i++) {
 		struct dp_nh_entry *e = &t->e[i];
 		int st = atomic_load_explicit(&e->state, memory_order_relaxed);
@@ -392,7 +402,7 @@ int dp_nh_init(struct dp_nh_table *t, int ifindex, char *err, size_t errlen)
 	t->ev = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC | SOCK_NONBLOCK);
 	if (!t->req || !t->ev || mnl_socket_bind(t->req, 0, MNL_SOCKET_AUTOPID) < 0 ||
 	    mnl_socket_bind(t->ev,
-			    RTMGRP_NEIGH | RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_ROUTE |
+			    RTMGRP_LINK | RTMGRP_NEIGH | RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_ROUTE |
 				RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR,
 			    MNL_SOCKET_AUTOPID) < 0) {
 		ret = -errno;

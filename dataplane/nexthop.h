@@ -1,7 +1,8 @@
 /* Next hops of a raw-frame backend: for each underlay destination a worker
  * sends to, the source address, our MAC and the next hop's MAC, taken from
  * the kernel's routes and neighbours over rtnetlink (libmnl) and kept current
- * on RTM_NEWNEIGH/DELNEIGH, RTM_NEWROUTE/DELROUTE and address changes.
+ * on RTM_NEWNEIGH/DELNEIGH, RTM_NEWROUTE/DELROUTE, address and link changes
+ * (our own MAC is re-read then).
  *
  * Threads. The control core owns the netlink sockets and is the only writer
  * (dp_nh_want_drain, dp_nh_refresh, on its loop through the backend's

@@ -27,12 +27,18 @@
 
 static struct dp_nh_table t;
 
+/* Runs an `ip` command; a loaded machine may fail a fork now and then, so
+ * up to three tries, the last one with its output shown. */
 static void sh(const char *cmd)
 {
 	char buf[512];
-	snprintf(buf, sizeof(buf), "%s >/dev/null 2>&1", cmd);
-	if (system(buf) != 0)
-		fail_msg("command failed: %s", cmd);
+	for (int i = 0; i < 3; i++) {
+		snprintf(buf, sizeof(buf), i < 2 ? "%s >/dev/null 2>&1" : "%s", cmd);
+		if (system(buf) == 0)
+			return;
+		usleep(100000);
+	}
+	fail_msg("command failed: %s", cmd);
 }
 
 static void addr_of(const char *s, uint8_t a[16])

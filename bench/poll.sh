@@ -27,7 +27,7 @@
 # per second of CPU time).
 #
 #   bench/poll.sh [BUILD_DIR]          (default: build; as root)
-#   env: SIZES="64 1400" DURATION=5 ROUNDS=3 OUT=bench/results
+#   env: SIZES="64 1400" DURATION=5 ROUNDS=3 OUT=bench/results HUGE=1
 #
 # Writes OUT/poll.md (the table with the command lines and `uptime` of each
 # figure). The machine is shared and has 2 CPUs: testpmd polls one, the
@@ -66,7 +66,16 @@ ip netns add "$NS"
 ip -n "$NS" link set lo up
 nsx() { ip netns exec "$NS" "$@"; }
 KEY=$(od -An -tx1 -N36 /dev/urandom | tr -d ' \n')
-EAL='"--no-huge", "-m", "512", "--no-pci", "--no-telemetry"'
+# HUGE=1: EAL memory (ipopd's mbufs and the "VM"'s memory) on 2 MiB pages,
+# which must be reserved (echo 512 > /proc/sys/vm/nr_hugepages); else plain
+# 4 KiB pages (--no-huge), which cost the vhost-user copies TLB misses.
+if [ -n "${HUGE:-}" ]; then
+	EAL='"--in-memory", "--no-pci", "--no-telemetry"'
+	TP_MEM=(--in-memory -m 256)
+else
+	EAL='"--no-huge", "-m", "512", "--no-pci", "--no-telemetry"'
+	TP_MEM=(--no-huge -m 256 --file-prefix "poll$$")
+fi
 
 # config BACKEND MODE: ipopd's config for one run.
 config()
@@ -142,7 +151,7 @@ run()
 		gen=(--vdev "net_af_packet0,iface=pollb0")
 	fi
 	# testpmd on CPU 0; the worker is pinned to CPU 1 (pin_workers).
-	ip netns exec "$NS" dpdk-testpmd --no-huge -m 256 --no-pci --no-telemetry --file-prefix "poll$$" --lcores "0@0,1@0" \
+	ip netns exec "$NS" dpdk-testpmd "${TP_MEM[@]}" --no-pci --no-telemetry --lcores "0@0,1@0" \
 		"${gen[@]}" -- --forward-mode=txonly --txpkts="$size" --tx-ip=10.254.1.1,10.254.1.2 \
 		--burst=32 --auto-start --stats-period 1 --nb-cores=1 --total-num-mbufs=8192 \
 		>"$T/testpmd.log" 2>&1 &
@@ -177,6 +186,7 @@ mkdir -p "$OUT"
 	echo "One worker core; generator dpdk-testpmd --forward-mode=txonly (64-byte and"
 	echo "1400-byte IPv4/UDP frames) on the vhost-user port (dpdk) or on net_af_packet"
 	echo "bound to ipopd's TAP (kernel). Median of $ROUNDS rounds of ${DURATION} s."
+	if [ -n "${HUGE:-}" ]; then echo "EAL memory: 2 MiB hugepages (HUGE=1)."; else echo "EAL memory: 4 KiB pages (--no-huge)."; fi
 	echo "Machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')."
 	echo
 	echo "Cycles are TSC cycles per frame taken from the host side; \"in device calls\""

@@ -51,8 +51,8 @@ int main(int argc, char **argv)
 	do {
 		for (int i = 0; i < 1024; i++) {
 			iv[0] = (uint8_t)n;
-			IMB_AES256_GCM_ENC(mgr, &kd, &ctx, buf, buf, size, iv, aad, sizeof(aad), tag,
-					   sizeof(tag));
+			IMB_AES256_GCM_ENC(mgr, &kd, &ctx, buf, buf, size, iv, aad, sizeof(aad),
+					   tag, sizeof(tag));
 			n++;
 		}
 		t1 = now_s();

@@ -59,6 +59,7 @@ cleanup()
 	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
 	wait 2>/dev/null || true
 	ip netns del "$NS" 2>/dev/null || true
+	rm -rf "/var/run/dpdk/poll$$" # testpmd's EAL runtime directory
 	[ -n "${KEEP_TMP:-}" ] || rm -rf "$T"
 }
 trap cleanup EXIT

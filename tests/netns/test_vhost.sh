@@ -69,6 +69,7 @@ assert_gt "$cp" 0 "broadcast copies between host ports (b1's ARP request)"
 ok "b1 (TAP side) <-> VM (vhost-user side) on site b: $sw frames switched locally, $cp flood copies"
 kill -INT "$VM"
 wait_for 10 sh -c "! kill -0 $VM" || fail "testpmd did not stop"
+rm -rf "/var/run/dpdk/$P-vm" # testpmd's EAL runtime directory (ipopd removes its own)
 vm_rx=$(awk '/Accumulated forward statistics/ { f = 1 } f && /RX-packets/ { print $2; exit }' "$T/testpmd.txt")
 vm_tx=$(awk '/Accumulated forward statistics/ { f = 1 } f && /TX-packets/ { print $2; exit }' "$T/testpmd.txt")
 assert_gt "${vm_rx:-0}" 23 "testpmd RX-packets (echo requests and ARP from a1)"

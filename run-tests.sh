@@ -35,7 +35,7 @@ step_failed()
 # What the build, the tests and the fuzzers use (a subset of ENVIRONMENT.md's list).
 PACKAGES=(build-essential meson ninja-build pkg-config clang llvm
 	libipsec-mb-dev libjansson-dev libssl-dev libcmocka-dev libstrophe-dev
-	dpdk-dev libdpdk-dev libnuma-dev libbpf-dev libxdp-dev bpftool
+	dpdk dpdk-dev libdpdk-dev libnuma-dev libbpf-dev libxdp-dev bpftool
 	prosody ejabberd coturn openssl python3-scapy python3-cryptography
 	iperf3 tcpdump tshark python3 iproute2 nftables iputils-ping conntrack bc
 	libmicrohttpd-dev libsystemd-dev libjs-d3 systemd curl prometheus chromium man-db

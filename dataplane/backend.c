@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "dataplane/backend.h"
+#include "dataplane/dpdk.h"
 #include "dataplane/kernel.h"
 #ifdef IPOP_HAVE_XDP
 #include "dataplane/xsk.h"
@@ -12,6 +13,7 @@
 
 static const struct dp_backend_ops *const backends[] = {
     &dp_kernel_ops,
+    &dp_dpdk_ops,
 #ifdef IPOP_HAVE_XDP
     &dp_xsk_ops,
 #endif

@@ -476,6 +476,8 @@ static int check_config(struct loader *ld, struct ipop_config *c)
 	}
 	if (cfg_disc_check(ld, c))
 		return -1;
+	if (cfg_dpdk_check(ld, c))
+		return -1;
 	return cfg_ipopd_check(ld, c);
 }
 
@@ -698,6 +700,7 @@ void ipop_config_print(const struct ipop_config *c, FILE *f)
 	fprintf(f, "tincan_logging: %d\n", c->tincan_logging);
 	cfg_disc_print(c, f);
 	cfg_ipopd_print(c, f);
+	cfg_dpdk_print(c, f);
 	fprintf(f, "mgmt_socket: %s\n", c->mgmt_socket);
 	fprintf(f, "state_dir: %s\n", c->state_dir);
 }

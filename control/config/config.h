@@ -55,6 +55,28 @@ struct ipop_peer_conf {
 	bool cert_key;              /* keyed, key learned from its certificate (ipopd.trust "cert") */
 };
 
+/* "ipopd.dpdk" (docs/dpdk.md): the DPDK backend's EAL and ports. Flat
+ * arrays, so the struct copies and frees with the config. */
+#define IPOP_DPDK_ARGS_MAX  32
+#define IPOP_DPDK_ARG_LEN   256
+#define IPOP_DPDK_VHOST_MAX 8
+#define IPOP_DPDK_PATH_LEN  108 /* sun_path */
+struct ipop_dpdk_conf {
+	bool set;                                             /* the section was given */
+	char eal_args[IPOP_DPDK_ARGS_MAX][IPOP_DPDK_ARG_LEN]; /* argv[1..] of rte_eal_init */
+	unsigned n_eal_args;
+	char underlay_port[IPOP_DPDK_ARG_LEN]; /* devargs: "net_af_packet0,iface=eth1", PCI address */
+	uint32_t underlay_ip;                  /* our underlay IPv4 (network order) */
+	unsigned underlay_plen;                /* ... and its subnet's prefix length */
+	uint32_t underlay_gateway;             /* network order; 0 = none (on-link peers only) */
+	char host_port[IPOP_DPDK_ARG_LEN];     /* devargs of the host side; "" = none */
+	bool host_port_set;                    /* given (else net_tap on ipopd.tap without vhost) */
+	char vhost_ports[IPOP_DPDK_VHOST_MAX][IPOP_DPDK_PATH_LEN]; /* vhost-user socket paths */
+	unsigned n_vhost_ports;
+	unsigned queues; /* per port; 0 = one per worker */
+	unsigned mbufs;	 /* mempool size; 0 = computed from workers, ports and rings */
+};
+
 /* "trust": what vouches for a peer's static key (docs/configuration.md) */
 enum ipop_trust {
 	IPOP_TRUST_XMPP = 0, /* "xmpp" (default): a configured key or the XMPP group's word */
@@ -110,6 +132,7 @@ struct ipop_config {
 	struct ipop_peer_conf *peers;
 	unsigned npeers;
 	unsigned fdb_max_age; /* seconds a learned MAC stays without traffic */
+	struct ipop_dpdk_conf dpdk; /* "dpdk" (backend "dpdk") */
 	/* "offload_*" (docs/offloads.md): each on by default, used when the kernel has it */
 	bool offload_tso, offload_uso, offload_gro, offload_udp_gso, offload_udp_gro;
 

@@ -169,5 +169,13 @@ int cfg_key_http_listen(struct loader *ld, const struct key_spec *ks, void *base
 int cfg_key_xmpp_password_file(struct loader *ld, const struct key_spec *ks, void *base,
 			       const char *path, json_t *v);
 void cfg_ops_print(const struct ipop_config *c, FILE *f);
+
+/* ---- config_dpdk.c: the "dpdk" object (backend "dpdk") ---- */
+
+int cfg_key_dpdk(struct loader *ld, const struct key_spec *ks, void *base, const char *path,
+		 json_t *v);
+/* Required keys with backend "dpdk", defaults (host_port, eal_args). */
+int cfg_dpdk_check(struct loader *ld, struct ipop_config *c);
+void cfg_dpdk_print(const struct ipop_config *c, FILE *f);
 /* Records a secret file that was read (ipop_config.secret_files). 0 or -1. */
 int cfg_note_secret_file(struct loader *ld, const char *path, const char *file);

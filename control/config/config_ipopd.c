@@ -314,6 +314,7 @@ static int key_peers(struct loader *ld, const struct key_spec *ks, void *base, c
 
 static const struct key_spec ipopd_keys[] = {
     FN("backend", backend, key_backend),
+    FN("dpdk", dpdk, cfg_key_dpdk),
     U("workers", workers, 1, 64),
     FN("idle", idle, key_idle),
     U("burst", burst, 1, DP_BURST_MAX),

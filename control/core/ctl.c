@@ -6,6 +6,7 @@
  * ctl_init and ctl_fini share the one reverse-order path.
  */
 #include "control/core/ctl.h"
+#include "control/core/dpdk_setup.h"
 #include "control/core/underlay.h"
 
 #include <errno.h>
@@ -387,6 +388,8 @@ int ctl_init(struct ctl *c, const struct ctl_options *opt, char *errbuf, size_t 
 	    .underlay_if = cfg->underlay_interface,
 	    .xdp_mode = cfg->xdp_mode,
 	};
+	struct dp_dpdk_params dpdk;
+	bc.ext = ctl_dpdk_params(cfg, &dpdk);
 	err = dp_backend_open(&c->backend, &bc, errbuf, errlen);
 	if (err)
 		goto fail;
@@ -396,7 +399,10 @@ int ctl_init(struct ctl *c, const struct ctl_options *opt, char *errbuf, size_t 
 		snprintf(errbuf, errlen, "epoll: %s", strerror(-err));
 		goto fail;
 	}
-	err = ctl_netif_setup(&c->netif, cfg, c->backend.host_name);
+	if (!c->backend.host_name[0]) /* dpdk with vhost-user ports only: no TAP */
+		c->netif.mtu = ctl_netif_mtu_from(cfg, NULL, &(struct ctl_netif_mtu_why){0});
+	else
+		err = ctl_netif_setup(&c->netif, cfg, c->backend.host_name);
 	if (err) {
 		snprintf(errbuf, errlen, "cannot configure %s: %s", c->backend.host_name,
 			 strerror(-err));

@@ -78,6 +78,10 @@ static void keep_restart_only(const struct ipop_config *old, struct ipop_config 
 	KEEP_NUM(port, "port");
 	KEEP_NUM(mode, "mode");
 	KEEP_STR(backend, "backend");
+	if (memcmp(&n->dpdk, &old->dpdk, sizeof(n->dpdk)) != 0) { /* EAL starts once */
+		log_warn("reload: dpdk changed: needs a restart, keeping the running value");
+		n->dpdk = old->dpdk;
+	}
 	KEEP_STR(underlay_interface, "underlay_interface");
 	KEEP_NUM(xdp_mode, "xdp_mode");
 	KEEP_NUM(workers, "workers");

@@ -379,6 +379,26 @@ def net_rx_corpus():
     return c
 
 
+def dpdk_frame_corpus():
+    # fuzz_dpdk_frame: we are 198.18.0.2/24 (gateway .1), MAC 02:00:00:00:00:42,
+    # UDP port 5800.
+    me, peer = "198.18.0.2", "198.18.0.1"
+    our, other = [2, 0, 0, 0, 0, 0x42], [2, 0, 0, 0, 0, 7]
+    bcast = [0xff] * 6
+    esp = struct.pack("!II", 0x80000001, 1) + bytes(48)
+    ip_opts = ip4(peer, me, 17, udp(5800, 5800, esp))
+    ip_opts = bytes([0x47]) + ip_opts[1:2] + struct.pack("!H", 28 + 8 + len(esp)) + \
+        ip_opts[4:20] + bytes(8) + ip_opts[20:]
+    return [eth(our, other, 0x0800, ip4(peer, me, 17, udp(5800, 5800, esp))),
+            eth(our, other, 0x0800, ip4(peer, me, 17, udp(5800, 5800, bytes(4) + bytes(40)))),
+            eth(our, other, 0x0800, ip_opts),
+            eth(our, other, 0x0800, ip4(peer, me, 1, icmp_echo(b"pingping"))),
+            eth(bcast, other, 0x0806, arp_req(other, peer, me)),
+            eth(our, other, 0x0806, arp_req(other, peer, me)[:7] + b"\x02" + arp_req(other, peer, me)[8:]),
+            eth(our, other, 0x0800, ip4(peer, "198.18.0.3", 17, udp(5800, 5800, esp))),
+            eth(our, other, 0x86dd, ip6("fd00::1", "fd00::2", 17, udp(5800, 5800, esp)))]
+
+
 def frame_corpus():
     # fuzz_frame: what the XDP program steers to the af_xdp backend's socket:
     # ESP, a handshake and STUN in UDP over IPv4 (with and without options,
@@ -412,6 +432,7 @@ def main():
     write_corpus("fuzz_noise", noise_corpus())
     write_corpus("fuzz_handshake", handshake_corpus())
     write_corpus("fuzz_net_rx", net_rx_corpus())
+    write_corpus("fuzz_dpdk_frame", dpdk_frame_corpus())
     write_corpus("fuzz_frame", frame_corpus())
     return 0
 

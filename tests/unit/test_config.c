@@ -456,6 +456,7 @@ static void test_ipopd_section(void **state)
 			   "\"xdp_mode\": \"fast\""),
 		     NULL, "t.json:4: ipopd.xdp_mode: expected \"auto\", \"native\" or \"generic\"",
 		     "\"fast\"");
+	/* dpdk: test_config_dpdk.c */
 	expect_error(IPOPD("\"backend\": \"netmap\""), NULL, "t.json:3: ipopd.backend: expected",
 		     "\"netmap\"");
 	expect_error(IPOPD("\"workers\": 0"), NULL,

@@ -432,8 +432,14 @@ static void *worker_main(void *arg)
 	if (w->qsbr)
 		rte_rcu_qsbr_thread_online(w->qsbr, w->id);
 	while (!atomic_load_explicit(&w->stop, memory_order_acquire)) {
-		if (dp_worker_poll_once(w) || w->idle == DP_IDLE_BUSY) {
+		if (dp_worker_poll_once(w)) {
 			empty = 0;
+			continue;
+		}
+		/* Busy: never sleep, but let whatever else is runnable on this
+		 * CPU (often the application the packets are for) go first (#9). */
+		if (w->idle == DP_IDLE_BUSY) {
+			sched_yield();
 			continue;
 		}
 		if (empty++ == 0) {

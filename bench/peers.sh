@@ -17,12 +17,14 @@
 #   nebula        nebula, AES-256-GCM (TUN), static host map, no lighthouse
 #
 # The underlay is configured as a real host's NIC would be (docs/offloads.md):
-# GRO on at both ends of the veth (a veth only does GRO with NAPI, which
-# `ethtool -K gro on` enables; NICs have it on by default) and UDP
-# segmentation offload as the veth has it by default (a UDP_SEGMENT send
-# crosses whole, as a NIC with USO would cut it in hardware). UNDERLAY_GSO=0
-# turns tx-udp-segmentation off (the kernel cuts each send in software and the
-# receiver's GRO glues the datagrams back). TOPO=bridge puts a bridge between
+# GRO on at both ends of the veth, as a NIC has it. A veth only does GRO in
+# NAPI, which `gro on` enables, and even then it passes a datagram from a
+# local socket through GRO only when the receiving veth also has
+# rx-udp-gro-forwarding (or rx-gro-list) on (veth_skb_is_eligible_for_gro),
+# so that is set too. UDP segmentation offload stays as the veth has it by
+# default: a UDP_SEGMENT send crosses whole, as a NIC with USO cuts it in
+# hardware. UNDERLAY_GSO=0 turns tx-udp-segmentation off: the kernel cuts
+# each send in software and the receiver's GRO glues the datagrams back. TOPO=bridge puts a bridge between
 # the two sites instead (the tests' WAN of tests/netns/lib.sh: bridge, NAT
 # masquerade and conntrack on the sites, tx-udp-segmentation off).
 #
@@ -87,14 +89,16 @@ make_pair()
 	done
 }
 
-# underlay_offloads: GRO on the veth (NAPI), UDP segmentation as UNDERLAY_GSO says.
+# underlay_offloads: GRO on the veth (NAPI, and UDP from local sockets
+# eligible), UDP segmentation as UNDERLAY_GSO says.
 underlay_offloads()
 {
-	local s seg=on
+	local s seg=on k="gro on rx-udp-gro-forwarding on"
 	[ "$UNDERLAY_GSO" = 1 ] || seg=off
 	for s in a b; do
-		nsx $s ethtool -K eth0 gro on tx-udp-segmentation $seg >/dev/null ||
-			fail "ethtool -K eth0 gro on tx-udp-segmentation $seg in $s"
+		# shellcheck disable=SC2086 # $k is several words on purpose
+		nsx $s ethtool -K eth0 $k tx-udp-segmentation $seg >/dev/null ||
+			fail "ethtool -K eth0 $k tx-udp-segmentation $seg in $s"
 	done
 }
 
@@ -481,7 +485,7 @@ $PY - "$samples" "$labels" "$OUT" "$ROUNDS" "$DURATION" "$TOPO" "$UNDERLAY_GSO" 
 	        "64-B UDP test; RTT = median of 200 pings 10 ms apart (idle CPUs halt between them), RTT awake = "
 	        "median of 1000 pings 0.2 ms apart (CPUs kept awake). Underlay: %s; load average %s at the start, "
 	        "%s at the end.\n" % (rounds, dur, os.cpu_count(),
-	        "one veth pair, GRO on, tx-udp-segmentation %s" % ("on" if ugso == "1" else "off")
+	        "one veth pair, gro and rx-udp-gro-forwarding on, tx-udp-segmentation %s" % ("on" if ugso == "1" else "off")
 	        if topo == "veth" else "two veths through a bridge, NAT and conntrack on the sites", load0, load1))
 	open(os.path.join(out, "peers.md"), "w").write("\n".join(rows) + "\n" + note)
 	with open(os.path.join(out, "peers.dat"), "w") as d:

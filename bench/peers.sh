@@ -491,13 +491,14 @@ $PY - "$samples" "$labels" "$OUT" "$ROUNDS" "$DURATION" "$TOPO" "$UNDERLAY_GSO" 
 	with open(os.path.join(out, "peers.dat"), "w") as d:
 	    for p in order:
 	        m = med[p]
-	        d.write('"%s" %s %s %s\n' % (p, m["tcp1"] or 0, m["tcp4"] or 0, (m["pps"] or 0) / 1e6))
+	        if m["tcp1"] is not None: # RTT-only paths are not plotted
+	            d.write('"%s" %s %s %s\n' % (p, m["tcp1"], m["tcp4"] or 0, (m["pps"] or 0) / 1e6))
 	print("\n".join(rows) + "\n" + note)
 EOF
 gnuplot <<-EOF || fail "gnuplot"
 	set terminal pngcairo size 1100,500 font "sans,10"
 	set output "$OUT/peers.png"
-	set multiplot layout 1,2 title "ipopd and peer VPNs over one veth (medians of $ROUNDS rounds)"
+	set multiplot layout 1,2 title "ipopd and peer VPNs, underlay $([ "$TOPO" = veth ] && echo "one veth" || echo "veths and a bridge") (medians of $ROUNDS rounds)"
 	set style data histograms
 	set style histogram clustered gap 1
 	set style fill solid 0.8 border -1

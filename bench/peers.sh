@@ -192,10 +192,15 @@ up_ipopd_base()
 start_lazy() { "start_${1//-/_}"; }
 stop_lazy()
 {
-	local pid
+	local pid keep=() q
 	for pid in ${pids[$1]:-}; do
 		kill -TERM "$pid" 2>/dev/null
 		wait "$pid" 2>/dev/null
+		# and out of lib.sh's cleanup list: the PID may belong to another
+		# process by the time the script exits
+		keep=()
+		for q in "${PIDS[@]}"; do [ "$q" = "$pid" ] || keep+=("$q"); done
+		PIDS=("${keep[@]}")
 	done
 	pids[$1]=""
 }

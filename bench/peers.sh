@@ -162,7 +162,7 @@ l3_pair()
 	daemon_pid "$p" "$IPOPD_PID"
 	start_ipopd b "$T/$p-b.json"
 	daemon_pid "$p" "$IPOPD_PID"
-	wait_for 15 nsx a ping -c1 -W1 -q "$net.2" >/dev/null || fail "$p not up"
+	wait_for 30 nsx a ping -c1 -W1 -q "$net.2" >/dev/null || fail "$p not up: $(ctl "$(config_sock "$T/$p-a.json")" links 2>&1 | head -c 400)"
 }
 
 up_ipopd_l3()

@@ -405,7 +405,7 @@ load0=$(cut -d' ' -f1-3 /proc/loadavg)
 # Round data in OUT (kept: the raw samples), not in the harness's temp dir.
 W="$OUT/.work.$$"
 mkdir -p "$W"
-samples="$OUT/peers.samples" # path round metric value
+samples="$W/samples.txt" # path round metric value (peers.json keeps them)
 : >"$samples"
 log "$ROUNDS rounds x ${#order[@]} paths, ${DURATION} s per test, $(nproc) CPUs"
 gbps() { $PY -c 'import json,sys; d=json.load(sys.stdin); print(d["end"]["sum_received"]["bits_per_second"]/1e9)' 2>/dev/null || echo 0; }

@@ -77,7 +77,7 @@ make_pair()
 	local s
 	new_ns a
 	new_ns b
-	SITE_IDX[a]=1 SITE_IDX[b]=2
+	SITE_IDX["a"]=1 SITE_IDX["b"]=2
 	ip -n "$(ns a)" link add eth0 type veth peer name eth0 netns "$(ns b)"
 	for s in a b; do
 		ip -n "$(ns $s)" addr add "198.18.0.${SITE_IDX[$s]}/24" dev eth0
@@ -85,6 +85,7 @@ make_pair()
 		ip -n "$(ns $s)" link add lxcbr0 type bridge forward_delay 0 stp_state 0
 		ip -n "$(ns $s)" addr add "10.0.3.${SITE_IDX[$s]}/24" dev lxcbr0
 		ip -n "$(ns $s)" link set lxcbr0 up
+		# shellcheck disable=SC2034 # read by lib.sh (make_container)
 		SITE_GW[$s]=10.0.3.${SITE_IDX[$s]}
 	done
 }

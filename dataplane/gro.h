@@ -9,15 +9,21 @@
  * moves the run through its stack as one skb. The merge rules follow the
  * kernel's tcp_gro_receive: a segment with CWR starts a new run, one with
  * PSH/FIN ends the run it joins, a short segment ends its run, SYN/RST/URG and
- * segments without payload are never merged. Everything else is a unit of
- * one packet, written as it came (TCP/UDP with DATA_VALID: its checksum was
- * made by the sending gateway and the ESP ICV vouches for every byte since).
+ * segments without payload are never merged. With `udp` set (the kernel
+ * takes UDP_L4 super-frames from a TAP, Linux >= 6.2, which is when it has
+ * USO), UDP datagrams of one flow are merged likewise into a UDP_L4
+ * super-frame: equal payloads (a shorter one only last), the same IP fields,
+ * IPv4 ids counting up by one, so the kernel's USO gives back the very
+ * datagrams. Everything else is a unit of one packet, written as it came
+ * (TCP/UDP with DATA_VALID: its checksum was made by the sending gateway and
+ * the ESP ICV vouches for every byte since).
  *
  * dp_gro_build only plans: it rewrites headers of the packets that head a
  * run and fills units; the backend writes them (writev of the units'
  * packets, all but the first without their headers).
  */
 #pragma once
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "dataplane/gso.h"
@@ -43,6 +49,7 @@ struct dp_gro_run {
 };
 
 struct dp_gro {
+	bool udp; /* merge UDP too (the TAP takes UDP_L4 super-frames: Linux >= 6.2) */
 	unsigned nunits;
 	struct dp_gro_unit units[DP_OUT_MAX];
 	uint16_t next[DP_OUT_MAX];

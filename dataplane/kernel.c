@@ -166,6 +166,7 @@ static int io_open(struct dp_kernel *k, unsigned i, char name[IFNAMSIZ], int fam
 	ret = dp_tap_queue_init(&io->tap, fd, vnet, o->want[DP_OFFLOAD_GRO]);
 	if (ret < 0)
 		return ret;
+	io->tap.gro.udp = io->tap.coalesce && o->on[DP_OFFLOAD_USO]; /* #9: USO => UDP_L4 writes */
 
 	fd = dp_udp_socket_open(family, k->port, true);
 	if (fd < 0) {

@@ -85,6 +85,7 @@ int dp_tap_queue_init(struct dp_tap_queue *q, int fd, bool vnet, bool gro)
 	q->fd = fd;
 	q->vnet = vnet;
 	q->coalesce = vnet && gro;
+	q->gro.udp = false;
 	if (vnet) {
 		q->big = malloc(BIG_LEN);
 		if (!q->big)
@@ -263,6 +264,11 @@ static void tx_gro(struct dp_tap_queue *q, struct dp_counters *c, struct dp_pkt 
 				coalesced += unit->count;
 			}
 		} else {
+			/* A kernel that refuses UDP_L4 super-frames: no more of them
+			 * (this burst's are lost, the next ones go as they came). */
+			if (r < 0 && errno == EINVAL &&
+			    unit->vh.gso_type == VIRTIO_NET_HDR_GSO_UDP_L4)
+				g->udp = false;
 			for (unsigned i = 0; i < unit->count; i++)
 				DP_COUNT_DROP(c, DP_DROP_HOST_TX);
 		}

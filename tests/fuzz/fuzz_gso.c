@@ -86,6 +86,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 	if (payload != len - info.hdrlen)
 		abort();
 
+	gro.udp = n & 1; /* both plans: with UDP merging (a USO kernel) and without */
 	dp_gro_build(&gro, pkts, npkts);
 	unsigned seen = 0;
 	for (unsigned u = 0; u < gro.nunits; u++) {

@@ -123,8 +123,10 @@ no_bad_drops "L3"
 ok "counters: a cut $sf super-frames into $seg segments, sent $gso UDP_SEGMENT runs;" \
 	"b wrote $gro super-frames of $co packets, read $ugro UDP GRO buffers"
 
-# USO: a UDP_SEGMENT sender on a hands the TAP UDP super-frames.
+# USO: a UDP_SEGMENT sender on a hands the TAP UDP super-frames; b writes
+# the datagrams to its TAP coalesced again (UDP_L4 super-frames, #9).
 before=$(stat_get "$SOCK_A" tap_superframes_in)
+before_out=$(stat_get "$SOCK_B" tap_superframes_out)
 spawn nsx b "$PY" "$XFER" udp-recv 10.254.0.2 7001 2048 20 >"$T/udp.out" 2>&1
 upid=$SPAWN_PID
 wait_for 5 grep -q listening "$T/udp.out" || fail "udp-recv: $(cat "$T/udp.out")"
@@ -135,7 +137,10 @@ assert_eq "$bad" 0 "corrupt UDP datagrams"
 assert_gt "$good" 1945 "UDP datagrams received of 2048"
 after=$(stat_get "$SOCK_A" tap_superframes_in)
 assert_gt "$((after - before))" 0 "a: UDP super-frames (USO) from the TAP"
-ok "USO: $good of 2048 datagrams intact, none corrupt, $((after - before)) super-frames cut"
+after_out=$(stat_get "$SOCK_B" tap_superframes_out)
+assert_gt "$((after_out - before_out))" 0 "b: UDP super-frames (USO) to the TAP"
+ok "USO: $good of 2048 datagrams intact, none corrupt, $((after - before)) super-frames cut," \
+	"$((after_out - before_out)) written"
 
 # The wire: tshark decrypts every ESP packet of a transfer.
 wire_gso off

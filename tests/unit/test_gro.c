@@ -30,6 +30,7 @@ static int setup(void **state)
 {
 	(void)state;
 	npk = 0;
+	g.udp = false;
 	return dp_pool_init(&pool, DP_OUT_MAX);
 }
 
@@ -90,10 +91,56 @@ static size_t unit_frame(unsigned u, uint8_t *out)
 	return len;
 }
 
+/* Unit 0 as the TAP gets it: its IP length and header checksum are right,
+ * the partial checksum, finished as the kernel would, verifies, and the
+ * kernel's GSO of it gives back the very n frames of orig. */
+static void check_superframe(const struct tf_frame *orig, unsigned n, bool v6, bool udp)
+{
+	static struct tf_frame sfr;
+	const struct dp_gro_unit *u = &g.units[0];
+	unsigned coff = udp ? 6 : 16;
+
+	assert_int_equal(g.nunits, 1);
+	assert_int_equal(u->count, n);
+	assert_int_equal(u->vh.flags, VIRTIO_NET_HDR_F_NEEDS_CSUM);
+	assert_int_equal(u->vh.gso_type, udp  ? VIRTIO_NET_HDR_GSO_UDP_L4
+					 : v6 ? VIRTIO_NET_HDR_GSO_TCPV6
+					      : VIRTIO_NET_HDR_GSO_TCPV4);
+	assert_int_equal(u->vh.gso_size, MSS);
+	assert_int_equal(u->vh.csum_start, tf.l4);
+	assert_int_equal(u->vh.csum_offset, coff);
+	assert_int_equal(u->hdrlen, tf.hdr);
+	sfr.len = unit_frame(0, sfr.f);
+	sfr.l3 = tf.l3, sfr.l4 = tf.l4, sfr.hdr = tf.hdr;
+	uint8_t *ip = sfr.f + tf.l3, *l4 = sfr.f + tf.l4;
+	size_t l4len = sfr.len - tf.l4;
+	if (v6) {
+		assert_int_equal(tf_rd16(ip + 4), sfr.len - tf.l3 - 40);
+	} else {
+		assert_int_equal(tf_rd16(ip + 2), sfr.len - tf.l3);
+		assert_int_equal(tf_fold(tf_sum(ip, 20, 0)), 0xffff);
+	}
+	if (udp)
+		assert_int_equal(tf_rd16(l4 + 4), l4len);
+	tf_wr16(l4 + coff, (uint16_t)~tf_fold(tf_sum(l4, l4len, 0)));
+	assert_int_equal(tf_l4_verify(ip, v6, udp ? IPPROTO_UDP : IPPROTO_TCP, l4, l4len), 0xffff);
+
+	tf_make_partial(&sfr, v6, udp);
+	struct dp_l4_info info;
+	assert_int_equal(dp_gso_parse(&u->vh, sfr.f, sfr.len, 9000, &info), 0);
+	assert_int_equal(dp_gso_count(&info, sfr.len), n);
+	for (unsigned k = 0; k < n; k++) {
+		static uint8_t seg[2000];
+		size_t l = dp_gso_segment(&info, sfr.f, sfr.len, k, seg);
+		assert_int_equal(l, orig[k].len);
+		assert_memory_equal(seg, orig[k].f, l);
+	}
+}
+
 static void test_one_flow(void **state)
 {
 	(void)state;
-	static struct tf_frame orig[10], sfr;
+	static struct tf_frame orig[10];
 	for (unsigned i = 0; i < 10; i++) {
 		struct tf_spec s = {.seq = 5000 + i * MSS,
 				    .payload = MSS,
@@ -105,39 +152,9 @@ static void test_one_flow(void **state)
 		orig[i].len = pk[i]->len;
 	}
 	dp_gro_build(&g, pk, npk);
-	assert_int_equal(g.nunits, 1);
 	assert_string_equal(unit_str(0), "0,1,2,3,4,5,6,7,8,9");
-	const struct dp_gro_unit *u = &g.units[0];
-	assert_int_equal(u->count, 10);
-	assert_int_equal(u->vh.flags, VIRTIO_NET_HDR_F_NEEDS_CSUM);
-	assert_int_equal(u->vh.gso_type, VIRTIO_NET_HDR_GSO_TCPV4);
-	assert_int_equal(u->vh.gso_size, MSS);
-	assert_int_equal(u->vh.csum_start, tf.l4);
-	assert_int_equal(u->vh.csum_offset, 16);
-	assert_int_equal(u->hdrlen, tf.hdr);
-
-	sfr.len = unit_frame(0, sfr.f);
-	sfr.l3 = tf.l3, sfr.l4 = tf.l4, sfr.hdr = tf.hdr;
-	uint8_t *ip = sfr.f + tf.l3, *th = sfr.f + tf.l4;
-	assert_int_equal(tf_rd16(ip + 2), sfr.len - tf.l3);
-	assert_int_equal(tf_fold(tf_sum(ip, 20, 0)), 0xffff);
-	assert_int_equal(th[13], 0x18); /* PSH of the last segment carried over */
-	/* the partial checksum, finished as the kernel would, verifies */
-	uint16_t c = (uint16_t)~tf_fold(tf_sum(th, sfr.len - tf.l4, 0));
-	tf_wr16(th + 16, c);
-	assert_int_equal(tf_l4_verify(ip, false, IPPROTO_TCP, th, sfr.len - tf.l4), 0xffff);
-
-	/* ... and the kernel's GSO of it gives back the very segments */
-	tf_make_partial(&sfr, false, false);
-	struct dp_l4_info info;
-	assert_int_equal(dp_gso_parse(&u->vh, sfr.f, sfr.len, 9000, &info), 0);
-	assert_int_equal(dp_gso_count(&info, sfr.len), 10);
-	for (unsigned k = 0; k < 10; k++) {
-		static uint8_t seg[2000];
-		size_t l = dp_gso_segment(&info, sfr.f, sfr.len, k, seg);
-		assert_int_equal(l, orig[k].len);
-		assert_memory_equal(seg, orig[k].f, l);
-	}
+	assert_int_equal(pk[0]->data[tf.l4 + 13], 0x18); /* PSH of the last segment carried over */
+	check_superframe(orig, 10, false, false);
 }
 
 static void test_interleaved_and_other(void **state)
@@ -217,6 +234,72 @@ static void test_limits_and_padding(void **state)
 	assert_int_equal(g.units[g.nunits - 1].vh.flags, 0);
 }
 
+/* UDP (with g.udp, as on a kernel with USO): one flow's datagrams become one
+ * UDP_L4 super-frame that finishes to a valid checksum and that the kernel's
+ * USO cuts back into exactly the same datagrams (IPv4 and IPv6). */
+static void udp_flow(bool v6)
+{
+	static struct tf_frame orig[12];
+	g.udp = true;
+	for (unsigned i = 0; i < 12; i++) {
+		add((struct tf_spec){.v6 = v6,
+				     .udp = true,
+				     .payload = i == 11 ? 300 : MSS,
+				     .ip_id = (uint16_t)(65530 + i), /* wraps */
+				     .tag = (uint8_t)i},
+		    0);
+		memcpy(orig[i].f, pk[i]->data, pk[i]->len);
+		orig[i].len = pk[i]->len;
+	}
+	dp_gro_build(&g, pk, npk);
+
+	check_superframe(orig, 12, v6, true);
+}
+
+static void test_udp_flow4(void **state)
+{
+	(void)state;
+	udp_flow(false);
+}
+
+static void test_udp_flow6(void **state)
+{
+	(void)state;
+	udp_flow(true);
+}
+
+/* What ends or refuses a UDP run; and without g.udp nothing UDP merges. */
+static void test_udp_breakers(void **state)
+{
+	(void)state;
+	struct tf_spec u = {.udp = true, .payload = MSS};
+	g.udp = true;
+	u.ip_id = 1, add(u, 0);			 /* 0 */
+	u.ip_id = 2, add(u, 0);			 /* 1 */
+	u.ip_id = 4, add(u, 0);			 /* 2 id gap: new run */
+	u.ip_id = 5, u.payload = 10, add(u, 0);	 /* 3 short: joins, ends */
+	u.ip_id = 6, u.payload = MSS, add(u, 0); /* 4 new run */
+	u.ip_id = 7, u.payload = 0, add(u, 0);	 /* 5 empty: alone */
+	u.ip_id = 8, u.payload = MSS, add(u, 0); /* 6 new run (after the empty one) */
+	u.ip_id = 9, add(u, 0);			 /* 7 ttl differs: new run */
+	pk[7]->data[tf.l3 + 8] = 1;
+	u.ip_id = 10, u.payload = MSS + 1, add(u, 0); /* 8 longer than the run's: new */
+	add((struct tf_spec){.seq = 1, .payload = MSS, .sport = 40000}, 0); /* 9 TCP, same ports */
+	u.ip_id = 11, u.payload = MSS + 1, add(u, 0); /* 10 joins 8 (9 is another flow) */
+	add((struct tf_spec){.udp = true, .payload = MSS, .ip_id = 12}, 1); /* 11 other flow */
+	dp_gro_build(&g, pk, npk);
+	const char *want[] = {"0,1", "2,3", "4", "5", "6", "7", "8,10", "9", "11"};
+	assert_int_equal(g.nunits, 9);
+	for (unsigned i = 0; i < 9; i++)
+		assert_string_equal(unit_str(i), want[i]);
+	assert_int_equal(g.units[4].vh.gso_type, VIRTIO_NET_HDR_GSO_NONE);
+	assert_int_equal(g.units[4].vh.flags, VIRTIO_NET_HDR_F_DATA_VALID);
+
+	g.udp = false;
+	dp_gro_build(&g, pk, npk);
+	assert_int_equal(g.nunits, 12);
+}
+
 /* The TAP write path on a SOCK_SEQPACKET pair: one message per unit. */
 static void test_tap_tx(void **state)
 {
@@ -264,6 +347,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_run_breakers, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_limits_and_padding, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_tap_tx, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_udp_flow4, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_udp_flow6, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_udp_breakers, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

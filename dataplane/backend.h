@@ -146,8 +146,12 @@ struct dp_backend {
 	unsigned nqueues;	     /* io[] entries */
 	uint16_t port;		     /* the UDP port actually bound */
 	struct dp_offloads offloads; /* TAP/UDP offloads on, and why not */
-	void **io;		     /* io[i] for worker i */
-	void *priv;		     /* the backend's own state */
+	/* A backend whose underlay port the kernel does not see (dpdk) owns its
+	 * address: that is the data port's only host candidate for discovery.
+	 * family 0: the kernel's interfaces are the host candidates. */
+	struct net_endpoint own_addr;
+	void **io;  /* io[i] for worker i */
+	void *priv; /* the backend's own state */
 };
 
 /* The backend called `name` if this build has it, else NULL. */

@@ -34,6 +34,10 @@ int dp_dpdk_backend_open(struct dp_backend *b, const struct dp_backend_config *c
 	b->io = (void **)d->io;
 	b->nqueues = d->nqueues;
 	b->port = d->udp_port;
+	memset(&b->own_addr, 0, sizeof(b->own_addr));
+	b->own_addr.family = AF_INET;
+	b->own_addr.port = d->udp_port;
+	net_addr_set_v4(b->own_addr.addr, &(struct in_addr){.s_addr = d->ip4});
 	/* The TAP the core configures (MTU, addresses, bridge): the net_tap's
 	 * interface, "" with vhost-user ports only. */
 	memcpy(b->host_name, d->tap_name, IFNAMSIZ);

@@ -92,6 +92,7 @@ void ctl_core_disc_env(struct ctl *c, struct ctl_disc_env *env)
 	    .lm = &c->lm,
 	    .turn = &c->turn,
 	    .tap_name = c->backend.host_name,
+	    .own_addr = &c->backend.own_addr,
 	    .mac = c->netif.mac,
 	};
 }

@@ -61,8 +61,17 @@ static unsigned our_candidates(struct ctl_disc *d, struct sig_candidate *out, un
 	struct candidate host[CAND_MAX], all[CAND_MAX];
 	struct net_endpoint srflx[8], relay[TURN_MAX_ALLOC];
 	unsigned nsrflx = 0, nrelay = ctl_turn_relayed(d->env.turn, relay, TURN_MAX_ALLOC);
-	int nh = cand_gather_host(cfg->port, (const char(*)[IFNAMSIZ])cfg->network_ignore_list,
-				  cfg->n_ignore, d->env.tap_name, host, CAND_MAX);
+	int nh;
+	if (d->env.own_addr && d->env.own_addr->family) {
+		memset(&host[0], 0, sizeof(host[0]));
+		host[0].ep = *d->env.own_addr;
+		host[0].type = CAND_HOST;
+		host[0].priority = cand_priority(CAND_HOST, 65535, 1);
+		nh = 1;
+	} else {
+		nh = cand_gather_host(cfg->port, (const char(*)[IFNAMSIZ])cfg->network_ignore_list,
+				      cfg->n_ignore, d->env.tap_name, host, CAND_MAX);
+	}
 	if (nh < 0) {
 		log_ratelimited(LOG_WARN, "discovery: cannot list interfaces: %s", strerror(-nh));
 		nh = 0;

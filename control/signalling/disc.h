@@ -126,7 +126,10 @@ struct ctl_disc_env {
 	struct ctl_linkmgr *lm;	       /* candidates, link state, our identity */
 	struct ctl_turn *turn;	       /* relayed candidates, permissions */
 	const char *tap_name;	       /* excluded from host candidates */
-	const uint8_t *mac;	       /* our TAP MAC, for the presence */
+	/* family != 0: the backend owns this underlay address (dpdk), the only
+	 * host candidate; else host candidates come from the kernel's interfaces */
+	const struct net_endpoint *own_addr;
+	const uint8_t *mac; /* our TAP MAC, for the presence */
 };
 
 struct ctl_disc {

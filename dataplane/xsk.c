@@ -136,6 +136,7 @@ static int io_open(struct xsk_backend *x, unsigned q, char *err, size_t errlen)
 		return ret;
 	}
 	io->fd = xsk_socket__fd(io->xsk);
+	xsk_io_prefill(io);
 	ret = xdp_prog_xsk_set(x->prog, q, io->fd);
 	if (ret < 0) {
 		snprintf(err, errlen, "af_xdp: %s queue %u: XSK map: %s", x->ifname, q,

@@ -57,6 +57,10 @@ struct xsk_backend {
 
 /* xsk_io.c: the per-worker functions of dp_xsk_ops. */
 int xsk_io_pool_init(void *io, struct dp_pool *pool);
+/* Puts buffers of the queue's own pool on its fill ring, before the XSK map
+ * steers anything to the socket: the first frames must find a buffer (a
+ * fill ring still empty when the worker starts drops them). */
+void xsk_io_prefill(struct xsk_io *io);
 void xsk_io_pool_fini(void *io, struct dp_pool *pool);
 unsigned xsk_io_host_rx(void *io, struct dp_pool *pool, struct dp_counters *c, struct dp_pkt **pkts,
 			unsigned max);

@@ -236,6 +236,11 @@ int xsk_io_wait(void *io_, int wake_fd, int timeout_ms)
 	return 0;
 }
 
+void xsk_io_prefill(struct xsk_io *io)
+{
+	refill(io, &io->pool);
+}
+
 int xsk_io_pool_init(void *io_, struct dp_pool *pool)
 {
 	struct xsk_io *io = io_;

@@ -86,6 +86,10 @@ int ctl_publish_table(struct ctl_publisher *p, struct dp_table *t)
 
 	if (!t)
 		return -EINVAL;
+	if (!p->qsbr) { /* not initialised (a management command before start) */
+		dp_table_free(t);
+		return -ENODEV;
+	}
 	/* Decide everything that can fail before the first push, so a table is
 	 * either published to every worker or to none. The control core is the
 	 * only producer of each table ring, so free space can only grow until

@@ -19,6 +19,7 @@
 
 #include "dataplane/esp.h"
 #include "dataplane/sa.h"
+#include "bench/bench_tsc.h"
 
 #define REPS	     9
 #define PKTS_PER_REP 30000u
@@ -32,20 +33,6 @@ static const uint8_t keymat[DP_SA_KEYMAT_LEN] = {
     0x1c, 0x1d, 0x1e, 0x1f, 0x20, 0x21, 0x22, 0x23, 0x24, 0x25, 0x26, 0x27,
     0x28, 0x29, 0x2a, 0x2b, 0x2c, 0x2d, 0x2e, 0x2f, 0xde, 0xad, 0xbe, 0xef,
 };
-
-static inline uint64_t tsc_start(void)
-{
-	_mm_lfence();
-	return __rdtsc();
-}
-
-static inline uint64_t tsc_stop(void)
-{
-	unsigned aux;
-	uint64_t t = __rdtscp(&aux);
-	_mm_lfence();
-	return t;
-}
 
 static double mono_sec(void)
 {
@@ -62,12 +49,6 @@ static double tsc_hz(void)
 		;
 	uint64_t c1 = tsc_stop();
 	return (double)(c1 - c0) / (mono_sec() - t0);
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
 }
 
 static double median(double *v, unsigned n)

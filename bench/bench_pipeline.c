@@ -27,6 +27,7 @@
 #include "dataplane/l3.h"
 #include "dataplane/pipeline.h"
 #include "dataplane/sa.h"
+#include "bench/bench_tsc.h"
 
 #define REPS 9
 #define PKTS 20000u
@@ -35,26 +36,6 @@ static const unsigned sizes[] = {64, 512, 1400};
 static const unsigned bursts[] = {1, 8, 32};
 
 static const uint8_t host_mac[6] = {2, 0, 0, 0, 0, 1}, router_mac[6] = {2, 0, 0, 0, 0, 0xfe};
-
-static inline uint64_t tsc_start(void)
-{
-	_mm_lfence();
-	return __rdtsc();
-}
-
-static inline uint64_t tsc_stop(void)
-{
-	unsigned aux;
-	uint64_t t = __rdtscp(&aux);
-	_mm_lfence();
-	return t;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
 
 static double median(double *v, unsigned n)
 {

@@ -26,6 +26,7 @@
 #include "dataplane/gro.h"
 #include "dataplane/gso.h"
 #include "dataplane/wire.h"
+#include "bench/bench_tsc.h"
 
 #define REPS  9
 #define CALLS 2000u
@@ -35,26 +36,6 @@
 
 static uint8_t sf[HDR + SEGS * MSS];
 static double per_call[REPS * CALLS];
-
-static inline uint64_t tsc_start(void)
-{
-	_mm_lfence();
-	return __rdtsc();
-}
-
-static inline uint64_t tsc_stop(void)
-{
-	unsigned aux;
-	uint64_t t = __rdtscp(&aux);
-	_mm_lfence();
-	return t;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
 
 static double median(unsigned n)
 {

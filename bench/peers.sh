@@ -38,6 +38,7 @@
 #
 #   sudo bench/peers.sh [BUILD_DIR]             (default: build)
 #   env: ROUNDS=3 DURATION=4 PATHS="veth ipopd-l3 ..." OUT=bench/results
+#        TESTS="tcp udp rtt" (any of them) PROFILE=DIR (perf record -a -g of round 1)
 #        TOPO=veth|bridge UNDERLAY_GSO=1 BASE_BUILD=DIR BASE_LABEL=TEXT (ipopd-base)
 #        INSTALL=1: apt-get install the peer daemons and gnuplot first
 #
@@ -56,6 +57,7 @@ PATHS=${PATHS:-veth ipopd-l3 ipopd-switch ipopd-busy wireguard-go fastd tinc ope
 TOPO=${TOPO:-veth}
 UNDERLAY_GSO=${UNDERLAY_GSO:-1}
 BASE_BUILD=${BASE_BUILD:-}
+TESTS=${TESTS:-tcp udp rtt}
 OUT=${OUT:-$here/results}
 BENCH_PACKAGES=(wireguard-go fastd tinc openvpn nebula gnuplot-nox iperf3)
 
@@ -402,6 +404,18 @@ iperf()
 }
 
 hz=$(getconf CLK_TCK)
+has_test() { case " $TESTS " in *" $1 "*) return 0 ;; esac; return 1; }
+# PROFILE=DIR: a system-wide `perf record -g` over round 1's first TCP and
+# 64-byte UDP test of every path, DIR/PATH.TEST.data (perf report -i ...).
+prof_pid=
+profile_start()
+{
+	[ -n "${PROFILE:-}" ] && [ "$2" = 1 ] || return 0
+	mkdir -p "$PROFILE"
+	perf record -q -a -g -o "$PROFILE/$1.$3.data" -- sleep "$DURATION" >/dev/null 2>&1 &
+	prof_pid=$!
+}
+profile_stop() { [ -z "$prof_pid" ] || wait "$prof_pid" 2>/dev/null; prof_pid=; }
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
 # Round data in OUT (kept: the raw samples), not in the harness's temp dir.
 W="$OUT/.work.$$"
@@ -415,32 +429,41 @@ for ((r = 1; r <= ROUNDS; r++)); do
 		port=$((5400 + r))
 		[ -n "${lazy[$p]:-}" ] && start_lazy "$p"
 		tcp1=null tcp1r=null tcp4=null tcp4r=null pps=null loss=null cpu=null cpu_pkt=null
-		if [ "${only[$p]:-}" != rtt ]; then
+		if [ "${only[$p]:-}" != rtt ] && has_test tcp; then
 			c0=$(cpu_ticks "${pids[$p]:-}")
+			profile_start "$p" $r tcp1
 			tcp1=$(iperf "$p" $port | gbps)
+			profile_stop
 			tcp1r=$(iperf "$p" $port -R | gbps)
 			c1=$(cpu_ticks "${pids[$p]:-}")
 			tcp4=$(iperf "$p" $port -P 4 | gbps)
 			tcp4r=$(iperf "$p" $port -P 4 -R | gbps)
-			c2=$(cpu_ticks "${pids[$p]:-}")
-			read -r pps loss < <(iperf "$p" $port -u -l 64 -b 0 | $PY -c 'import json,sys
-d = json.load(sys.stdin)["end"]["sum"]
-print((d["packets"] - d["lost_packets"]) / d["seconds"], d["lost_percent"])' 2>/dev/null || echo "0 100")
-			c3=$(cpu_ticks "${pids[$p]:-}")
-			cpu_pkt=$(awk -v t=$((c3 - c2)) -v hz="$hz" -v pps="$pps" -v d="$DURATION" -v has="${pids[$p]:-}" \
-				'BEGIN {if (has == "" || pps <= 0) print "null"; else printf "%.3f", t / hz / (pps * d) * 1e6}')
 			gbit=$(awk -v a="$tcp1" -v b="$tcp1r" -v d="$DURATION" 'BEGIN {print (a + b) * d}')
 			cpu=$(awk -v t=$((c1 - c0)) -v hz="$hz" -v g="$gbit" -v has="${pids[$p]:-}" \
 				'BEGIN {if (has == "" || g <= 0) print "null"; else printf "%.4f", t / hz / g}')
 		fi
-		rtt=$(nsx "${client[$p]}" ping -c 200 -i 0.01 -W 1 "${dst[$p]}" 2>/dev/null |
-			sed -n 's/.*time=\([0-9.]*\) ms.*/\1/p' | sort -g |
-			awk '{v[NR] = $1} END {if (NR) print ((NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) * 1000; else print 0}')
-		# With every CPU awake (a ping each 0.2 ms keeps them from halting):
-		# what the path itself adds, without the wake-up of idle CPUs.
-		rtt_awake=$(nsx "${client[$p]}" ping -c 1000 -i 0.0002 -W 1 "${dst[$p]}" 2>/dev/null |
-			sed -n 's/.*time=\([0-9.]*\) ms.*/\1/p' | sort -g |
-			awk '{v[NR] = $1} END {if (NR) print ((NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) * 1000; else print 0}')
+		if [ "${only[$p]:-}" != rtt ] && has_test udp; then
+			c2=$(cpu_ticks "${pids[$p]:-}")
+			profile_start "$p" $r udp64
+			read -r pps loss < <(iperf "$p" $port -u -l 64 -b 0 | $PY -c 'import json,sys
+d = json.load(sys.stdin)["end"]["sum"]
+print((d["packets"] - d["lost_packets"]) / d["seconds"], d["lost_percent"])' 2>/dev/null || echo "0 100")
+			profile_stop
+			c3=$(cpu_ticks "${pids[$p]:-}")
+			cpu_pkt=$(awk -v t=$((c3 - c2)) -v hz="$hz" -v pps="$pps" -v d="$DURATION" -v has="${pids[$p]:-}" \
+				'BEGIN {if (has == "" || pps <= 0) print "null"; else printf "%.3f", t / hz / (pps * d) * 1e6}')
+		fi
+		rtt=null rtt_awake=null
+		if has_test rtt; then
+			rtt=$(nsx "${client[$p]}" ping -c 200 -i 0.01 -W 1 "${dst[$p]}" 2>/dev/null |
+				sed -n 's/.*time=\([0-9.]*\) ms.*/\1/p' | sort -g |
+				awk '{v[NR] = $1} END {if (NR) print ((NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) * 1000; else print 0}')
+			# With every CPU awake (a ping each 0.2 ms keeps them from halting):
+			# what the path itself adds, without the wake-up of idle CPUs.
+			rtt_awake=$(nsx "${client[$p]}" ping -c 1000 -i 0.0002 -W 1 "${dst[$p]}" 2>/dev/null |
+				sed -n 's/.*time=\([0-9.]*\) ms.*/\1/p' | sort -g |
+				awk '{v[NR] = $1} END {if (NR) print ((NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) * 1000; else print 0}')
+		fi
 		[ -n "${lazy[$p]:-}" ] && stop_lazy "$p"
 		for kv in tcp1="$tcp1" tcp1r="$tcp1r" tcp4="$tcp4" tcp4r="$tcp4r" pps="$pps" loss="$loss" \
 			rtt_us="$rtt" rtt_awake_us="$rtt_awake" cpu_s_per_gbit="$cpu" cpu_us_per_pkt="$cpu_pkt"; do

@@ -204,12 +204,18 @@ unsigned dp_udp_rx(struct dp_udp_queue *q, struct dp_pool *pool, struct dp_count
 		   struct dp_pkt **pkts, unsigned max)
 {
 	unsigned n = 0;
+	bool drained = false;
 
 	if (!q->gro)
 		return rx_plain(q, pool, pkts, max);
 	while (n < max) {
-		if (q->rx_i == q->rx_n && gro_fill(q) == 0)
-			break;
+		if (q->rx_i == q->rx_n) {
+			/* A short recvmmsg emptied the socket: asking again
+			 * now would only cost a syscall to hear EAGAIN. */
+			if (drained || gro_fill(q) == 0)
+				break;
+			drained = q->rx_n < DP_UDP_GRO_BUFS;
+		}
 		struct mmsghdr *m = &q->rmsgs[q->rx_i];
 		const uint8_t *buf = q->riov[q->rx_i].iov_base;
 		uint32_t total = m->msg_len;

@@ -38,8 +38,7 @@
 #define PUNT_RING_SIZE	  (DP_PUNT_SLOTS * 2)
 #define DEFAULT_BURST	  32
 #define DEFAULT_POOL_SIZE 4096
-#define IDLE_POLLS	  32
-#define IDLE_NS		  10000 /* 10 µs: longer spins took CPU from the application (#9) */
+
 #define IDLE_WAIT_MS	  100
 
 _Static_assert(sizeof(struct dp_learn_event) == 16, "learn ring element is 16 bytes");
@@ -121,6 +120,7 @@ int dp_worker_init(struct dp_worker *w, const struct dp_worker_config *cfg,
 	w->id = cfg->id;
 	w->burst = cfg->burst ? cfg->burst : DEFAULT_BURST;
 	w->idle = cfg->idle;
+	w->spin_ns = (uint64_t)(cfg->spin_us ? cfg->spin_us : DP_IDLE_SPIN_US_DEFAULT) * 1000u;
 	w->cpu = cfg->cpu;
 	w->ops = ops;
 	w->io = io;
@@ -460,10 +460,13 @@ static void *worker_main(void *arg)
 		}
 		if (empty++ == 0) {
 			idle_since = now_ns();
+			sched_yield();
 			continue;
 		}
-		if (empty < IDLE_POLLS && now_ns() - idle_since < IDLE_NS)
+		if (now_ns() - idle_since < w->spin_ns) {
+			sched_yield();
 			continue;
+		}
 		idle_sleep(w);
 		empty = 0;
 	}

@@ -49,6 +49,12 @@ enum dp_idle {
 	DP_IDLE_BUSY = 1,     /* pure poll */
 };
 
+/* Adaptive: how long a worker keeps polling (yielding the CPU between polls
+ * to whatever else is runnable on it) after its last packet before it
+ * sleeps. Long enough to catch a request's answer without a wake-up on most
+ * paths, short enough to cost little CPU when a link goes quiet (#9). */
+#define DP_IDLE_SPIN_US_DEFAULT 30
+
 #define DP_PUNT_SLOTS	  64
 #define DP_PUNT_DATA_MAX  1500
 #define DP_RING_SIZE	  1024 /* learn ring; table and punt rings are smaller */
@@ -81,6 +87,7 @@ struct dp_worker_config {
 	unsigned id;
 	unsigned burst; /* 1..DP_BURST_MAX, default 32 */
 	enum dp_idle idle;
+	unsigned spin_us; /* adaptive: poll this long after the last packet; 0 = default */
 	int cpu; /* CPU to pin to, or -1 */
 	uint32_t pool_size;
 };
@@ -89,6 +96,7 @@ struct dp_worker {
 	unsigned id;
 	unsigned burst;
 	enum dp_idle idle;
+	uint64_t spin_ns;
 	int cpu;
 	pthread_t thread;
 	bool started;

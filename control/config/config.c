@@ -655,7 +655,10 @@ void ipop_config_print(const struct ipop_config *c, FILE *f)
 	else
 		fprintf(f, "backend: %s\n", c->backend);
 	fprintf(f, "workers: %u%s\n", c->workers, c->pin_workers ? " (pinned)" : "");
-	fprintf(f, "idle: %s\n", c->idle == DP_IDLE_BUSY ? "busy" : "adaptive");
+	if (c->idle == DP_IDLE_BUSY)
+		fprintf(f, "idle: busy\n");
+	else
+		fprintf(f, "idle: adaptive, spin %u us\n", c->idle_spin_us);
 	fprintf(f, "burst: %u\n", c->burst);
 	if (c->mtu)
 		fprintf(f, "mtu: %u\n", c->mtu);

@@ -122,6 +122,7 @@ struct ipop_config {
 	unsigned workers;     /* default: CPUs - 1, at least 1 */
 	int idle;             /* enum dp_idle */
 	unsigned burst;       /* 1..64, default 32 */
+	unsigned idle_spin_us; /* 1..10000, default DP_IDLE_SPIN_US_DEFAULT */
 	char tap[IFNAMSIZ];   /* default "ipop" */
 	unsigned mtu;         /* 0 = computed from underlay_mtu and the overhead */
 	unsigned underlay_mtu;/* 0 = found at start (netif.h) */

@@ -318,6 +318,7 @@ static const struct key_spec ipopd_keys[] = {
     U("workers", workers, 1, 64),
     FN("idle", idle, key_idle),
     U("burst", burst, 1, DP_BURST_MAX),
+    U("idle_spin_us", idle_spin_us, 1, 10000),
     FN("tap", tap, cfg_key_ifname),
     FN("underlay_interface", underlay_interface, cfg_key_ifname),
     FN("xdp_mode", xdp_mode, key_xdp_mode),
@@ -429,6 +430,7 @@ void cfg_ipopd_defaults(struct ipop_config *c)
 	c->workers = cpus > 2 ? (unsigned)(cpus > 65 ? 64 : cpus - 1) : 1;
 	c->idle = DP_IDLE_ADAPTIVE;
 	c->burst = 32;
+	c->idle_spin_us = DP_IDLE_SPIN_US_DEFAULT;
 	c->offload_tso = c->offload_uso = c->offload_gro = true;
 	c->offload_udp_gso = c->offload_udp_gro = true;
 	snprintf(c->tap, sizeof(c->tap), "ipop");

@@ -152,6 +152,7 @@ static int workers_init(struct ctl *c)
 		    .id = i,
 		    .burst = c->cfg.burst,
 		    .idle = (enum dp_idle)c->cfg.idle,
+		    .spin_us = c->cfg.idle_spin_us,
 		    .cpu = c->cfg.pin_workers ? worker_cpu(i) : -1,
 		    .pool_size = 0, /* the worker's default */
 		};

@@ -92,6 +92,7 @@ static void test_seed_outer(void **state)
 	assert_int_equal(c.workers, expected_workers());
 	assert_int_equal(c.idle, DP_IDLE_ADAPTIVE);
 	assert_int_equal(c.burst, 32);
+	assert_int_equal(c.idle_spin_us, 30);
 	assert_string_equal(c.tap, "ipop");
 	assert_int_equal(c.mtu, 0);
 	assert_int_equal(c.underlay_mtu, 0);
@@ -190,7 +191,7 @@ static const char full_l3[] =
     "  \"ipopd\": {\n"
     "    \"_comment_backend\": \"kernel only for now\",\n"
     "    \"backend\": \"kernel\", \"workers\": 3, \"idle\": \"busy\", \"burst\": 16,\n"
-    "    \"tap\": \"ipop-l3\", \"mtu\": 1400, \"underlay_mtu\": 9000, \"pin_workers\": true,\n"
+    "    \"idle_spin_us\": 250, \"tap\": \"ipop-l3\", \"mtu\": 1400, \"underlay_mtu\": 9000, \"pin_workers\": true,\n"
     "    \"state_dir\": \"/tmp/st\", \"mgmt_socket\": \"/tmp/l3.sock\",\n"
     "    \"peers\": [\n"
     "      {\n"
@@ -231,6 +232,7 @@ static void test_full_l3(void **state)
 	assert_int_equal(c.workers, 3);
 	assert_int_equal(c.idle, DP_IDLE_BUSY);
 	assert_int_equal(c.burst, 16);
+	assert_int_equal(c.idle_spin_us, 250);
 	assert_string_equal(c.tap, "ipop-l3");
 	assert_int_equal(c.mtu, 1400);
 	assert_int_equal(c.underlay_mtu, 9000);
@@ -466,6 +468,10 @@ static void test_ipopd_section(void **state)
 		     "t.json:3: ipopd.idle: expected \"adaptive\"", NULL);
 	expect_error(IPOPD("\"burst\": 65"), NULL,
 		     "t.json:3: ipopd.burst: expected an integer 1..64", NULL);
+	expect_error(IPOPD("\"idle_spin_us\": 0"), NULL,
+		     "t.json:3: ipopd.idle_spin_us: expected an integer 1..10000", NULL);
+	expect_error(IPOPD("\"idle_spin_us\": \"long\""), NULL,
+		     "t.json:3: ipopd.idle_spin_us: expected an integer 1..10000", NULL);
 	expect_error(IPOPD("\"tap\": \"abcdefghijklmnop\""), NULL,
 		     "t.json:3: ipopd.tap: expected an interface name of 1..15 characters", NULL);
 	expect_error(IPOPD("\"tap\": \"ip op\""), NULL, "t.json:3: ipopd.tap: expected", NULL);

@@ -39,7 +39,7 @@
 #define DEFAULT_BURST	  32
 #define DEFAULT_POOL_SIZE 4096
 
-#define IDLE_WAIT_MS	  100
+#define IDLE_WAIT_MS 100
 
 _Static_assert(sizeof(struct dp_learn_event) == 16, "learn ring element is 16 bytes");
 _Static_assert(sizeof(struct dp_inject) % 4 == 0, "rte_ring elements are multiples of 4 bytes");

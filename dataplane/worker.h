@@ -88,7 +88,7 @@ struct dp_worker_config {
 	unsigned burst; /* 1..DP_BURST_MAX, default 32 */
 	enum dp_idle idle;
 	unsigned spin_us; /* adaptive: poll this long after the last packet; 0 = default */
-	int cpu; /* CPU to pin to, or -1 */
+	int cpu;	  /* CPU to pin to, or -1 */
 	uint32_t pool_size;
 };
 

@@ -406,13 +406,15 @@ iperf()
 hz=$(getconf CLK_TCK)
 has_test() { case " $TESTS " in *" $1 "*) return 0 ;; esac; return 1; }
 # PROFILE=DIR: a system-wide `perf record -g` over round 1's first TCP and
-# 64-byte UDP test of every path, DIR/PATH.TEST.data (perf report -i ...).
+# 64-byte UDP test of every path, DIR/PATH.TEST.data (perf report -i ...);
+# PROFILE_ARGS replaces -g (e.g. "-e sched:sched_switch -e sched:sched_wakeup").
 prof_pid=
 profile_start()
 {
 	[ -n "${PROFILE:-}" ] && [ "$2" = 1 ] || return 0
 	mkdir -p "$PROFILE"
-	perf record -q -a -g -o "$PROFILE/$1.$3.data" -- sleep "$DURATION" >/dev/null 2>&1 &
+	# shellcheck disable=SC2086 # PROFILE_ARGS is a list of perf options
+	perf record -q -a ${PROFILE_ARGS:--g} -o "$PROFILE/$1.$3.data" -- sleep "$DURATION" >/dev/null 2>&1 &
 	prof_pid=$!
 }
 profile_stop() { [ -z "$prof_pid" ] || wait "$prof_pid" 2>/dev/null; prof_pid=; }

@@ -39,7 +39,7 @@ PACKAGES=(build-essential meson ninja-build pkg-config clang llvm
 	prosody ejabberd coturn openssl python3-scapy python3-cryptography
 	iperf3 tcpdump tshark python3 iproute2 nftables iputils-ping conntrack bc
 	libmicrohttpd-dev libsystemd-dev libjs-d3 systemd curl prometheus chromium man-db
-	debhelper dpkg-dev lintian ethtool libmnl-dev liburing-dev)
+	debhelper dpkg-dev lintian ethtool libmnl-dev)
 
 install_deps()
 {

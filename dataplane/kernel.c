@@ -24,16 +24,14 @@
 
 #include "dataplane/kernel.h"
 #include "dataplane/tap.h"
-#include "dataplane/tap_uring.h"
 #include "dataplane/udp.h"
 #include "util/log.h"
 
 #define SOCK_BUF_BYTES (4 << 20)
 
 const char *const dp_offload_names[DP_OFFLOAD__MAX] = {
-    [DP_OFFLOAD_TSO] = "tso",	      [DP_OFFLOAD_USO] = "uso",
-    [DP_OFFLOAD_GRO] = "gro",	      [DP_OFFLOAD_UDP_GSO] = "udp_gso",
-    [DP_OFFLOAD_UDP_GRO] = "udp_gro", [DP_OFFLOAD_TAP_URING] = "tap_uring",
+    [DP_OFFLOAD_TSO] = "tso",	      [DP_OFFLOAD_USO] = "uso",		[DP_OFFLOAD_GRO] = "gro",
+    [DP_OFFLOAD_UDP_GSO] = "udp_gso", [DP_OFFLOAD_UDP_GRO] = "udp_gro",
 };
 
 struct dp_kernel_io {
@@ -80,7 +78,7 @@ static int kernel_wait(void *io_, int wake_fd, int timeout_ms)
 
 	/* Work left over from the last burst (a super-frame half cut, GRO
 	 * buffers half split) is not visible to poll. */
-	if (dp_tap_pending(&io->tap) || io->udp.rx_i < io->udp.rx_n)
+	if (io->tap.sf_next < io->tap.sf_count || io->udp.rx_i < io->udp.rx_n)
 		return 0;
 	if (poll(fds, 3, timeout_ms) < 0)
 		return errno == EINTR ? 0 : -errno;
@@ -143,8 +141,9 @@ static int io_open(struct dp_kernel *k, unsigned i, char name[IFNAMSIZ], int fam
 	struct dp_kernel_io *io = aligned_alloc(64, (sizeof(*io) + 63) & ~(size_t)63);
 	if (!io)
 		return -ENOMEM;
-	memset(io, 0, sizeof(*io));
 	io->tap.fd = io->udp.fd = -1;
+	io->tap.big = NULL;
+	io->udp.gro_buf = NULL;
 	k->io[i] = io;
 	k->nqueues = i + 1;
 
@@ -168,7 +167,6 @@ static int io_open(struct dp_kernel *k, unsigned i, char name[IFNAMSIZ], int fam
 	if (ret < 0)
 		return ret;
 	io->tap.gro.udp = io->tap.coalesce && o->on[DP_OFFLOAD_USO]; /* #9: USO => UDP_L4 writes */
-	io->tap.uring_want = vnet && o->on[DP_OFFLOAD_TAP_URING];
 
 	fd = dp_udp_socket_open(family, k->port, true);
 	if (fd < 0) {
@@ -203,16 +201,6 @@ int dp_kernel_open(struct dp_kernel *k, const char *tap_name, unsigned nqueues, 
 	if (!k->io)
 		return -ENOMEM;
 	k->port = port;
-	struct dp_offloads *ko = &k->offloads;
-	if (!ko->want[DP_OFFLOAD_TAP_URING])
-		strcpy(ko->why[DP_OFFLOAD_TAP_URING], "disabled by offload_tap_uring");
-	else if (!ko->want[DP_OFFLOAD_TSO] && !ko->want[DP_OFFLOAD_GRO])
-		strcpy(ko->why[DP_OFFLOAD_TAP_URING],
-		       "needs the virtio-net header (offload_tso or gro)");
-	else
-		ko->on[DP_OFFLOAD_TAP_URING] =
-		    dp_tap_uring_probe(ko->why[DP_OFFLOAD_TAP_URING],
-				       sizeof(ko->why[DP_OFFLOAD_TAP_URING])) == 0;
 	for (unsigned i = 0; i < nqueues; i++) {
 		ret = io_open(k, i, name, family);
 		if (ret < 0)
@@ -263,7 +251,7 @@ int dp_kernel_send_control(struct dp_kernel *k, const struct net_endpoint *to, c
 
 bool dp_kernel_io_pending(const struct dp_kernel_io *io)
 {
-	return dp_tap_pending(&io->tap) || io->udp.rx_i < io->udp.rx_n;
+	return io->tap.sf_next < io->tap.sf_count || io->udp.rx_i < io->udp.rx_n;
 }
 
 int dp_kernel_io_tap_fd(const struct dp_kernel_io *io)

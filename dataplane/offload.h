@@ -15,7 +15,6 @@ enum dp_offload {
 	DP_OFFLOAD_GRO,	    /* TAP writes: TCP segments coalesced into super-frames */
 	DP_OFFLOAD_UDP_GSO, /* underlay sends: runs of equal datagrams, one sendmsg (UDP_SEGMENT) */
 	DP_OFFLOAD_UDP_GRO, /* underlay receives: coalesced datagrams split here (UDP_GRO) */
-	DP_OFFLOAD_TAP_URING, /* TAP reads: every queued frame per io_uring_enter (Linux 6.7) */
 	DP_OFFLOAD__MAX
 };
 extern const char *const dp_offload_names[DP_OFFLOAD__MAX];

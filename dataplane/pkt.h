@@ -182,7 +182,6 @@ struct dp_counters {
 	uint64_t udp_gso_segments;    /* datagrams in those runs */
 	uint64_t udp_gro_reads;	      /* received buffers holding several datagrams (UDP_GRO) */
 	uint64_t udp_gro_segments;    /* datagrams split out of them */
-	uint64_t tap_uring_frames;    /* TAP frames read through io_uring (tap_uring.h) */
 	/* TSC cycles spent in loop iterations that handled packets (worker.c):
 	 * busy_cycles / (host_rx + net_rx + injected) is cycles per packet. */
 	uint64_t busy_cycles;

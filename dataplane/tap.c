@@ -3,7 +3,6 @@
 #include "dataplane/tap.h"
 
 #include <errno.h>
-#include <limits.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,8 +12,6 @@
 #include <sys/ioctl.h>
 
 #include "dataplane/esp.h"
-#include "dataplane/tap_uring.h"
-#include "util/log.h"
 
 /* Debian 12's kernel headers predate USO (Linux 6.2). */
 #ifndef TUN_F_USO4
@@ -86,8 +83,6 @@ int dp_tap_queue_init(struct dp_tap_queue *q, int fd, bool vnet, bool gro)
 {
 	memset(q, 0, offsetof(struct dp_tap_queue, gro));
 	q->fd = fd;
-	q->sf_bid = -1;
-	q->held_bid = -1;
 	q->vnet = vnet;
 	q->coalesce = vnet && gro;
 	q->gro.udp = false;
@@ -101,8 +96,6 @@ int dp_tap_queue_init(struct dp_tap_queue *q, int fd, bool vnet, bool gro)
 
 void dp_tap_queue_fini(struct dp_tap_queue *q)
 {
-	dp_tap_uring_free(q->uring);
-	q->uring = NULL;
 	if (q->fd >= 0)
 		close(q->fd);
 	free(q->big);
@@ -146,131 +139,11 @@ static unsigned emit_segments(struct dp_tap_queue *q, struct dp_pool *pool, stru
 		struct dp_pkt *p = dp_pool_get(pool);
 		if (unlikely(!p))
 			break;
-		p->len = (uint16_t)dp_gso_segment(&q->sf_info, q->sf_frame, q->sf_len, q->sf_next++,
-						  p->data);
+		p->len =
+		    (uint16_t)dp_gso_segment(&q->sf_info, q->big, q->sf_len, q->sf_next++, p->data);
 		pkts[n++] = p;
 	}
 	DP_COUNT(c, tap_segments_in, n - first);
-	/* Cut to the end: an io_uring buffer goes back to the kernel. */
-	if (q->sf_bid >= 0 && q->sf_next >= q->sf_count) {
-		dp_tap_uring_recycle(q->uring, (unsigned)q->sf_bid);
-		q->sf_bid = -1;
-	}
-	return n;
-}
-
-bool dp_tap_pending(const struct dp_tap_queue *q)
-{
-	return q->sf_next < q->sf_count || q->held_bid >= 0 ||
-	       (q->uring && dp_tap_uring_ready(q->uring));
-}
-
-/* A plain frame in p (the header in q->vh): checksum finished in place, or
- * marked for dropping when the header does not fit it. */
-static void plain_frame(struct dp_tap_queue *q, struct dp_pkt *p, size_t len)
-{
-	struct dp_l4_info info;
-	p->len = (uint16_t)len;
-	int err = dp_gso_parse(&q->vh, p->data, len, SEG_CAP, &info);
-	if (unlikely(err < 0))
-		p->drop = DP_DROP_BAD_VNET_HDR;
-	else if (info.csum)
-		dp_gso_csum_finish(&info, p->data, len);
-}
-
-/* Makes frame (a super-frame, header in q->vh) the one being cut; false
- * when it cannot be cut (counted). bid: its io_uring buffer, or -1. */
-static bool start_superframe(struct dp_tap_queue *q, struct dp_counters *c, const uint8_t *frame,
-			     size_t len, int bid)
-{
-	struct dp_l4_info info;
-	int err = dp_gso_parse(&q->vh, frame, len, SEG_CAP, &info);
-	if (unlikely(err < 0 || !info.mss)) {
-		/* !mss: a plain frame larger than any MTU we set */
-		DP_COUNT_DROP(c, err == -EINVAL ? DP_DROP_BAD_VNET_HDR : DP_DROP_TOO_BIG);
-		return false;
-	}
-	q->sf_info = info;
-	q->sf_frame = frame;
-	q->sf_bid = bid;
-	q->sf_len = (uint32_t)len;
-	q->sf_next = 0;
-	q->sf_count = dp_gso_count(&info, len);
-	DP_COUNT(c, tap_superframes_in, 1);
-	return true;
-}
-
-/* One frame as read with its virtio-net header in front (hdr_len bytes of
- * buf): a plain frame is copied into a packet, a super-frame is cut in
- * place. Returns the new n, or UINT_MAX when the pool is empty (the frame
- * was not taken: the caller keeps it). bid: its io_uring buffer, or -1. */
-static unsigned take_frame(struct dp_tap_queue *q, struct dp_pool *pool, struct dp_counters *c,
-			   const uint8_t *buf, uint32_t r, int bid, struct dp_pkt **pkts,
-			   unsigned n, unsigned max)
-{
-	if (unlikely(r < DP_VNET_HDR_LEN + 14)) {
-		DP_COUNT_DROP(c, DP_DROP_SHORT);
-		dp_tap_uring_recycle(q->uring, (unsigned)bid);
-		return n;
-	}
-	memcpy(&q->vh, buf, DP_VNET_HDR_LEN);
-	const uint8_t *frame = buf + DP_VNET_HDR_LEN;
-	size_t len = r - DP_VNET_HDR_LEN;
-	if (q->vh.gso_type == VIRTIO_NET_HDR_GSO_NONE && len <= RX_CAP) {
-		struct dp_pkt *p = dp_pool_get(pool);
-		if (unlikely(!p))
-			return UINT_MAX;
-		memcpy(p->data, frame, len);
-		dp_tap_uring_recycle(q->uring, (unsigned)bid);
-		plain_frame(q, p, len);
-		pkts[n++] = p;
-		return n;
-	}
-	if (!start_superframe(q, c, frame, len, bid)) {
-		dp_tap_uring_recycle(q->uring, (unsigned)bid);
-		return n;
-	}
-	return emit_segments(q, pool, c, pkts, n, max);
-}
-
-static unsigned rx_uring(struct dp_tap_queue *q, struct dp_pool *pool, struct dp_counters *c,
-			 struct dp_pkt **pkts, unsigned n, unsigned max)
-{
-	bool entered = false;
-	uint8_t *buf;
-	uint32_t r;
-	unsigned bid;
-
-	/* A frame the pool had no room for waits here for the next call. */
-	if (q->held_bid >= 0) {
-		unsigned m =
-		    take_frame(q, pool, c, q->held_buf, q->held_len, q->held_bid, pkts, n, max);
-		if (m == UINT_MAX)
-			return n;
-		q->held_bid = -1;
-		n = m;
-	}
-	while (n < max && q->sf_next >= q->sf_count) {
-		int got = dp_tap_uring_next(q->uring, &entered, &buf, &r, &bid);
-		if (got == 0)
-			break;
-		if (got < 0) {
-			log_warn("TAP fd %d: io_uring multishot read refused (%s): one readv "
-				 "per frame from now on",
-				 q->fd, strerror(-got));
-			q->uring_failed = true;
-			break;
-		}
-		DP_COUNT(c, tap_uring_frames, 1);
-		unsigned m = take_frame(q, pool, c, buf, r, (int)bid, pkts, n, max);
-		if (m == UINT_MAX) {
-			q->held_buf = buf;
-			q->held_len = r;
-			q->held_bid = (int)bid;
-			break;
-		}
-		n = m;
-	}
 	return n;
 }
 
@@ -283,22 +156,6 @@ unsigned dp_tap_rx(struct dp_tap_queue *q, struct dp_pool *pool, struct dp_count
 		return rx_plain(q, pool, pkts, max);
 
 	n = emit_segments(q, pool, c, pkts, 0, max);
-	if (q->uring_want && !q->uring_failed) {
-		if (!q->uring) {
-			int err = 0;
-			q->uring = dp_tap_uring_new(q->fd, DP_VNET_HDR_LEN + BIG_LEN, &err);
-			if (!q->uring) {
-				log_warn("TAP fd %d: no io_uring reader (%s): one readv per frame",
-					 q->fd, strerror(-err));
-				q->uring_failed = true;
-			}
-		}
-		if (q->uring) {
-			n = rx_uring(q, pool, c, pkts, n, max);
-			if (!q->uring_failed)
-				return n;
-		}
-	}
 	while (n < max) {
 		struct dp_pkt *p = dp_pool_get(pool);
 		if (unlikely(!p))
@@ -320,16 +177,32 @@ unsigned dp_tap_rx(struct dp_tap_queue *q, struct dp_pool *pool, struct dp_count
 			continue;
 		}
 		size_t len = (size_t)r - DP_VNET_HDR_LEN;
+		struct dp_l4_info info;
+		int err;
 		if (q->vh.gso_type == VIRTIO_NET_HDR_GSO_NONE && len <= RX_CAP) {
-			plain_frame(q, p, len);
+			p->len = (uint16_t)len;
+			err = dp_gso_parse(&q->vh, p->data, len, SEG_CAP, &info);
+			if (unlikely(err < 0))
+				p->drop = DP_DROP_BAD_VNET_HDR;
+			else if (info.csum)
+				dp_gso_csum_finish(&info, p->data, len);
 			pkts[n++] = p;
 			continue;
 		}
 		/* Make the frame contiguous in big and cut it there. */
 		memcpy(q->big, p->data, len < RX_CAP ? len : RX_CAP);
 		dp_pool_put(pool, p);
-		if (!start_superframe(q, c, q->big, len, -1))
+		err = dp_gso_parse(&q->vh, q->big, len, SEG_CAP, &info);
+		if (unlikely(err < 0 || !info.mss)) {
+			/* !mss: a plain frame larger than any MTU we set */
+			DP_COUNT_DROP(c, err == -EINVAL ? DP_DROP_BAD_VNET_HDR : DP_DROP_TOO_BIG);
 			continue;
+		}
+		q->sf_info = info;
+		q->sf_len = (uint32_t)len;
+		q->sf_next = 0;
+		q->sf_count = dp_gso_count(&info, len);
+		DP_COUNT(c, tap_superframes_in, 1);
 		n = emit_segments(q, pool, c, pkts, n, max);
 	}
 	return n;

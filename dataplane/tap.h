@@ -25,21 +25,11 @@ struct dp_tap_queue {
 	int fd;
 	bool vnet;     /* IFF_VNET_HDR: every read and write carries a virtio_net_hdr */
 	bool coalesce; /* GRO: coalesce on write */
-	/* a super-frame being cut: sf_frame[0..sf_len), segment sf_next of
-	 * sf_count; sf_frame is big, or an io_uring buffer (sf_bid >= 0) */
+	/* a super-frame being cut: big[0..sf_len), segment sf_next of sf_count */
 	struct dp_l4_info sf_info;
 	uint32_t sf_len;
 	unsigned sf_next, sf_count;
-	const uint8_t *sf_frame;
-	int sf_bid;
 	uint8_t *big;
-	/* io_uring reads (tap_uring.h): wanted, started in the worker thread on
-	 * its first read, given up for readv when the kernel refuses */
-	bool uring_want, uring_failed;
-	struct dp_tap_uring *uring;
-	const uint8_t *held_buf; /* a frame read that found the pool empty */
-	uint32_t held_len;
-	int held_bid;
 	struct virtio_net_hdr vh;
 	struct iovec iov[DP_GRO_SEGS_MAX + 2];
 	struct dp_gro gro;
@@ -60,9 +50,6 @@ void dp_tap_queue_fini(struct dp_tap_queue *q);
 
 unsigned dp_tap_rx(struct dp_tap_queue *q, struct dp_pool *pool, struct dp_counters *c,
 		   struct dp_pkt **pkts, unsigned max);
-/* Work read but not yet handed out (a super-frame half cut, frames in the
- * io_uring buffers): poll() on the fd cannot see it. */
-bool dp_tap_pending(const struct dp_tap_queue *q);
 /* Writes and returns every packet to the pool; counts host_tx_* and drops. */
 void dp_tap_tx(struct dp_tap_queue *q, struct dp_pool *pool, struct dp_counters *c,
 	       struct dp_pkt **pkts, unsigned n);

@@ -135,7 +135,7 @@ struct ipop_config {
 	unsigned fdb_max_age; /* seconds a learned MAC stays without traffic */
 	struct ipop_dpdk_conf dpdk; /* "dpdk" (backend "dpdk") */
 	/* "offload_*" (docs/offloads.md): each on by default, used when the kernel has it */
-	bool offload_tso, offload_uso, offload_gro, offload_udp_gso, offload_udp_gro, offload_tap_uring;
+	bool offload_tso, offload_uso, offload_gro, offload_udp_gso, offload_udp_gro;
 
 	/* Keys and links (Noise handshake) */
 	bool has_psk;

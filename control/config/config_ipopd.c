@@ -333,7 +333,6 @@ static const struct key_spec ipopd_keys[] = {
     B("offload_gro", offload_gro),
     B("offload_udp_gso", offload_udp_gso),
     B("offload_udp_gro", offload_udp_gro),
-    B("offload_tap_uring", offload_tap_uring),
     U("fdb_max_age", fdb_max_age, 1, 86400),
     FN("peers", peers, key_peers),
     FN("psk", psk, cfg_key_psk),
@@ -433,7 +432,7 @@ void cfg_ipopd_defaults(struct ipop_config *c)
 	c->burst = 32;
 	c->idle_spin_us = DP_IDLE_SPIN_US_DEFAULT;
 	c->offload_tso = c->offload_uso = c->offload_gro = true;
-	c->offload_udp_gso = c->offload_udp_gro = c->offload_tap_uring = true;
+	c->offload_udp_gso = c->offload_udp_gro = true;
 	snprintf(c->tap, sizeof(c->tap), "ipop");
 	c->fdb_max_age = 300;
 	c->rekey_interval_ms = 120 * 1000;

@@ -385,8 +385,7 @@ int ctl_init(struct ctl *c, const struct ctl_options *opt, char *errbuf, size_t 
 			      [DP_OFFLOAD_USO] = cfg->offload_uso,
 			      [DP_OFFLOAD_GRO] = cfg->offload_gro,
 			      [DP_OFFLOAD_UDP_GSO] = cfg->offload_udp_gso,
-			      [DP_OFFLOAD_UDP_GRO] = cfg->offload_udp_gro,
-			      [DP_OFFLOAD_TAP_URING] = cfg->offload_tap_uring}},
+			      [DP_OFFLOAD_UDP_GRO] = cfg->offload_udp_gro}},
 	    .underlay_if = cfg->underlay_interface,
 	    .xdp_mode = cfg->xdp_mode,
 	};

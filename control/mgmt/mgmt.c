@@ -374,7 +374,6 @@ static const struct json_counter worker_fields[] = {
     JSON_COUNTER(struct dp_counters, udp_gso_segments),
     JSON_COUNTER(struct dp_counters, udp_gro_reads),
     JSON_COUNTER(struct dp_counters, udp_gro_segments),
-    JSON_COUNTER(struct dp_counters, tap_uring_frames),
     JSON_COUNTER(struct dp_counters, busy_cycles),
     JSON_COUNTER(struct dp_counters, forwarded),
     JSON_COUNTER(struct dp_counters, flood_relayed),

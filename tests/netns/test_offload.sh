@@ -104,14 +104,6 @@ for o in tso uso gro udp_gso udp_gro; do
 	assert_eq "$(offload_state "$SOCK_A" $o)" on "status.offloads.$o"
 done
 ok "status: offloads tso, uso, gro, udp_gso, udp_gro on"
-# io_uring TAP reads need Linux 6.7 and liburing: on, or off with the reason.
-uring=$(offload_state "$SOCK_A" tap_uring)
-case $uring in
-on) ;;
-"off: kernel lacks io_uring multishot read"* | "off: built without liburing" | "off: io_uring refused"*) ;;
-*) fail "status.offloads.tap_uring: $uring" ;;
-esac
-ok "status: tap_uring $uring"
 
 transfer a b 10.254.0.2 "$T/big"
 ok "L3: $MB MB a -> b by TCP, SHA-256 matches ($XFER_GBPS Gbit/s)"
@@ -127,11 +119,6 @@ assert_gt "$sf" 0 "a: tap_superframes_in"
 assert_gt "$gso" 0 "a: udp_gso_sends"
 assert_gt "$gro" 0 "b: tap_superframes_out"
 assert_gt "$ugro" 0 "b: udp_gro_reads"
-ur=$(stat_get "$SOCK_A" tap_uring_frames)
-if [ "$uring" = on ]; then
-	assert_gt "$ur" 0 "a: tap_uring_frames"
-	ok "a read $ur TAP frames through io_uring"
-fi
 no_bad_drops "L3"
 ok "counters: a cut $sf super-frames into $seg segments, sent $gso UDP_SEGMENT runs;" \
 	"b wrote $gro super-frames of $co packets, read $ugro UDP GRO buffers"
@@ -202,10 +189,8 @@ stop_pair
 
 # ---- each offload off -------------------------------------------------------
 declare -A counter=([tso]="a tap_superframes_in" [gro]="b tap_superframes_out"
-	[udp_gso]="a udp_gso_sends" [udp_gro]="b udp_gro_reads" [tap_uring]="a tap_uring_frames")
-offs="tso gro udp_gso udp_gro"
-[ "$uring" = on ] && offs+=" tap_uring"
-for o in $offs; do
+	[udp_gso]="a udp_gso_sends" [udp_gro]="b udp_gro_reads")
+for o in tso gro udp_gso udp_gro; do
 	start_pair l3 "\"offload_$o\": false"
 	assert_eq "$(offload_state "$SOCK_A" $o)" "off: disabled by offload_$o" "status.offloads.$o"
 	transfer a b 10.254.0.2 "$T/small"
@@ -218,8 +203,8 @@ for o in $offs; do
 done
 
 # ---- all off: the TAP without a virtio-net header, one datagram per message --
-start_pair l3 '"offload_tso": false, "offload_uso": false, "offload_gro": false, "offload_udp_gso": false, "offload_udp_gro": false, "offload_tap_uring": false'
-for o in tso uso gro udp_gso udp_gro tap_uring; do
+start_pair l3 '"offload_tso": false, "offload_uso": false, "offload_gro": false, "offload_udp_gso": false, "offload_udp_gro": false'
+for o in tso uso gro udp_gso udp_gro; do
 	assert_contains "$(offload_state "$SOCK_A" $o)" "^off: disabled by offload_" "status.offloads.$o"
 done
 transfer a b 10.254.0.2 "$T/small"

@@ -17,7 +17,6 @@
 #include "dataplane/csum.h"
 #include "dataplane/gso.h"
 #include "dataplane/tap.h"
-#include "dataplane/tap_uring.h"
 #include "offload_frames.h"
 
 #define SEG_MAX 9000
@@ -233,9 +232,9 @@ static void send_frame(int fd, const struct virtio_net_hdr *vh, const uint8_t *f
 	assert_int_equal(writev(fd, iov, 2), (ssize_t)(sizeof(*vh) + len));
 }
 
-/* uring: through io_uring multishot reads (tap_uring.h) instead of readv */
-static void tap_rx_case(bool uring)
+static void test_tap_rx(void **state)
 {
+	(void)state;
 	int sv[2];
 	struct dp_pool pool;
 	struct dp_counters c;
@@ -248,7 +247,6 @@ static void tap_rx_case(bool uring)
 	setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
 	assert_int_equal(dp_pool_init(&pool, 256), 0);
 	assert_int_equal(dp_tap_queue_init(&q, sv[0], true, true), 0);
-	q.uring_want = uring;
 
 	/* a 40-segment super-frame read 16 packets at a time */
 	struct tf_spec s = {.flags = 0x18, .seq = 1, .payload = 40 * 1000, .tag = 5};
@@ -317,48 +315,9 @@ static void tap_rx_case(bool uring)
 	}
 	assert_int_equal(got, 40);
 
-	/* pool empty: a plain frame waits (in the socket, or held from its
-	 * io_uring buffer) and comes out whole once there is room */
-	send_frame(sv[1], &none, sf.f, 100);
-	held = 0;
-	while (pool.avail > 0)
-		hold[held++] = dp_pool_get(&pool);
-	assert_int_equal(dp_tap_rx(&q, &pool, &c, pkts, 16), 0);
-	dp_pool_put_bulk(&pool, hold, held);
-	n = dp_tap_rx(&q, &pool, &c, pkts, 16);
-	assert_int_equal(n, 1);
-	assert_int_equal(pkts[0]->len, 100);
-	assert_memory_equal(pkts[0]->data, sf.f, 100);
-	dp_pool_put_bulk(&pool, pkts, n);
-	assert_int_equal(dp_tap_rx(&q, &pool, &c, pkts, 16), 0);
-	assert_false(dp_tap_pending(&q));
-	assert_false(q.uring_failed);
-	if (uring)
-		assert_true(c.tap_uring_frames >= 6);
-	else
-		assert_int_equal(c.tap_uring_frames, 0);
-	assert_int_equal(pool.avail, 256);
-
 	close(sv[1]);
 	dp_tap_queue_fini(&q);
 	dp_pool_fini(&pool);
-}
-
-static void test_tap_rx(void **state)
-{
-	(void)state;
-	tap_rx_case(false);
-}
-
-static void test_tap_rx_uring(void **state)
-{
-	char why[96];
-	(void)state;
-	if (dp_tap_uring_probe(why, sizeof(why)) < 0) {
-		print_message("io_uring TAP reads unavailable: %s\n", why);
-		skip();
-	}
-	tap_rx_case(true);
 }
 
 /* dp_csum_add's 32-byte rounds and its tail agree with the byte-wise sum for
@@ -391,10 +350,10 @@ static void test_csum_add(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_tcp4),	 cmocka_unit_test(test_tcp6),
-	    cmocka_unit_test(test_udp),		 cmocka_unit_test(test_csum_finish),
-	    cmocka_unit_test(test_malformed),	 cmocka_unit_test(test_tap_rx),
-	    cmocka_unit_test(test_tap_rx_uring), cmocka_unit_test(test_csum_add),
+	    cmocka_unit_test(test_tcp4),      cmocka_unit_test(test_tcp6),
+	    cmocka_unit_test(test_udp),	      cmocka_unit_test(test_csum_finish),
+	    cmocka_unit_test(test_malformed), cmocka_unit_test(test_tap_rx),
+	    cmocka_unit_test(test_csum_add),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

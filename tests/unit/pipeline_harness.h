@@ -241,6 +241,35 @@ static unsigned wire(struct site *from, struct site *to, uint16_t only_link, str
 	return n;
 }
 
+/* Host frames of `from` through the pipeline, carried to `to`'s pipeline. */
+static unsigned hop(struct site *from, struct site *to, uint16_t link)
+{
+	struct dp_pkt *rx[DP_OUT_MAX];
+	unsigned n = wire(from, to, link, rx);
+	if (n)
+		dp_pipeline_from_net(&to->ctx, rx, n, &to->out);
+	return n;
+}
+
+/* One host frame into `s`'s pipeline. */
+static void send_host(struct site *s, const uint8_t *f, size_t len)
+{
+	struct dp_pkt *p = pkt_new(s, f, len);
+	dp_pipeline_from_host(&s->ctx, &p, 1, &s->out);
+}
+
+/* An IPv4 Ethernet frame dst <- src with `payload` bytes of a pattern. */
+static size_t eth_frame(const uint8_t dst[6], const uint8_t src[6], size_t payload, unsigned seed,
+			uint8_t *b)
+{
+	memcpy(b, dst, 6);
+	memcpy(b + 6, src, 6);
+	b[12] = 0x08, b[13] = 0x00;
+	for (size_t i = 0; i < payload; i++)
+		b[14 + i] = (uint8_t)(seed + i * 3);
+	return 14 + payload;
+}
+
 static int group_setup(void **state)
 {
 	(void)state;

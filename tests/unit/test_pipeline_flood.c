@@ -21,32 +21,6 @@ static void node_id_of(unsigned i, uint8_t id[DP_NODE_ID_LEN])
 	}
 }
 
-static size_t eth_frame(const uint8_t dst[6], const uint8_t src[6], size_t payload, unsigned seed,
-			uint8_t *b)
-{
-	memcpy(b, dst, 6);
-	memcpy(b + 6, src, 6);
-	b[12] = 0x08, b[13] = 0x00;
-	for (size_t i = 0; i < payload; i++)
-		b[14 + i] = (uint8_t)(seed + i * 3);
-	return 14 + payload;
-}
-
-static unsigned hop(struct site *from, struct site *to, uint16_t link)
-{
-	struct dp_pkt *rx[DP_OUT_MAX];
-	unsigned n = wire(from, to, link, rx);
-	if (n)
-		dp_pipeline_from_net(&to->ctx, rx, n, &to->out);
-	return n;
-}
-
-static void send_host(struct site *s, const uint8_t *f, size_t len)
-{
-	struct dp_pkt *p = pkt_new(s, f, len);
-	dp_pipeline_from_host(&s->ctx, &p, 1, &s->out);
-}
-
 /* One inner packet sealed by `from` on its link `link` towards `to`. */
 static void seal(struct site *from, uint16_t link, struct site *to, uint8_t nh, const uint8_t *b,
 		 size_t len)

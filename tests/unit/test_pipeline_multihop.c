@@ -61,22 +61,6 @@ static size_t frame4(const struct site *s, uint8_t peer, uint8_t ttl, unsigned s
 	return n;
 }
 
-/* Host frames of `from` through the pipeline, carried to `to`'s pipeline. */
-static unsigned hop(struct site *from, struct site *to, uint16_t link)
-{
-	struct dp_pkt *rx[DP_OUT_MAX];
-	unsigned n = wire(from, to, link, rx);
-	if (n)
-		dp_pipeline_from_net(&to->ctx, rx, n, &to->out);
-	return n;
-}
-
-static void send_host(struct site *s, const uint8_t *f, size_t len)
-{
-	struct dp_pkt *p = pkt_new(s, f, len);
-	dp_pipeline_from_host(&s->ctx, &p, 1, &s->out);
-}
-
 static void test_via_and_forward(void **state)
 {
 	(void)state;

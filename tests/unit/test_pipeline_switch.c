@@ -3,17 +3,6 @@
  * an L2 peer's frames reaching an L3 table. */
 #include "pipeline_harness.h"
 
-static size_t eth_frame(const uint8_t dst[6], const uint8_t src[6], size_t payload, unsigned seed,
-			uint8_t *b)
-{
-	memcpy(b, dst, 6);
-	memcpy(b + 6, src, 6);
-	b[12] = 0x08, b[13] = 0x00;
-	for (size_t i = 0; i < payload; i++)
-		b[14 + i] = (uint8_t)(seed + i * 3);
-	return 14 + payload;
-}
-
 static void test_switch_round_trip_and_flood(void **state)
 {
 	(void)state;

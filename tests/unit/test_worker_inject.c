@@ -475,6 +475,43 @@ static void test_thread_asleep(void **state)
 
 /* A busy-polling worker under a flood from the control side: every
  * datagram once, ring-full refusals counted, and never a wake-up syscall. */
+/* idle_spin_us is the worker's: with 2 s of spin it has not slept 200 ms
+ * into an idle spell (it can only sleep once 2 s have passed), with 1 us it
+ * sleeps at once. */
+static void test_spin_length(void **state)
+{
+	struct fixture *f = *state;
+	struct dp_worker_config cfg = {
+	    .id = 0, .idle = DP_IDLE_ADAPTIVE, .spin_us = 2000000, .cpu = -1};
+	assert_int_equal(
+	    dp_worker_init(&f->w, &cfg, &dp_kernel_ops, f->k.io[0], f->qsbr, f->notify), 0);
+	assert_int_equal(f->w.spin_ns, 2000000000ull);
+	uint64_t t0 = now_ms();
+	assert_int_equal(dp_worker_start(&f->w), 0);
+	usleep(200000);
+	uint64_t sleeps = load(&f->w.counters.idle_sleeps);
+	uint64_t waited = now_ms() - t0;
+	dp_worker_stop(&f->w);
+	if (waited < 2000) /* a machine that paused us 2 s proves nothing */
+		assert_int_equal(sleeps, 0);
+	assert_true(f->w.counters.loops > 0);
+	dp_worker_fini(&f->w);
+
+	cfg.spin_us = 1;
+	assert_int_equal(
+	    dp_worker_init(&f->w, &cfg, &dp_kernel_ops, f->k.io[0], f->qsbr, f->notify), 0);
+	assert_int_equal(f->w.spin_ns, 1000);
+	assert_int_equal(dp_worker_start(&f->w), 0);
+	wait_first_sleep(f);
+	dp_worker_stop(&f->w);
+
+	cfg.spin_us = 0; /* the default */
+	dp_worker_fini(&f->w);
+	assert_int_equal(
+	    dp_worker_init(&f->w, &cfg, &dp_kernel_ops, f->k.io[0], f->qsbr, f->notify), 0);
+	assert_int_equal(f->w.spin_ns, DP_IDLE_SPIN_US_DEFAULT * 1000ull);
+}
+
 static void test_thread_busy(void **state)
 {
 	struct fixture *f = *state;
@@ -589,6 +626,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_ring_full, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_pool_short, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_thread_asleep, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_spin_length, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_thread_busy, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_thread_adaptive_flood, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ctl_send_underlay, setup, teardown),

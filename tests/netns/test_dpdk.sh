@@ -96,6 +96,9 @@ ok "L3: 3 MB kernel -> dpdk by TCP, SHA-256 matches"
 transfer b a 10.254.0.1 "$T/big"
 ok "L3: 3 MB dpdk -> kernel by TCP, SHA-256 matches"
 stop_pid "$cap"
+# A capture that lost packets (a loaded machine) cannot show every byte;
+# every packet it has must still decrypt with a good ICV.
+lost=$(sed -n 's/^\([0-9]*\) packets\{0,1\} dropped by kernel.*/\1/p' "$T/wan.pcap.txt")
 uat=()
 for pair in "a b" "b a"; do
 	set -- $pair
@@ -105,14 +108,16 @@ tshark -n -r "$T/wan.pcap" -d "udp.port==$PORT,udpencap" -o esp.enable_encryptio
 	-o esp.enable_authentication_check:TRUE "${uat[@]}" -T fields -E occurrence=f -e ip.src -e esp.spi \
 	-e esp.icv_good -e tcp.len >"$T/dec.txt" 2>"$T/dec.err" ||
 	fail "tshark failed: $(head -c 400 "$T/dec.err")"
-awk -F'\t' '
+awk -F'\t' -v lost="${lost:-0}" '
 	$2 == "" { noesp++ }
 	$3 != 1 { bad++ }
 	$1 == "198.18.0.2" && $4 > 0 { fromb += $4 }
 	$1 == "198.18.0.1" && $4 > 0 { froma += $4 }
 	END { printf "%d ESP datagrams, %d not ESP, %d without a good ICV, TCP payload %d bytes from a, %d from b\n", NR, noesp, bad, froma, fromb
-	      exit (noesp == 0 && bad == 0 && froma >= 3145728 && fromb >= 3145728) ? 0 : 1 }' "$T/dec.txt" ||
-	fail "tshark: $(awk -F'\t' '$3 != 1' "$T/dec.txt" | head -n 3)"
+	      want = lost > 0 ? 1 : 3145728
+	      if (lost > 0) printf "capture lost %d packets: every byte not required\n", lost
+	      exit (noesp == 0 && bad == 0 && froma >= want && fromb >= want) ? 0 : 1 }' "$T/dec.txt" ||
+	fail "tshark: $(awk -F'\t' '$3 != 1' "$T/dec.txt" | head -n 3) (tcpdump: $(tail -n 2 "$T/wan.pcap.txt" | tr '\n' ' '))"
 ok "tshark decrypts both directions with the configured keys, every ICV good"
 
 # ---- status: backend, ports, queues, counters ------------------------------
